@@ -1,1 +1,12 @@
+//! patgate's rules, pure: no I/O, no async, no SQL, no HTTP.
+//!
+//! Everything here is a function of its inputs (and `now` where time matters), so the rules of
+//! authorization can be tested exhaustively in microseconds.
 
+pub mod catalog;
+pub mod scopes;
+pub mod token;
+pub mod model;
+pub mod policy;
+pub mod authz;
+pub mod validate;

@@ -1,1 +1,311 @@
+//! The store: one trait per aggregate, one supertrait, row types and `StoreError`.
+//!
+//! Traits speak domain types; no backend error type crosses this boundary. Every method that
+//! changes state runs one transaction, including the audit rows it is given, so an effect and
+//! its record are never separated. Backends: `patgate-store-sqlite`, `patgate-store-postgres`.
+//! The `testkit` feature holds the conformance suite every backend must pass.
 
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use patgate_domain::catalog::{OrgRole, RepoRole};
+use patgate_domain::model::{
+    AccountId, AccountKind, Enterprise, EnterpriseId, Key, KeyId, Organization, RepoId, Repository,
+    Token, TokenGrant, TokenId, User, Visibility,
+};
+use patgate_domain::policy::PolicySettings;
+use patgate_domain::token::TokenHash;
+
+pub mod codec;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("already exists: {0}")]
+    UniqueViolation(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database cannot be reached or is overloaded; the request may be retried.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Backend(Box<dyn std::error::Error + Send + Sync>),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// An audit event to record in the same transaction as the change it describes (GitHub's
+/// action names, reference §9).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewAuditEvent {
+    pub action: String,
+    pub actor: Option<AccountId>,
+    pub actor_login: Option<String>,
+    /// The organization the event concerns, if any (for the organization's audit log).
+    pub org: Option<AccountId>,
+    pub token_id: Option<TokenId>,
+    /// Additional fields, GitHub's names (`user_programmatic_access_name`, `repository_selection`, ...).
+    pub data: serde_json::Value,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub action: String,
+    pub actor: Option<AccountId>,
+    pub actor_login: Option<String>,
+    pub org: Option<AccountId>,
+    pub token_id: Option<TokenId>,
+    pub data: serde_json::Value,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub org: Option<AccountId>,
+    pub action: Option<String>,
+    pub actor_login: Option<String>,
+    pub after: Option<OffsetDateTime>,
+    pub before: Option<OffsetDateTime>,
+    pub token_id: Option<TokenId>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// A user or organization by login.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Account {
+    User(User),
+    Organization(Organization),
+}
+
+impl Account {
+    pub fn id(&self) -> AccountId {
+        match self {
+            Account::User(u) => u.id,
+            Account::Organization(o) => o.id,
+        }
+    }
+    pub fn login(&self) -> &str {
+        match self {
+            Account::User(u) => &u.login,
+            Account::Organization(o) => &o.login,
+        }
+    }
+    pub fn kind(&self) -> AccountKind {
+        match self {
+            Account::User(_) => AccountKind::User,
+            Account::Organization(_) => AccountKind::Organization,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewUser {
+    pub login: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub site_admin: bool,
+    /// An argon2 PHC string; `None` leaves a stored hash unchanged on upsert.
+    pub password_hash: Option<String>,
+}
+
+/// What an upsert did, so that loading a file twice can report "nothing changed".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Upserted {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+#[async_trait]
+pub trait DirectoryStore: Send + Sync {
+    async fn upsert_user(
+        &self,
+        user: &NewUser,
+        now: OffsetDateTime,
+    ) -> StoreResult<(User, Upserted)>;
+    async fn user_by_id(&self, id: AccountId) -> StoreResult<Option<User>>;
+    async fn user_by_login(&self, login: &str) -> StoreResult<Option<User>>;
+    async fn user_password_hash(&self, id: AccountId) -> StoreResult<Option<String>>;
+    async fn set_user_password_hash(&self, id: AccountId, hash: &str) -> StoreResult<()>;
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    /// A user or an organization, case-insensitively.
+    async fn account_by_login(&self, login: &str) -> StoreResult<Option<Account>>;
+
+    async fn upsert_enterprise(
+        &self,
+        slug: &str,
+        policy: &PolicySettings,
+    ) -> StoreResult<(Enterprise, Upserted)>;
+    async fn enterprise_by_id(&self, id: EnterpriseId) -> StoreResult<Option<Enterprise>>;
+    async fn enterprise_by_slug(&self, slug: &str) -> StoreResult<Option<Enterprise>>;
+    async fn enterprise_policy(&self, id: EnterpriseId) -> StoreResult<PolicySettings>;
+    async fn set_enterprise_policy(
+        &self,
+        id: EnterpriseId,
+        policy: &PolicySettings,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()>;
+
+    async fn upsert_org(
+        &self,
+        login: &str,
+        enterprise: Option<EnterpriseId>,
+        base_permission: RepoRole,
+        now: OffsetDateTime,
+    ) -> StoreResult<(Organization, Upserted)>;
+    async fn org_by_id(&self, id: AccountId) -> StoreResult<Option<Organization>>;
+    async fn org_by_login(&self, login: &str) -> StoreResult<Option<Organization>>;
+    async fn list_orgs(&self) -> StoreResult<Vec<Organization>>;
+    async fn org_policy(&self, org: AccountId) -> StoreResult<PolicySettings>;
+    /// Replaces the organization's own settings (for seeding, without an audit row use `upsert_org_policy`).
+    async fn set_org_policy(
+        &self,
+        org: AccountId,
+        policy: &PolicySettings,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()>;
+    /// Sets the policy if it differs; reports whether it changed. No audit (seeding).
+    async fn upsert_org_policy(
+        &self,
+        org: AccountId,
+        policy: &PolicySettings,
+    ) -> StoreResult<Upserted>;
+
+    /// Adds the member or changes their role.
+    async fn upsert_membership(
+        &self,
+        org: AccountId,
+        user: AccountId,
+        role: OrgRole,
+    ) -> StoreResult<Upserted>;
+    /// Removes the member; returns whether they were one.
+    async fn remove_membership(&self, org: AccountId, user: AccountId) -> StoreResult<bool>;
+    async fn membership(&self, org: AccountId, user: AccountId) -> StoreResult<Option<OrgRole>>;
+    async fn org_members(&self, org: AccountId) -> StoreResult<Vec<(User, OrgRole)>>;
+    async fn orgs_of_user(&self, user: AccountId) -> StoreResult<Vec<(Organization, OrgRole)>>;
+    /// The user belongs to some organization of the enterprise.
+    async fn is_enterprise_member(
+        &self,
+        user: AccountId,
+        enterprise: EnterpriseId,
+    ) -> StoreResult<bool>;
+
+    async fn upsert_repo(
+        &self,
+        owner: AccountId,
+        name: &str,
+        visibility: Visibility,
+        description: Option<&str>,
+        now: OffsetDateTime,
+    ) -> StoreResult<(Repository, Upserted)>;
+    async fn repo_by_id(&self, id: RepoId) -> StoreResult<Option<Repository>>;
+    async fn repo_by_name(&self, owner_login: &str, name: &str)
+    -> StoreResult<Option<Repository>>;
+    async fn repos_of_owner(&self, owner: AccountId) -> StoreResult<Vec<Repository>>;
+    async fn repos_by_ids(&self, ids: &[RepoId]) -> StoreResult<Vec<Repository>>;
+    async fn upsert_collaborator(
+        &self,
+        repo: RepoId,
+        user: AccountId,
+        role: RepoRole,
+    ) -> StoreResult<Upserted>;
+    async fn remove_collaborator(&self, repo: RepoId, user: AccountId) -> StoreResult<bool>;
+    async fn collaborator_role(&self, repo: RepoId, user: AccountId)
+    -> StoreResult<Option<RepoRole>>;
+}
+
+/// A token to insert: the hash of its secret, never the secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewToken {
+    pub user: AccountId,
+    pub name: String,
+    pub description: Option<String>,
+    /// The justification of an organization request.
+    pub justification: Option<String>,
+    pub hash: TokenHash,
+    pub last_eight: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: Option<OffsetDateTime>,
+    pub grant: TokenGrant,
+}
+
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    async fn insert_token(&self, token: &NewToken, audit: &[NewAuditEvent]) -> StoreResult<Token>;
+    async fn token_by_hash(&self, hash: &TokenHash) -> StoreResult<Option<Token>>;
+    async fn token_by_id(&self, id: TokenId) -> StoreResult<Option<Token>>;
+    /// The user's personal access tokens (not app installation tokens), newest first.
+    async fn tokens_of_user(&self, user: AccountId) -> StoreResult<Vec<Token>>;
+    /// Replaces the description and the grant (an edit); returns the new row.
+    async fn update_token(
+        &self,
+        id: TokenId,
+        description: Option<&str>,
+        grant: &TokenGrant,
+        audit: &[NewAuditEvent],
+    ) -> StoreResult<Token>;
+    /// Swaps the secret: new hash, last eight, issue time and expiry; same id.
+    async fn regenerate_token(
+        &self,
+        id: TokenId,
+        hash: &TokenHash,
+        last_eight: &str,
+        issued_at: OffsetDateTime,
+        expires_at: Option<OffsetDateTime>,
+        audit: &[NewAuditEvent],
+    ) -> StoreResult<Token>;
+    /// Deletes the token and the deploy keys it created (seed 004), in one transaction.
+    /// Returns the deleted token and the ids of the deleted keys.
+    async fn delete_token(
+        &self,
+        id: TokenId,
+        audit: &[NewAuditEvent],
+    ) -> StoreResult<(Token, Vec<KeyId>)>;
+    /// Records last-used times in one batch; only moves a time forward.
+    async fn record_last_used(&self, uses: &[(TokenId, OffsetDateTime)]) -> StoreResult<()>;
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewKey {
+    pub title: String,
+    pub key: String,
+    pub repo: Option<RepoId>,
+    pub user: AccountId,
+    pub read_only: bool,
+    pub created_by_token: Option<TokenId>,
+    pub created_at: OffsetDateTime,
+}
+
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    async fn insert_key(&self, key: &NewKey) -> StoreResult<Key>;
+    async fn user_keys(&self, user: AccountId) -> StoreResult<Vec<Key>>;
+    async fn deploy_keys(&self, repo: RepoId) -> StoreResult<Vec<Key>>;
+    async fn key_by_id(&self, id: KeyId) -> StoreResult<Option<Key>>;
+    async fn delete_key(&self, id: KeyId) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    async fn append_audit(&self, event: &NewAuditEvent) -> StoreResult<()>;
+    async fn audit_events(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>>;
+}
+
+/// Everything a patgate process needs from its database.
+#[async_trait]
+pub trait Store: DirectoryStore + TokenStore + KeyStore + AuditStore {
+    /// Applies pending migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// Cheap liveness probe.
+    async fn ping(&self) -> StoreResult<()>;
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+}
