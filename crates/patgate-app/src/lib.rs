@@ -1,1 +1,95 @@
+//! patgate's use cases over the store: the directory, tokens, verification with its cache, keys.
+//!
+//! Handlers in `patgate-server` call these; nothing here knows HTTP. Time comes from an injected
+//! `Clock`, so tests move it for expiry.
 
+use std::sync::Arc;
+
+use patgate_domain::token::TokenFormat;
+use patgate_store::Store;
+
+pub mod access;
+pub mod auth;
+pub mod clock;
+pub mod error;
+pub mod keys;
+pub mod seed;
+pub mod tokens;
+pub mod verify;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::AppError;
+
+/// Tunables of the application layer.
+#[derive(Clone, Debug)]
+pub struct AppConfig {
+    pub token_format: TokenFormat,
+    /// How long a verified token or a directory fact may be served from memory before it is
+    /// read again: the bound on how stale another replica's change can be.
+    pub cache_ttl: std::time::Duration,
+    pub cache_capacity: u64,
+    /// argon2 cost; tests use cheap parameters.
+    pub password_hashing: auth::PasswordParams,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            token_format: TokenFormat::default(),
+            cache_ttl: std::time::Duration::from_secs(5),
+            cache_capacity: 100_000,
+            password_hashing: auth::PasswordParams::default(),
+        }
+    }
+}
+
+/// The application: cheap to clone (everything is shared).
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: AppConfig,
+    verify: verify::VerifyCache,
+    access: access::AccessCache,
+}
+
+impl App {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: AppConfig) -> App {
+        let verify = verify::VerifyCache::new(config.cache_ttl, config.cache_capacity);
+        let access = access::AccessCache::new(config.cache_ttl, config.cache_capacity);
+        App {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                config,
+                verify,
+                access,
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.inner.clock.now()
+    }
+
+    pub fn config(&self) -> &AppConfig {
+        &self.inner.config
+    }
+
+    pub fn token_format(&self) -> &TokenFormat {
+        &self.inner.config.token_format
+    }
+
+    /// Forgets every cached directory fact (after any directory change).
+    pub fn directory_changed(&self) {
+        self.inner.access.clear();
+    }
+}

@@ -246,10 +246,34 @@ static CATALOG: [Spec; 78] = [
     account("watching", "Watching", RW),
     // --- Repository permissions (seed 004, "Repository Permissions") ---
     repo("actions", "Actions", RW, from(RRead), from(RWrite)),
-    repo("administration", "Administration", RW, from(Maintain), from(RAdmin)),
-    repo("artifact_metadata", "Artifact Metadata", RW, from(RRead), from(RWrite)),
-    repo("attestations", "Attestations", RW, from(RRead), from(RWrite)),
-    repo("security_events", "Code scanning alerts", RW, from(RWrite), from(RAdmin)),
+    repo(
+        "administration",
+        "Administration",
+        RW,
+        from(Maintain),
+        from(RAdmin),
+    ),
+    repo(
+        "artifact_metadata",
+        "Artifact Metadata",
+        RW,
+        from(RRead),
+        from(RWrite),
+    ),
+    repo(
+        "attestations",
+        "Attestations",
+        RW,
+        from(RRead),
+        from(RWrite),
+    ),
+    repo(
+        "security_events",
+        "Code scanning alerts",
+        RW,
+        from(RWrite),
+        from(RAdmin),
+    ),
     repo("codespaces", "Codespaces", RW, from(RRead), from(RWrite)),
     repo(
         "codespaces_lifecycle_admin",
@@ -258,8 +282,20 @@ static CATALOG: [Spec; 78] = [
         from(RRead),
         from(RWrite),
     ),
-    repo("codespaces_metadata", "Codespaces metadata", R, from(RRead), NO),
-    repo("codespaces_secrets", "Codespaces secrets", W, NO, from(RAdmin)),
+    repo(
+        "codespaces_metadata",
+        "Codespaces metadata",
+        R,
+        from(RRead),
+        NO,
+    ),
+    repo(
+        "codespaces_secrets",
+        "Codespaces secrets",
+        W,
+        NO,
+        from(RAdmin),
+    ),
     repo("statuses", "Commit statuses", RW, from(RRead), from(RWrite)),
     repo("contents", "Contents", RW, from(RRead), from(RWrite)),
     repo(
@@ -269,16 +305,46 @@ static CATALOG: [Spec; 78] = [
         from(RRead),
         from(RAdmin),
     ),
-    repo("vulnerability_alerts", "Dependabot alerts", RW, from(RWrite), from(RAdmin)),
-    repo("dependabot_secrets", "Dependabot secrets", RW, from(RAdmin), from(RAdmin)),
+    repo(
+        "vulnerability_alerts",
+        "Dependabot alerts",
+        RW,
+        from(RWrite),
+        from(RAdmin),
+    ),
+    repo(
+        "dependabot_secrets",
+        "Dependabot secrets",
+        RW,
+        from(RAdmin),
+        from(RAdmin),
+    ),
     repo("deployments", "Deployments", RW, from(RRead), from(RWrite)),
     repo("discussions", "Discussions", RW, from(RRead), from(Triage)),
-    repo("environments", "Environments", RW, from(RRead), from(RAdmin)),
+    repo(
+        "environments",
+        "Environments",
+        RW,
+        from(RRead),
+        from(RAdmin),
+    ),
     repo("issues", "Issues", RW, from(RRead), from(Triage)),
-    repo("merge_queues", "Merge queues", RW, from(RRead), from(RWrite)),
+    repo(
+        "merge_queues",
+        "Merge queues",
+        RW,
+        from(RRead),
+        from(RWrite),
+    ),
     repo("metadata", "Metadata", R, from(RRead), NO),
     repo("pages", "Pages", RW, from(RRead), from(Maintain)),
-    repo("pull_requests", "Pull requests", RW, from(RRead), from(Triage)),
+    repo(
+        "pull_requests",
+        "Pull requests",
+        RW,
+        from(RRead),
+        from(Triage),
+    ),
     repo(
         "repository_advisories",
         "Repository security advisories",
@@ -294,22 +360,44 @@ static CATALOG: [Spec; 78] = [
         from(RAdmin),
     ),
     repo("secrets", "Secrets", RW, from(RAdmin), from(RAdmin)),
-    repo("actions_variables", "Variables", RW, from(RWrite), from(RAdmin)),
-    repo("repository_hooks", "Webhooks", RW, from(RAdmin), from(RAdmin)),
+    repo(
+        "actions_variables",
+        "Variables",
+        RW,
+        from(RWrite),
+        from(RAdmin),
+    ),
+    repo(
+        "repository_hooks",
+        "Webhooks",
+        RW,
+        from(RAdmin),
+        from(RAdmin),
+    ),
     repo("workflows", "Workflows", W, NO, from(RWrite)),
     // --- Organization permissions (seed 004, "Organization Permissions") ---
     org("organization_api_insights", "API Insights", R, None),
     org("organization_administration", "Administration", RW, None),
     org("organization_user_blocking", "Blocking users", RW, None),
     org("organization_campaigns", "Campaigns", RW, None),
-    org("organization_custom_org_roles", "Custom organization roles", RW, None),
+    org(
+        "organization_custom_org_roles",
+        "Custom organization roles",
+        RW,
+        None,
+    ),
     org(
         "organization_custom_properties",
         "Custom repository properties",
         RWA,
         Some(Level::Read),
     ),
-    org("organization_custom_roles", "Custom repository roles", RW, None),
+    org(
+        "organization_custom_roles",
+        "Custom repository roles",
+        RW,
+        None,
+    ),
     org("organization_events", "Events", R, Some(Level::Read)),
     org(
         "organization_copilot_seat_management",
@@ -333,7 +421,12 @@ static CATALOG: [Spec; 78] = [
         RW,
         None,
     ),
-    org("organization_codespaces", "Organization codespaces", RW, None),
+    org(
+        "organization_codespaces",
+        "Organization codespaces",
+        RW,
+        None,
+    ),
     org(
         "organization_codespaces_secrets",
         "Organization codespaces secrets",
@@ -358,16 +451,34 @@ static CATALOG: [Spec; 78] = [
         RW,
         None,
     ),
-    org("organization_private_registries", "Private registries", RW, None),
+    org(
+        "organization_private_registries",
+        "Private registries",
+        RW,
+        None,
+    ),
     org("organization_plan", "Plan", R, Some(Level::Read)),
     org("organization_projects", "Projects", RWA, Some(Level::Read)),
     org("organization_secrets", "Secrets", RW, None),
-    org("organization_self_hosted_runners", "Self-hosted runners", RW, None),
-    org("team_discussions", "Team discussions", RW, Some(Level::Write)),
+    org(
+        "organization_self_hosted_runners",
+        "Self-hosted runners",
+        RW,
+        None,
+    ),
+    org(
+        "team_discussions",
+        "Team discussions",
+        RW,
+        Some(Level::Write),
+    ),
     org("organization_actions_variables", "Variables", RW, None),
     org("organization_hooks", "Webhooks", RW, None),
     // --- GitHub-App-only organization permissions (reference §4.4, used by §5) ---
-    app_org("organization_personal_access_tokens", "Personal access tokens"),
+    app_org(
+        "organization_personal_access_tokens",
+        "Personal access tokens",
+    ),
     app_org(
         "organization_personal_access_token_requests",
         "Personal access token requests",
@@ -1066,7 +1177,13 @@ app organization_personal_access_token_requests | - | read, write
             assert_eq!(p.to_string(), p.name());
             assert_eq!(Permission::from_index(p.index()), Some(p));
         }
-        for bad in ["", "Contents", "contents ", "repo", "organization_personal_access_token"] {
+        for bad in [
+            "",
+            "Contents",
+            "contents ",
+            "repo",
+            "organization_personal_access_token",
+        ] {
             assert_eq!(Permission::from_name(bad), None, "{bad:?}");
         }
         assert_eq!(Permission::from_index(PERMISSION_COUNT), None);
@@ -1213,7 +1330,13 @@ app organization_personal_access_token_requests | - | read, write
         let i = Permission::ISSUES;
         let p = Permission::ORGANIZATION_PROJECTS;
         // (a, b, union, intersection, a covers b)
-        let cases: Vec<(PermissionSet, PermissionSet, PermissionSet, PermissionSet, bool)> = vec![
+        let cases: Vec<(
+            PermissionSet,
+            PermissionSet,
+            PermissionSet,
+            PermissionSet,
+            bool,
+        )> = vec![
             (set(&[]), set(&[]), set(&[]), set(&[]), true),
             (
                 set(&[(c, Write)]),
@@ -1260,10 +1383,10 @@ app organization_personal_access_token_requests | - | read, write
             (Permission::METADATA, Read),
         ]);
         let new = set(&[
-            (Permission::CONTENTS, Write),   // raised
-            (Permission::ISSUES, Read),      // lowered: not listed
-            (Permission::METADATA, Read),    // same: not listed
-            (Permission::MEMBERS, Read),     // new
+            (Permission::CONTENTS, Write), // raised
+            (Permission::ISSUES, Read),    // lowered: not listed
+            (Permission::METADATA, Read),  // same: not listed
+            (Permission::MEMBERS, Read),   // new
         ]);
         assert_eq!(
             new.raised_over(&base),
@@ -1294,7 +1417,9 @@ app organization_personal_access_token_requests | - | read, write
             assert_eq!(s.validate().is_ok(), ok, "{p} {l}");
             assert_eq!(p.check(l).is_ok(), ok, "{p} {l}");
         }
-        let err = set(&[(Permission::METADATA, Write)]).validate().unwrap_err();
+        let err = set(&[(Permission::METADATA, Write)])
+            .validate()
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "permission metadata cannot be granted at level write"
@@ -1309,21 +1434,72 @@ app organization_personal_access_token_requests | - | read, write
         // (permission, [read, triage, write, maintain, admin])
         let cases: [(&str, [Option<Level>; 5]); 19] = [
             ("metadata", [Some(Read); 5]),
-            ("contents", [Some(Read), Some(Read), Some(Write), Some(Write), Some(Write)]),
-            ("issues", [Some(Read), Some(Write), Some(Write), Some(Write), Some(Write)]),
-            ("pull_requests", [Some(Read), Some(Write), Some(Write), Some(Write), Some(Write)]),
-            ("administration", [None, None, None, Some(Read), Some(Write)]),
-            ("workflows", [None, None, Some(Write), Some(Write), Some(Write)]),
+            (
+                "contents",
+                [
+                    Some(Read),
+                    Some(Read),
+                    Some(Write),
+                    Some(Write),
+                    Some(Write),
+                ],
+            ),
+            (
+                "issues",
+                [
+                    Some(Read),
+                    Some(Write),
+                    Some(Write),
+                    Some(Write),
+                    Some(Write),
+                ],
+            ),
+            (
+                "pull_requests",
+                [
+                    Some(Read),
+                    Some(Write),
+                    Some(Write),
+                    Some(Write),
+                    Some(Write),
+                ],
+            ),
+            (
+                "administration",
+                [None, None, None, Some(Read), Some(Write)],
+            ),
+            (
+                "workflows",
+                [None, None, Some(Write), Some(Write), Some(Write)],
+            ),
             ("secrets", [None, None, None, None, Some(Write)]),
             ("dependabot_secrets", [None, None, None, None, Some(Write)]),
             ("codespaces_secrets", [None, None, None, None, Some(Write)]),
-            ("actions_variables", [None, None, Some(Read), Some(Read), Some(Write)]),
-            ("environments", [Some(Read), Some(Read), Some(Read), Some(Read), Some(Write)]),
+            (
+                "actions_variables",
+                [None, None, Some(Read), Some(Read), Some(Write)],
+            ),
+            (
+                "environments",
+                [Some(Read), Some(Read), Some(Read), Some(Read), Some(Write)],
+            ),
             ("repository_hooks", [None, None, None, None, Some(Write)]),
-            ("security_events", [None, None, Some(Read), Some(Read), Some(Write)]),
-            ("vulnerability_alerts", [None, None, Some(Read), Some(Read), Some(Write)]),
-            ("secret_scanning_alerts", [None, None, Some(Read), Some(Read), Some(Write)]),
-            ("pages", [Some(Read), Some(Read), Some(Read), Some(Write), Some(Write)]),
+            (
+                "security_events",
+                [None, None, Some(Read), Some(Read), Some(Write)],
+            ),
+            (
+                "vulnerability_alerts",
+                [None, None, Some(Read), Some(Read), Some(Write)],
+            ),
+            (
+                "secret_scanning_alerts",
+                [None, None, Some(Read), Some(Read), Some(Write)],
+            ),
+            (
+                "pages",
+                [Some(Read), Some(Read), Some(Read), Some(Write), Some(Write)],
+            ),
             ("members", [None; 5]),
             ("emails", [None; 5]),
             ("organization_administration", [None; 5]),

@@ -1,1 +1,585 @@
-fn main() {}
+//! `patgate`: the server and the command line of operators and users.
+
+use std::io::{BufRead, IsTerminal};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, anyhow, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::{Value, json};
+
+use patgate_app::tokens::{CreateClassic, CreateFineGrained, EditFineGrained};
+use patgate_app::{App, AppError};
+use patgate_domain::model::{RepositorySelection, Token, TokenId, TokenGrant, Visibility};
+use patgate_domain::validate::{Expiration, RequestedPermission};
+use patgate_server::api::json as wire;
+use patgate_server::state::AppState;
+use patgate_server::{Settings, build_app, open_store};
+
+#[derive(Parser)]
+#[command(name = "patgate", version, about = "Personal access tokens with organization governance")]
+struct Cli {
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        #[arg(long, env = "PATGATE_BIND", default_value = "127.0.0.1:8080")]
+        bind: SocketAddr,
+        /// The URL clients use to reach this server (for `url` fields); default http://BIND.
+        #[arg(long, env = "PATGATE_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// Load demo/seed.toml (users, an org, repositories, tokens) before serving.
+        #[arg(long)]
+        demo: bool,
+        /// The demo file to load with --demo.
+        #[arg(long, default_value = "demo/seed.toml")]
+        demo_file: PathBuf,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Load a directory file (TOML, docs/seed-format.md); loading it again changes nothing.
+    Seed {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Users of the directory.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Organizations of the directory.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Repositories of the directory.
+    #[command(subcommand)]
+    Repo(RepoCommand),
+    /// A user's personal access tokens (operator acting for the user named by --user).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a password, read from the first line of standard input.
+    SetPassword { login: String },
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Members and owners of an organization, and its effective policy.
+    Show {
+        login: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum RepoCommand {
+    List {
+        /// Only this owner's repositories.
+        owner: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a repository (or change its visibility).
+    Create {
+        /// OWNER/NAME
+        full_name: String,
+        #[arg(long, value_enum, default_value = "private")]
+        visibility: VisibilityArg,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum VisibilityArg {
+    Public,
+    Private,
+    Internal,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum KindArg {
+    FineGrained,
+    Classic,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    List {
+        #[arg(long)]
+        user: String,
+        #[arg(long, value_enum)]
+        kind: Option<KindArg>,
+        #[arg(long)]
+        json: bool,
+    },
+    Show {
+        #[arg(long)]
+        user: String,
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a token; its secret is printed once.
+    Create {
+        #[arg(long)]
+        user: String,
+        #[arg(long, value_enum, default_value = "fine-grained")]
+        kind: KindArg,
+        /// Name (fine-grained) or note (classic).
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        justification: Option<String>,
+        /// Resource owner (fine-grained): your login (default) or an organization's.
+        #[arg(long)]
+        owner: Option<String>,
+        /// none, all or subset (default: subset when --repo is given, else none).
+        #[arg(long)]
+        selection: Option<String>,
+        /// A repository of the owner (repeat).
+        #[arg(long = "repo")]
+        repos: Vec<String>,
+        /// PERMISSION=LEVEL, e.g. contents=write (repeat).
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
+        /// Classic scopes, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
+        /// Days (1-366) or none; default 30.
+        #[arg(long)]
+        expires_in: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Edit a token: fine-grained description, repositories and permissions; classic scopes.
+    Edit {
+        #[arg(long)]
+        user: String,
+        id: i64,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        selection: Option<String>,
+        #[arg(long = "repo")]
+        repos: Vec<String>,
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// New secret and expiry, same token id; the old secret stops working.
+    Regenerate {
+        #[arg(long)]
+        user: String,
+        id: i64,
+        #[arg(long)]
+        expires_in: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a token (and the deploy keys it created).
+    Delete {
+        #[arg(long)]
+        user: String,
+        id: i64,
+    },
+    /// Check a token read from standard input: who it belongs to, its kind and expiry.
+    Check {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("patgate: starting the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("patgate: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Turns an application error into a one-line message (all field errors for a 422).
+fn explain(e: AppError) -> anyhow::Error {
+    match e {
+        AppError::Validation(v) => anyhow!("invalid: {v}"),
+        AppError::NotFound => anyhow!("not found"),
+        other => anyhow!("{other}"),
+    }
+}
+
+fn print(json_mode: bool, value: &Value, text: impl FnOnce() -> String) {
+    if json_mode {
+        println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    } else {
+        println!("{}", text());
+    }
+}
+
+fn expiration(raw: &Option<String>) -> anyhow::Result<Option<Expiration>> {
+    raw.as_deref()
+        .map(|s| Expiration::parse_expires_in(s).ok_or_else(|| anyhow!("--expires-in takes 1-366 or none, not {s:?}")))
+        .transpose()
+}
+
+fn selection(raw: &Option<String>) -> anyhow::Result<Option<RepositorySelection>> {
+    raw.as_deref()
+        .map(|s| RepositorySelection::parse(s).ok_or_else(|| anyhow!("--selection takes none, all or subset, not {s:?}")))
+        .transpose()
+}
+
+fn permissions(raw: &[String]) -> anyhow::Result<Vec<RequestedPermission>> {
+    raw.iter()
+        .map(|p| {
+            let (name, level) = p
+                .split_once('=')
+                .ok_or_else(|| anyhow!("--permission takes NAME=LEVEL, not {p:?}"))?;
+            Ok(RequestedPermission {
+                group: None,
+                name: name.trim().to_owned(),
+                level: level.trim().to_owned(),
+            })
+        })
+        .collect()
+}
+
+async fn user(app: &App, login: &str) -> anyhow::Result<patgate_domain::model::User> {
+    app.store()
+        .user_by_login(login)
+        .await
+        .map_err(|e| explain(e.into()))?
+        .ok_or_else(|| anyhow!("no user {login:?}"))
+}
+
+const BASE: &str = "patgate:";
+
+async fn token_json(app: &App, t: &Token, secret: Option<&str>) -> anyhow::Result<Value> {
+    let owner = app.store().user_by_id(t.user).await.map_err(|e| explain(e.into()))?.ok_or_else(|| anyhow!("owner missing"))?;
+    Ok(match &t.grant {
+        TokenGrant::FineGrained { resource_owner, requested, granted, .. } => {
+            let owner_account = app
+                .store()
+                .account_by_login(&match app.store().org_by_id(*resource_owner).await.map_err(|e| explain(e.into()))? {
+                    Some(o) => o.login,
+                    None => owner.login.clone(),
+                })
+                .await
+                .map_err(|e| explain(e.into()))?
+                .ok_or_else(|| anyhow!("resource owner missing"))?;
+            let mut ids = requested.repositories.clone();
+            if let Some(g) = granted {
+                ids.extend(g.repositories.iter().copied());
+            }
+            let repos = app.store().repos_by_ids(&ids).await.map_err(|e| explain(e.into()))?;
+            let mut v = wire::fine_grained_token(BASE, t, &owner_account, &repos, secret, app.now());
+            v["kind"] = json!("fine_grained");
+            v
+        }
+        _ => {
+            let mut v = wire::classic_token(BASE, t, &owner, secret);
+            v["kind"] = json!("classic");
+            v
+        }
+    })
+}
+
+fn token_line(v: &Value) -> String {
+    let status = v["status"].as_str().unwrap_or("active");
+    let scopes = v["scopes"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","));
+    format!(
+        "{:>6}  {:<12} {:<24} {:<10} expires {}  ...{}{}",
+        v["id"],
+        v["kind"].as_str().unwrap_or(""),
+        v["name"].as_str().or(v["note"].as_str()).unwrap_or(""),
+        status,
+        v["expires_at"].as_str().unwrap_or("never"),
+        v["token_last_eight"].as_str().unwrap_or(""),
+        scopes.map(|s| format!("  scopes: {s}")).unwrap_or_default(),
+    )
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = cli.settings;
+    match cli.command {
+        Command::Serve { bind, public_url, demo, demo_file } => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_env("PATGATE_LOG")
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn")),
+                )
+                .init();
+            let store = open_store(&settings).await?;
+            let app = build_app(store, &settings)?;
+            if demo {
+                let text = std::fs::read_to_string(&demo_file)
+                    .with_context(|| format!("reading {}", demo_file.display()))?;
+                let seed = patgate_app::seed::SeedFile::parse(&text)?;
+                let report = app.load_seed(&seed).await?;
+                println!("demo data from {}: {} created, {} updated, {} unchanged", demo_file.display(), report.created, report.updated, report.unchanged);
+                for (name, state, secret) in &report.new_tokens {
+                    println!("  demo token {name} ({state}): {secret}");
+                }
+            }
+            let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("binding {bind}"))?;
+            let addr = listener.local_addr()?;
+            let base_url = public_url.unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_owned();
+            println!("patgate listening on http://{addr} (database {})", settings.database_url());
+            patgate_server::serve(listener, AppState { app, base_url }).await
+        }
+        Command::Migrate => {
+            open_store(&settings).await?;
+            println!("migrations applied to {}", settings.database_url());
+            Ok(())
+        }
+        Command::Seed { file, json } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let seed = patgate_app::seed::SeedFile::parse(&text).with_context(|| format!("parsing {}", file.display()))?;
+            let app = build_app(open_store(&settings).await?, &settings)?;
+            let report = app.load_seed(&seed).await?;
+            let tokens: Vec<Value> = report.new_tokens.iter().map(|(n, s, t)| json!({"token": n, "state": s, "secret": t})).collect();
+            let v = json!({"created": report.created, "updated": report.updated, "unchanged": report.unchanged, "new_tokens": tokens});
+            print(json, &v, || {
+                let mut out = format!("{}: {} created, {} updated, {} unchanged", file.display(), report.created, report.updated, report.unchanged);
+                for (name, state, secret) in &report.new_tokens {
+                    out.push_str(&format!("\n  token {name} ({state}): {secret}"));
+                }
+                out
+            });
+            Ok(())
+        }
+        Command::User(cmd) => {
+            let app = build_app(open_store(&settings).await?, &settings)?;
+            match cmd {
+                UserCommand::List { json } => {
+                    let users = app.store().list_users().await.map_err(|e| explain(e.into()))?;
+                    let v: Vec<Value> = users
+                        .iter()
+                        .map(|u| json!({"id": u.id.0, "login": u.login, "email": u.email, "email_verified": u.email_verified, "site_admin": u.site_admin}))
+                        .collect();
+                    print(json, &json!(v), || {
+                        users.iter().map(|u| format!("{:>6}  {:<20} {}{}", u.id.0, u.login, u.email, if u.email_verified { "" } else { " (unverified)" })).collect::<Vec<_>>().join("\n")
+                    });
+                }
+                UserCommand::SetPassword { login } => {
+                    let stdin = std::io::stdin();
+                    if stdin.is_terminal() {
+                        eprintln!("password for {login} (input is shown):");
+                    }
+                    let mut line = String::new();
+                    stdin.lock().read_line(&mut line)?;
+                    let password = line.trim_end_matches(['\n', '\r']);
+                    app.set_password(&login, password).await.map_err(explain)?;
+                    println!("password set for {login}");
+                }
+            }
+            Ok(())
+        }
+        Command::Org(cmd) => {
+            let app = build_app(open_store(&settings).await?, &settings)?;
+            match cmd {
+                OrgCommand::List { json } => {
+                    let orgs = app.store().list_orgs().await.map_err(|e| explain(e.into()))?;
+                    let v: Vec<Value> = orgs.iter().map(|o| json!({"id": o.id.0, "login": o.login})).collect();
+                    print(json, &json!(v), || orgs.iter().map(|o| format!("{:>6}  {}", o.id.0, o.login)).collect::<Vec<_>>().join("\n"));
+                }
+                OrgCommand::Show { login, json } => {
+                    let org = app.store().org_by_login(&login).await.map_err(|e| explain(e.into()))?.ok_or_else(|| anyhow!("no organization {login:?}"))?;
+                    let members = app.store().org_members(org.id).await.map_err(|e| explain(e.into()))?;
+                    let p = app.effective_policy(org.id).await.map_err(explain)?;
+                    let v = json!({
+                        "id": org.id.0,
+                        "login": org.login,
+                        "members": members.iter().map(|(u, r)| json!({"login": u.login, "role": r.as_str()})).collect::<Vec<_>>(),
+                        "policy": {
+                            "fine_grained": p.fine_grained.0.as_str(),
+                            "classic": p.classic.0.as_str(),
+                            "approval": p.approval.0.as_str(),
+                            "fine_grained_max_lifetime_days": p.fine_grained_max_lifetime_days.map(|d| d.0),
+                            "classic_max_lifetime_days": p.classic_max_lifetime_days.map(|d| d.0),
+                        }
+                    });
+                    print(json, &v, || serde_json::to_string_pretty(&v).unwrap_or_default());
+                }
+            }
+            Ok(())
+        }
+        Command::Repo(cmd) => {
+            let app = build_app(open_store(&settings).await?, &settings)?;
+            match cmd {
+                RepoCommand::List { owner, json } => {
+                    let account = app.store().account_by_login(&owner).await.map_err(|e| explain(e.into()))?.ok_or_else(|| anyhow!("no user or organization {owner:?}"))?;
+                    let repos = app.store().repos_of_owner(account.id()).await.map_err(|e| explain(e.into()))?;
+                    let v: Vec<Value> = repos.iter().map(|r| wire::repository(BASE, r)).collect();
+                    print(json, &json!(v), || repos.iter().map(|r| format!("{:>6}  {:<30} {}", r.id.0, r.full_name(), r.visibility.as_str())).collect::<Vec<_>>().join("\n"));
+                }
+                RepoCommand::Create { full_name, visibility, description, json } => {
+                    let (owner, name) = full_name.split_once('/').ok_or_else(|| anyhow!("give the repository as OWNER/NAME"))?;
+                    if name.is_empty() || name.contains('/') || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                        bail!("repository names use letters, digits, '-', '_' and '.'");
+                    }
+                    let account = app.store().account_by_login(owner).await.map_err(|e| explain(e.into()))?.ok_or_else(|| anyhow!("no user or organization {owner:?}"))?;
+                    let visibility = match visibility {
+                        VisibilityArg::Public => Visibility::Public,
+                        VisibilityArg::Private => Visibility::Private,
+                        VisibilityArg::Internal => Visibility::Internal,
+                    };
+                    let (repo, up) = app
+                        .store()
+                        .upsert_repo(account.id(), name, visibility, description.as_deref(), app.now())
+                        .await
+                        .map_err(|e| explain(e.into()))?;
+                    app.directory_changed();
+                    print(json, &wire::repository(BASE, &repo), || format!("{} {} ({:?})", repo.full_name(), repo.visibility.as_str(), up));
+                }
+            }
+            Ok(())
+        }
+        Command::Token(cmd) => token_command(cmd, &settings).await,
+    }
+}
+
+async fn token_command(cmd: TokenCommand, settings: &Settings) -> anyhow::Result<()> {
+    let app = build_app(open_store(settings).await?, settings)?;
+    match cmd {
+        TokenCommand::List { user: login, kind, json } => {
+            let u = user(&app, &login).await?;
+            let kind = kind.map(|k| match k {
+                KindArg::FineGrained => patgate_domain::token::TokenKind::FineGrained,
+                KindArg::Classic => patgate_domain::token::TokenKind::Classic,
+            });
+            let tokens = app.list_tokens(&u, kind).await.map_err(explain)?;
+            let mut out = Vec::new();
+            for t in &tokens {
+                out.push(token_json(&app, t, None).await?);
+            }
+            print(json, &json!(out), || out.iter().map(token_line).collect::<Vec<_>>().join("\n"));
+        }
+        TokenCommand::Show { user: login, id, json } => {
+            let u = user(&app, &login).await?;
+            let t = app.own_token(&u, TokenId(id)).await.map_err(explain)?;
+            let v = token_json(&app, &t, None).await?;
+            print(json, &v, || serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+        TokenCommand::Create { user: login, kind, name, description, justification, owner, selection: sel, repos, permissions: perms, scopes, expires_in, json } => {
+            let u = user(&app, &login).await?;
+            let issued = match kind {
+                KindArg::FineGrained => {
+                    if !scopes.is_empty() {
+                        bail!("--scopes is for classic tokens; fine-grained tokens take --permission");
+                    }
+                    app.create_fine_grained(
+                        &u,
+                        CreateFineGrained {
+                            name,
+                            description,
+                            justification,
+                            resource_owner: owner,
+                            expiration: expiration(&expires_in)?,
+                            repository_selection: selection(&sel)?,
+                            repositories: repos,
+                            permissions: permissions(&perms)?,
+                        },
+                    )
+                    .await
+                }
+                KindArg::Classic => {
+                    if !perms.is_empty() || !repos.is_empty() || owner.is_some() {
+                        bail!("classic tokens take --scopes, not --permission, --repo or --owner");
+                    }
+                    app.create_classic(&u, CreateClassic { note: name, scopes, expiration: expiration(&expires_in)? }).await
+                }
+            }
+            .map_err(explain)?;
+            let v = token_json(&app, &issued.token, Some(issued.secret.expose())).await?;
+            print(json, &v, || format!("{}\ntoken (shown once): {}", token_line(&v), issued.secret.expose()));
+        }
+        TokenCommand::Edit { user: login, id, description, selection: sel, repos, permissions: perms, scopes, json } => {
+            let u = user(&app, &login).await?;
+            let t = app.own_token(&u, TokenId(id)).await.map_err(explain)?;
+            let updated = match t.grant {
+                TokenGrant::Classic { .. } => {
+                    if scopes.is_empty() {
+                        bail!("classic tokens: give the new --scopes");
+                    }
+                    app.edit_classic_scopes(&u, t.id, &scopes).await
+                }
+                _ => {
+                    app.edit_fine_grained(
+                        &u,
+                        t.id,
+                        EditFineGrained {
+                            description: description.map(|d| if d.is_empty() { None } else { Some(d) }),
+                            justification: None,
+                            repository_selection: selection(&sel)?,
+                            repositories: if repos.is_empty() { None } else { Some(repos) },
+                            permissions: if perms.is_empty() { None } else { Some(permissions(&perms)?) },
+                        },
+                    )
+                    .await
+                }
+            }
+            .map_err(explain)?;
+            let v = token_json(&app, &updated, None).await?;
+            print(json, &v, || token_line(&v));
+        }
+        TokenCommand::Regenerate { user: login, id, expires_in, json } => {
+            let u = user(&app, &login).await?;
+            let issued = app.regenerate(&u, TokenId(id), expiration(&expires_in)?).await.map_err(explain)?;
+            let v = token_json(&app, &issued.token, Some(issued.secret.expose())).await?;
+            print(json, &v, || format!("{}\ntoken (shown once): {}", token_line(&v), issued.secret.expose()));
+        }
+        TokenCommand::Delete { user: login, id } => {
+            let u = user(&app, &login).await?;
+            let (t, keys) = app.delete_token(&u, TokenId(id)).await.map_err(explain)?;
+            println!("deleted token {} ({}) and {keys} deploy key(s) it created", t.id, t.name);
+        }
+        TokenCommand::Check { json } => {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            let verified = app.verify(line.trim()).await.map_err(explain)?;
+            let owner = app.store().user_by_id(verified.credential.user).await.map_err(|e| explain(e.into()))?;
+            let v = json!({
+                "valid": true,
+                "token_id": verified.credential.token_id.0,
+                "kind": verified.credential.kind().as_str(),
+                "user": owner.map(|u| u.login),
+                "name": verified.name,
+                "expires_at": wire::opt_ts(verified.credential.expires_at),
+            });
+            print(json, &v, || format!("valid {} token {:?} of {}, expires {}", v["kind"].as_str().unwrap_or(""), verified.name, v["user"].as_str().unwrap_or("?"), v["expires_at"].as_str().unwrap_or("never")));
+        }
+    }
+    Ok(())
+}

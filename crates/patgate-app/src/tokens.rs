@@ -1,0 +1,545 @@
+//! Users create, list, view, edit, regenerate and delete their own tokens.
+
+use serde_json::json;
+
+use patgate_domain::model::{
+    AccountKind, GrantState, RepoId, RepositorySelection, Token, TokenAccess, TokenGrant, TokenId,
+    User,
+};
+use patgate_domain::token::{SecretToken, TokenKind};
+use patgate_domain::validate::{
+    self, ClassicRequest, CreationContext, ErrorCode, Expiration, FieldError, FineGrainedRequest,
+    OwnerChoice, RequestedPermission, ValidationErrors,
+};
+use patgate_store::{Account, NewAuditEvent, NewToken};
+
+use crate::{App, AppError};
+
+#[derive(Clone, Debug, Default)]
+pub struct CreateFineGrained {
+    pub name: String,
+    pub description: Option<String>,
+    pub justification: Option<String>,
+    /// A login: the user's own (the default) or an organization's.
+    pub resource_owner: Option<String>,
+    pub expiration: Option<Expiration>,
+    pub repository_selection: Option<RepositorySelection>,
+    /// Repository names of the resource owner (`name` or `owner/name`).
+    pub repositories: Vec<String>,
+    pub permissions: Vec<RequestedPermission>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct CreateClassic {
+    pub note: String,
+    pub scopes: Vec<String>,
+    pub expiration: Option<Expiration>,
+}
+
+/// An edit of a fine-grained token; `None` keeps the current value.
+#[derive(Clone, Debug, Default)]
+pub struct EditFineGrained {
+    /// `Some(None)` clears the description.
+    pub description: Option<Option<String>>,
+    pub justification: Option<String>,
+    pub repository_selection: Option<RepositorySelection>,
+    pub repositories: Option<Vec<String>>,
+    pub permissions: Option<Vec<RequestedPermission>>,
+}
+
+/// A token just created or regenerated: the only time its secret exists outside the client.
+#[derive(Debug)]
+pub struct Issued {
+    pub token: Token,
+    pub secret: SecretToken,
+}
+
+/// Whether an organization-owned token has access waiting for an owner's review.
+pub fn has_pending_request(token: &Token) -> bool {
+    match &token.grant {
+        TokenGrant::FineGrained {
+            state: GrantState::Pending,
+            ..
+        } => true,
+        TokenGrant::FineGrained {
+            state: GrantState::Approved,
+            requested,
+            granted: Some(granted),
+            ..
+        } => requested != granted,
+        _ => false,
+    }
+}
+
+fn audit(
+    app: &App,
+    action: &str,
+    actor: &User,
+    org: Option<patgate_domain::model::AccountId>,
+    token_id: Option<TokenId>,
+    data: serde_json::Value,
+) -> NewAuditEvent {
+    NewAuditEvent {
+        action: action.to_owned(),
+        actor: Some(actor.id),
+        actor_login: Some(actor.login.clone()),
+        org,
+        token_id,
+        data,
+        created_at: app.now(),
+    }
+}
+
+fn owner_org(token: &Token) -> Option<patgate_domain::model::AccountId> {
+    match &token.grant {
+        TokenGrant::FineGrained {
+            resource_owner,
+            resource_owner_kind: AccountKind::Organization,
+            ..
+        } => Some(*resource_owner),
+        _ => None,
+    }
+}
+
+fn selection_of(token: &Token) -> &'static str {
+    match &token.grant {
+        TokenGrant::FineGrained { requested, .. } => requested.selection.as_str(),
+        _ => "all",
+    }
+}
+
+fn not_found_owner(login: &str) -> AppError {
+    AppError::Validation(ValidationErrors::one(FieldError::new(
+        "FineGrainedPersonalAccessToken",
+        "resource_owner",
+        ErrorCode::Invalid,
+        format!("Cannot find the specified resource owner: {login}"),
+    )))
+}
+
+struct ResolvedOwner {
+    id: patgate_domain::model::AccountId,
+    kind: AccountKind,
+    login: String,
+    member: bool,
+    owner: bool,
+    policy: Option<std::sync::Arc<patgate_domain::policy::EffectivePolicy>>,
+}
+
+impl ResolvedOwner {
+    fn choice(&self) -> OwnerChoice<'_> {
+        match &self.policy {
+            Some(policy) => OwnerChoice::Organization {
+                member: self.member,
+                owner: self.owner,
+                policy,
+            },
+            None => OwnerChoice::Myself,
+        }
+    }
+}
+
+impl App {
+    async fn resolve_owner(&self, user: &User, login: Option<&str>) -> Result<ResolvedOwner, AppError> {
+        let login = login.map(str::trim).filter(|l| !l.is_empty());
+        let Some(login) = login.filter(|l| !l.eq_ignore_ascii_case(&user.login)) else {
+            return Ok(ResolvedOwner {
+                id: user.id,
+                kind: AccountKind::User,
+                login: user.login.clone(),
+                member: true,
+                owner: true,
+                policy: None,
+            });
+        };
+        match self.store().account_by_login(login).await? {
+            Some(Account::Organization(org)) => {
+                let role = self.store().membership(org.id, user.id).await?;
+                Ok(ResolvedOwner {
+                    id: org.id,
+                    kind: AccountKind::Organization,
+                    login: org.login.clone(),
+                    member: role.is_some(),
+                    owner: role == Some(patgate_domain::catalog::OrgRole::Owner),
+                    policy: Some(self.effective_policy(org.id).await?),
+                })
+            }
+            // Another user, or nobody: a fine-grained token only targets owners the user belongs to.
+            _ => Err(not_found_owner(login)),
+        }
+    }
+
+    /// Resolves repository names to ids of the owner's repositories; names that are not the
+    /// owner's come back separately so that validation can name them.
+    async fn resolve_repositories(
+        &self,
+        owner: &ResolvedOwner,
+        names: &[String],
+    ) -> Result<(Vec<RepoId>, Vec<String>), AppError> {
+        let mut found = Vec::new();
+        let mut unknown = Vec::new();
+        for raw in names {
+            let (owner_login, name) = match raw.split_once('/') {
+                Some((o, n)) => (o, n),
+                None => (owner.login.as_str(), raw.as_str()),
+            };
+            match self.store().repo_by_name(owner_login, name).await? {
+                Some(repo) if repo.owner == owner.id => found.push(repo.id),
+                _ => unknown.push(raw.clone()),
+            }
+        }
+        Ok((found, unknown))
+    }
+
+    pub async fn create_fine_grained(&self, user: &User, req: CreateFineGrained) -> Result<Issued, AppError> {
+        if !user.email_verified {
+            // Checked first: nothing else about the request matters (seed 004).
+            return Err(validate::validate_fine_grained(
+                &FineGrainedRequest {
+                    name: &req.name,
+                    description: None,
+                    justification: None,
+                    expiration: Expiration::Default,
+                    selection: RepositorySelection::None,
+                    repositories: &[],
+                    unknown_repositories: &[],
+                    permissions: &[],
+                },
+                &CreationContext {
+                    now: self.now(),
+                    email_verified: false,
+                    fine_grained_count: 0,
+                    name_taken: false,
+                    owner: OwnerChoice::Myself,
+                },
+            )
+            .err()
+            .map_or(AppError::Forbidden("email not verified".into()), AppError::Validation));
+        }
+        let owner = self.resolve_owner(user, req.resource_owner.as_deref()).await?;
+        let selection = req.repository_selection.unwrap_or(if req.repositories.is_empty() {
+            RepositorySelection::None
+        } else {
+            RepositorySelection::Subset
+        });
+        let (repos, unknown) = self.resolve_repositories(&owner, &req.repositories).await?;
+        let existing = self.store().tokens_of_user(user.id).await?;
+        let fine_grained: Vec<&Token> = existing
+            .iter()
+            .filter(|t| t.kind() == TokenKind::FineGrained)
+            .collect();
+        let name_taken = fine_grained
+            .iter()
+            .any(|t| t.name.eq_ignore_ascii_case(req.name.trim()));
+        let valid = validate::validate_fine_grained(
+            &FineGrainedRequest {
+                name: &req.name,
+                description: req.description.as_deref(),
+                justification: req.justification.as_deref(),
+                expiration: req.expiration.unwrap_or(Expiration::Default),
+                selection,
+                repositories: &repos,
+                unknown_repositories: &unknown,
+                permissions: &req.permissions,
+            },
+            &CreationContext {
+                now: self.now(),
+                email_verified: user.email_verified,
+                fine_grained_count: fine_grained.len(),
+                name_taken,
+                owner: owner.choice(),
+            },
+        )?;
+        let (state, granted) = match owner.kind {
+            AccountKind::User => (GrantState::NotRequired, Some(valid.access.clone())),
+            AccountKind::Organization if valid.needs_approval => (GrantState::Pending, None),
+            AccountKind::Organization => (GrantState::Approved, Some(valid.access.clone())),
+        };
+        let grant = TokenGrant::FineGrained {
+            resource_owner: owner.id,
+            resource_owner_kind: owner.kind,
+            requested: valid.access.clone(),
+            granted,
+            state,
+        };
+        let secret = self.token_format().generate(TokenKind::FineGrained);
+        let org = (owner.kind == AccountKind::Organization).then_some(owner.id);
+        let data = json!({
+            "user_programmatic_access_name": valid.name,
+            "repository_selection": valid.access.selection.as_str(),
+            "user": user.login,
+            "hashed_token": secret.hash().to_base64(),
+        });
+        let mut events = vec![audit(self, "personal_access_token.create", user, org, None, data.clone())];
+        match state {
+            GrantState::Pending => events.push(audit(self, "personal_access_token.request_created", user, org, None, data)),
+            GrantState::Approved => events.push(audit(self, "personal_access_token.access_granted", user, org, None, data)),
+            _ => {}
+        }
+        let token = self
+            .store()
+            .insert_token(
+                &NewToken {
+                    user: user.id,
+                    name: valid.name,
+                    description: valid.description,
+                    justification: valid.justification,
+                    hash: secret.hash(),
+                    last_eight: secret.last_eight(),
+                    created_at: self.now(),
+                    expires_at: valid.expires_at,
+                    grant,
+                },
+                &events,
+            )
+            .await?;
+        Ok(Issued { token, secret })
+    }
+
+    pub async fn create_classic(&self, user: &User, req: CreateClassic) -> Result<Issued, AppError> {
+        let valid = validate::validate_classic(
+            &ClassicRequest {
+                note: &req.note,
+                scopes: &req.scopes,
+                expiration: req.expiration.unwrap_or(Expiration::Default),
+            },
+            user.email_verified,
+            self.now(),
+        )?;
+        let secret = self.token_format().generate(TokenKind::Classic);
+        let data = json!({
+            "oauth_application_name": valid.note,
+            "token_scopes": patgate_store::codec::encode_scopes(&valid.scopes),
+            "user": user.login,
+            "hashed_token": secret.hash().to_base64(),
+        });
+        let token = self
+            .store()
+            .insert_token(
+                &NewToken {
+                    user: user.id,
+                    name: valid.note,
+                    description: None,
+                    justification: None,
+                    hash: secret.hash(),
+                    last_eight: secret.last_eight(),
+                    created_at: self.now(),
+                    expires_at: valid.expires_at,
+                    grant: TokenGrant::Classic {
+                        scopes: valid.scopes,
+                    },
+                },
+                &[audit(self, "oauth_access.create", user, None, None, data)],
+            )
+            .await?;
+        Ok(Issued { token, secret })
+    }
+
+    /// The user's tokens, newest first.
+    pub async fn list_tokens(&self, user: &User, kind: Option<TokenKind>) -> Result<Vec<Token>, AppError> {
+        let mut tokens = self.store().tokens_of_user(user.id).await?;
+        if let Some(kind) = kind {
+            tokens.retain(|t| t.kind() == kind);
+        }
+        Ok(tokens)
+    }
+
+    /// One of the user's own tokens; another user's token is indistinguishable from a missing one.
+    pub async fn own_token(&self, user: &User, id: TokenId) -> Result<Token, AppError> {
+        match self.store().token_by_id(id).await? {
+            Some(t) if t.user == user.id && t.kind() != TokenKind::AppInstallation => Ok(t),
+            _ => Err(AppError::NotFound),
+        }
+    }
+
+    pub async fn edit_fine_grained(&self, user: &User, id: TokenId, edit: EditFineGrained) -> Result<Token, AppError> {
+        let token = self.own_token(user, id).await?;
+        let TokenGrant::FineGrained {
+            resource_owner,
+            resource_owner_kind,
+            requested,
+            granted,
+            state,
+        } = &token.grant
+        else {
+            return Err(AppError::NotFound);
+        };
+        let owner_login = match resource_owner_kind {
+            AccountKind::User => None,
+            AccountKind::Organization => Some(
+                self.store()
+                    .org_by_id(*resource_owner)
+                    .await?
+                    .ok_or(AppError::NotFound)?
+                    .login,
+            ),
+        };
+        let owner = self.resolve_owner(user, owner_login.as_deref()).await?;
+        let selection = edit.repository_selection.unwrap_or(requested.selection);
+        let (repos, unknown) = match &edit.repositories {
+            Some(names) => self.resolve_repositories(&owner, names).await?,
+            None if selection == RepositorySelection::Subset => (requested.repositories.clone(), Vec::new()),
+            None => (Vec::new(), Vec::new()),
+        };
+        let permissions = match edit.permissions {
+            Some(p) => p,
+            None => requested
+                .permissions
+                .iter()
+                .filter(|(p, _)| selection != RepositorySelection::None || p.group() != patgate_domain::catalog::PermissionGroup::Repository)
+                .map(|(p, l)| RequestedPermission {
+                    group: None,
+                    name: p.name().to_owned(),
+                    level: l.as_str().to_owned(),
+                })
+                .collect(),
+        };
+        let description = match &edit.description {
+            Some(d) => d.clone(),
+            None => token.description.clone(),
+        };
+        let valid = validate::validate_fine_grained(
+            &FineGrainedRequest {
+                name: &token.name,
+                description: description.as_deref(),
+                justification: edit.justification.as_deref(),
+                expiration: Expiration::Default,
+                selection,
+                repositories: &repos,
+                unknown_repositories: &unknown,
+                permissions: &permissions,
+            },
+            &CreationContext {
+                now: self.now(),
+                email_verified: true,
+                fine_grained_count: 0,
+                name_taken: false,
+                owner: owner.choice(),
+            },
+        )?;
+        let new_access: TokenAccess = valid.access;
+        let (new_state, new_granted, new_request) = match owner.kind {
+            AccountKind::User => (GrantState::NotRequired, Some(new_access.clone()), false),
+            AccountKind::Organization if !valid.needs_approval => (GrantState::Approved, Some(new_access.clone()), false),
+            AccountKind::Organization => match (state, granted) {
+                // Reducing access needs no approval.
+                (GrantState::Approved, Some(old)) if old.covers(&new_access) => {
+                    (GrantState::Approved, Some(new_access.clone()), false)
+                }
+                // Raising it asks again; the approved access keeps working meanwhile.
+                (GrantState::Approved, Some(old)) => (GrantState::Approved, Some(old.clone()), true),
+                _ => (GrantState::Pending, None, true),
+            },
+        };
+        let grant = TokenGrant::FineGrained {
+            resource_owner: *resource_owner,
+            resource_owner_kind: *resource_owner_kind,
+            requested: new_access,
+            granted: new_granted,
+            state: new_state,
+        };
+        let org = owner_org(&token);
+        let data = json!({
+            "user_programmatic_access_name": token.name,
+            "repository_selection": selection.as_str(),
+        });
+        let mut events = vec![audit(self, "personal_access_token.update", user, org, Some(id), data.clone())];
+        if new_request {
+            events.push(audit(self, "personal_access_token.request_created", user, org, Some(id), data));
+        }
+        let updated = self
+            .store()
+            .update_token(id, description.as_deref(), &grant, &events)
+            .await?;
+        self.forget_token(id);
+        Ok(updated)
+    }
+
+    /// Issues a new secret for the same token with a newly chosen expiry; the old secret stops
+    /// working at once.
+    pub async fn regenerate(&self, user: &User, id: TokenId, expiration: Option<Expiration>) -> Result<Issued, AppError> {
+        let token = self.own_token(user, id).await?;
+        let kind = token.kind();
+        let max_days = match owner_org(&token) {
+            Some(org) => self.effective_policy(org).await?.max_lifetime_days(kind).map(|(d, _)| d),
+            None => None,
+        };
+        let now = self.now();
+        let expires_at = validate::validate_regeneration(kind, expiration.unwrap_or(Expiration::Default), max_days, now)?;
+        let secret = self.token_format().generate(kind);
+        let action = match kind {
+            TokenKind::Classic => "oauth_access.regenerate",
+            _ => "personal_access_token.credential_regenerated",
+        };
+        let data = json!({
+            "user_programmatic_access_name": token.name,
+            "hashed_token": secret.hash().to_base64(),
+        });
+        let token = self
+            .store()
+            .regenerate_token(
+                id,
+                &secret.hash(),
+                &secret.last_eight(),
+                now,
+                expires_at,
+                &[audit(self, action, user, owner_org(&token), Some(id), data)],
+            )
+            .await?;
+        self.forget_token(id);
+        Ok(Issued { token, secret })
+    }
+
+    /// Deletes a token and the deploy keys it created.
+    pub async fn delete_token(&self, user: &User, id: TokenId) -> Result<(Token, usize), AppError> {
+        let token = self.own_token(user, id).await?;
+        let action = match token.kind() {
+            TokenKind::Classic => "oauth_access.destroy",
+            _ => "personal_access_token.destroy",
+        };
+        let data = json!({
+            "user_programmatic_access_name": token.name,
+            "repository_selection": selection_of(&token),
+            "explanation": "deleted by its owner",
+        });
+        let (deleted, keys) = self
+            .store()
+            .delete_token(id, &[audit(self, action, user, owner_org(&token), Some(id), data)])
+            .await?;
+        self.forget_token(id);
+        Ok((deleted, keys.len()))
+    }
+}
+
+impl App {
+    /// Replaces a classic token's scopes (GitHub's Authorizations API allowed the same).
+    pub async fn edit_classic_scopes(&self, user: &User, id: TokenId, scopes: &[String]) -> Result<Token, AppError> {
+        let token = self.own_token(user, id).await?;
+        if token.kind() != TokenKind::Classic {
+            return Err(AppError::NotFound);
+        }
+        let scopes = patgate_domain::scopes::Scopes::from_names(scopes.iter().map(String::as_str)).map_err(|e| {
+            AppError::Validation(ValidationErrors::one(FieldError::new(
+                "PersonalAccessToken",
+                "scopes",
+                ErrorCode::Invalid,
+                e.to_string(),
+            )))
+        })?;
+        let data = json!({
+            "oauth_application_name": token.name,
+            "token_scopes": patgate_store::codec::encode_scopes(&scopes),
+        });
+        let updated = self
+            .store()
+            .update_token(
+                id,
+                None,
+                &TokenGrant::Classic { scopes },
+                &[audit(self, "oauth_access.update", user, None, Some(id), data)],
+            )
+            .await?;
+        self.forget_token(id);
+        Ok(updated)
+    }
+}

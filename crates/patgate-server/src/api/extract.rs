@@ -1,0 +1,153 @@
+//! Credentials and bodies, with GitHub's rejections.
+//!
+//! A token comes as `Authorization: Bearer <t>`, `Authorization: token <t>`, or as the password of
+//! Basic auth (any non-empty username). A user's own password (Basic) is accepted only by the
+//! endpoints with which users manage their tokens, and a token is never accepted there.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use patgate_app::verify::VerifiedToken;
+use patgate_domain::model::User;
+
+use super::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// What the `Authorization` header holds.
+pub enum Presented {
+    None,
+    Token(String),
+    Password { login: String, password: String },
+}
+
+fn decode_basic(value: &str) -> Option<(String, String)> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(value.trim()).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (user, pass) = text.split_once(':')?;
+    Some((user.to_owned(), pass.to_owned()))
+}
+
+pub fn presented(parts: &Parts, state: &AppState) -> ApiResult<Presented> {
+    let Some(value) = parts.headers.get(AUTHORIZATION) else {
+        return Ok(Presented::None);
+    };
+    let value = value.to_str().map_err(|_| ApiError::bad_credentials())?.trim();
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    let rest = rest.trim();
+    match scheme.to_ascii_lowercase().as_str() {
+        "bearer" | "token" if !rest.is_empty() => Ok(Presented::Token(rest.to_owned())),
+        "basic" => {
+            let (user, pass) = decode_basic(rest).ok_or_else(ApiError::bad_credentials)?;
+            // GitHub refuses an empty username even though it is otherwise ignored.
+            if user.is_empty() {
+                return Err(ApiError::bad_credentials());
+            }
+            if state.app.token_format().kind_of(&pass).is_some() {
+                Ok(Presented::Token(pass))
+            } else {
+                Ok(Presented::Password {
+                    login: user,
+                    password: pass,
+                })
+            }
+        }
+        _ => Err(ApiError::bad_credentials()),
+    }
+}
+
+/// A request authenticated by a personal access token (required).
+pub struct TokenAuth(pub Arc<VerifiedToken>);
+
+/// A request that may carry a token (public resources are readable without one).
+pub struct MaybeToken(pub Option<Arc<VerifiedToken>>);
+
+async fn verify(parts: &mut Parts, state: &AppState) -> ApiResult<Option<Arc<VerifiedToken>>> {
+    if let Some(cached) = parts.extensions.get::<Arc<VerifiedToken>>() {
+        return Ok(Some(cached.clone()));
+    }
+    match presented(parts, state)? {
+        Presented::None => Ok(None),
+        Presented::Password { .. } => Err(ApiError::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "Password authentication is only accepted for managing your tokens. Use a personal access token.",
+        )),
+        Presented::Token(t) => {
+            let verified = state.app.verify(&t).await?;
+            // The response layer reads it back to add the token headers.
+            parts.extensions.insert(verified.clone());
+            if let Some(slot) = parts.extensions.get::<super::TokenSlot>() {
+                let _ = slot.0.set(verified.clone());
+            }
+            Ok(Some(verified))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for TokenAuth {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        verify(parts, state)
+            .await?
+            .map(TokenAuth)
+            .ok_or_else(ApiError::requires_authentication)
+    }
+}
+
+impl FromRequestParts<AppState> for MaybeToken {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        Ok(MaybeToken(verify(parts, state).await?))
+    }
+}
+
+/// A user authenticated by their password (HTTP Basic), never by a token.
+pub struct PasswordAuth(pub User);
+
+impl FromRequestParts<AppState> for PasswordAuth {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        match presented(parts, state)? {
+            Presented::Password { login, password } => {
+                let user = state.app.authenticate_password(&login, &password).await?;
+                Ok(PasswordAuth(user))
+            }
+            Presented::Token(_) => Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "Personal access tokens cannot manage personal access tokens. Authenticate with your username and password (HTTP Basic).",
+            )),
+            Presented::None => Err(ApiError::requires_authentication()),
+        }
+    }
+}
+
+/// JSON body with GitHub's 400s instead of axum's plain-text rejections.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> ApiResult<Self> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|_| ApiError::bad_request("Problems parsing JSON"))?;
+        let value: serde_json::Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+            serde_json::Value::Object(Default::default())
+        } else {
+            serde_json::from_slice(&bytes).map_err(|_| ApiError::bad_request("Problems parsing JSON"))?
+        };
+        if !value.is_object() {
+            return Err(ApiError::bad_request("Body should be a JSON object"));
+        }
+        serde_json::from_value(value)
+            .map(ApiJson)
+            .map_err(|e| {
+                let mut err = ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "Invalid request");
+                err.errors.push(serde_json::json!(e.to_string()));
+                err
+            })
+    }
+}

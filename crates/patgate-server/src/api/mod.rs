@@ -1,0 +1,217 @@
+//! The REST API: GitHub's paths, bodies and JSON where GitHub has the endpoint, the same style
+//! where it has none (token management, keys). `docs/api.md` describes it; `/openapi.json` is
+//! generated from the route table below.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use patgate_app::verify::VerifiedToken;
+use patgate_domain::authz::Need;
+use patgate_domain::catalog::{Level, Permission};
+use patgate_domain::model::{KeyId, TokenGrant};
+
+pub mod error;
+pub mod extract;
+pub mod json;
+pub mod openapi;
+pub mod tokens;
+
+use error::{ApiError, ApiResult};
+use extract::{ApiJson, MaybeToken, TokenAuth};
+
+use crate::state::AppState;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/user", get(get_user))
+        .route("/user/keys", get(list_user_keys).post(add_user_key))
+        .route("/user/keys/{key_id}", get(get_user_key).delete(delete_user_key))
+        .route("/repos/{owner}/{repo}", get(get_repo))
+        .route("/repos/{owner}/{repo}/keys", get(list_deploy_keys).post(add_deploy_key))
+        .route("/repos/{owner}/{repo}/keys/{key_id}", axum::routing::delete(delete_deploy_key))
+        .route("/user/personal-access-tokens", get(tokens::list_fine_grained).post(tokens::create_fine_grained))
+        .route(
+            "/user/personal-access-tokens/{token_id}",
+            get(tokens::get_fine_grained)
+                .patch(tokens::edit_fine_grained)
+                .delete(tokens::delete_fine_grained),
+        )
+        .route("/user/personal-access-tokens/{token_id}/regenerate", post(tokens::regenerate_fine_grained))
+        .route("/authorizations", get(tokens::list_classic).post(tokens::create_classic))
+        .route(
+            "/authorizations/{token_id}",
+            get(tokens::get_classic).patch(tokens::edit_classic).delete(tokens::delete_classic),
+        )
+        .route("/authorizations/{token_id}/regenerate", post(tokens::regenerate_classic))
+        .route("/openapi.json", get(openapi::document))
+        .layer(axum::middleware::from_fn(token_headers))
+        .with_state(state)
+}
+
+/// Where an extractor leaves the verified token for `token_headers`.
+#[derive(Clone, Default)]
+pub struct TokenSlot(pub Arc<OnceLock<Arc<VerifiedToken>>>);
+
+/// Adds GitHub's token headers to every response of a token-authenticated request:
+/// `X-OAuth-Scopes` for classic tokens and `GitHub-Authentication-Token-Expiration` when the token
+/// expires.
+async fn token_headers(mut req: Request, next: Next) -> Response {
+    let slot = TokenSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let mut response = next.run(req).await;
+    if let Some(token) = slot.0.get() {
+        let headers = response.headers_mut();
+        if let TokenGrant::Classic { scopes } = &token.credential.grant
+            && let Ok(v) = HeaderValue::from_str(&scopes.header_value())
+        {
+            headers.insert("x-oauth-scopes", v);
+        }
+        if let Some(exp) = token.credential.expires_at
+            && let Ok(v) = HeaderValue::from_str(&json::expiration_header(exp))
+        {
+            headers.insert("github-authentication-token-expiration", v);
+        }
+    }
+    response
+}
+
+/// `X-Accepted-GitHub-Permissions` or `X-Accepted-OAuth-Scopes` on a successful response.
+fn accepted(token: Option<&VerifiedToken>, need: Need, public: bool, mut response: Response) -> Response {
+    let (name, value) = match token.map(|t| &t.credential.grant) {
+        Some(TokenGrant::Classic { .. }) => (
+            "x-accepted-oauth-scopes",
+            need.classic_scope(public).map(|s| s.name().to_owned()).unwrap_or_default(),
+        ),
+        Some(_) => ("x-accepted-github-permissions", need.accepted_permissions()),
+        None => return response,
+    };
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        response.headers_mut().insert(name, v);
+    }
+    response
+}
+
+async fn get_user(State(s): State<AppState>, TokenAuth(token): TokenAuth) -> ApiResult<Response> {
+    s.app.authorize_account(&token.credential, None)?;
+    let user = s
+        .app
+        .store()
+        .user_by_id(token.credential.user)
+        .await
+        .map_err(patgate_app::AppError::from)?
+        .ok_or_else(ApiError::bad_credentials)?;
+    Ok(axum::Json(json::private_user(&s.base_url, &user)).into_response())
+}
+
+async fn repo_facts(s: &AppState, owner: &str, repo: &str) -> ApiResult<Arc<patgate_app::access::RepoFacts>> {
+    s.app.repo_facts(owner, repo).await?.ok_or_else(ApiError::not_found)
+}
+
+async fn get_repo(
+    State(s): State<AppState>,
+    Path((owner, repo)): Path<(String, String)>,
+    MaybeToken(token): MaybeToken,
+) -> ApiResult<Response> {
+    let facts = repo_facts(&s, &owner, &repo).await?;
+    let need = Need::new(Permission::METADATA, Level::Read);
+    s.app
+        .authorize_repo(token.as_ref().map(|t| &t.credential), &facts, need)
+        .await
+        .map_err(|e| match e {
+            // An anonymous request for a private repository: it does not exist for them.
+            patgate_app::AppError::BadCredentials if token.is_none() => ApiError::not_found(),
+            other => other.into(),
+        })?;
+    let body = axum::Json(json::repository(&s.base_url, &facts.repo)).into_response();
+    Ok(accepted(token.as_deref(), need, facts.repo.visibility.is_public(), body))
+}
+
+#[derive(Deserialize)]
+struct NewKeyBody {
+    #[serde(default)]
+    title: String,
+    key: Option<String>,
+    #[serde(default)]
+    read_only: bool,
+}
+
+async fn list_user_keys(State(s): State<AppState>, TokenAuth(token): TokenAuth) -> ApiResult<Response> {
+    let keys = s.app.user_keys(&token).await?;
+    let body: Vec<_> = keys.iter().map(|k| json::key(&s.base_url, k)).collect();
+    Ok(accepted(Some(&token), Need::new(Permission::KEYS, Level::Read), false, axum::Json(body).into_response()))
+}
+
+async fn get_user_key(
+    State(s): State<AppState>,
+    TokenAuth(token): TokenAuth,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
+    let keys = s.app.user_keys(&token).await?;
+    let key = keys.iter().find(|k| k.id == KeyId(id)).ok_or_else(ApiError::not_found)?;
+    Ok(axum::Json(json::key(&s.base_url, key)).into_response())
+}
+
+async fn add_user_key(
+    State(s): State<AppState>,
+    TokenAuth(token): TokenAuth,
+    ApiJson(body): ApiJson<NewKeyBody>,
+) -> ApiResult<Response> {
+    let key = s.app.add_user_key(&token, &body.title, body.key.as_deref().unwrap_or("")).await?;
+    Ok((StatusCode::CREATED, axum::Json(json::key(&s.base_url, &key))).into_response())
+}
+
+async fn delete_user_key(
+    State(s): State<AppState>,
+    TokenAuth(token): TokenAuth,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    s.app.delete_user_key(&token, KeyId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_deploy_keys(
+    State(s): State<AppState>,
+    TokenAuth(token): TokenAuth,
+    Path((owner, repo)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let facts = repo_facts(&s, &owner, &repo).await?;
+    let keys = s.app.deploy_keys(&token, &facts).await?;
+    let body: Vec<_> = keys.iter().map(|k| json::key(&s.base_url, k)).collect();
+    Ok(axum::Json(body).into_response())
+}
+
+async fn add_deploy_key(
+    State(s): State<AppState>,
+    TokenAuth(token): TokenAuth,
+    Path((owner, repo)): Path<(String, String)>,
+    ApiJson(body): ApiJson<NewKeyBody>,
+) -> ApiResult<Response> {
+    let facts = repo_facts(&s, &owner, &repo).await?;
+    let key = s
+        .app
+        .add_deploy_key(&token, &facts, &body.title, body.key.as_deref().unwrap_or(""), body.read_only)
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(json::key(&s.base_url, &key))).into_response())
+}
+
+async fn delete_deploy_key(
+    State(s): State<AppState>,
+    TokenAuth(token): TokenAuth,
+    Path((owner, repo, id)): Path<(String, String, i64)>,
+) -> ApiResult<StatusCode> {
+    let facts = repo_facts(&s, &owner, &repo).await?;
+    s.app.delete_deploy_key(&token, &facts, KeyId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Unknown paths: GitHub's 404 JSON.
+pub async fn fallback() -> ApiError {
+    ApiError::not_found()
+}

@@ -1,0 +1,44 @@
+//! Settings shared by `serve` and the store commands; every one also comes from a `PATGATE_*`
+//! environment variable (see docs/configuration.md).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+#[derive(Args, Clone, Debug)]
+pub struct Settings {
+    /// Database URL: `sqlite://path/to/file.db` (default: <data-dir>/patgate.db) or `postgres://...`.
+    #[arg(long, env = "PATGATE_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// Where the default SQLite database lives.
+    #[arg(long, env = "PATGATE_DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// Token prefixes (fine-grained, classic, app installation), so that secret scanners can tell
+    /// installations apart.
+    #[arg(long, env = "PATGATE_PREFIX_FINE_GRAINED", default_value = "pgf_", global = true)]
+    pub prefix_fine_grained: String,
+    #[arg(long, env = "PATGATE_PREFIX_CLASSIC", default_value = "pgp_", global = true)]
+    pub prefix_classic: String,
+    #[arg(long, env = "PATGATE_PREFIX_APP", default_value = "pgs_", global = true)]
+    pub prefix_app: String,
+
+    /// Seconds a verified token or a directory fact is served from memory: the bound on how long
+    /// another process's change can go unseen.
+    #[arg(long, env = "PATGATE_CACHE_TTL_SECS", default_value_t = 5, global = true)]
+    pub cache_ttl_secs: u64,
+
+    /// Use the cheapest password hashing (tests and demos only).
+    #[arg(long, env = "PATGATE_INSECURE_FAST_PASSWORDS", hide = true, global = true)]
+    pub insecure_fast_passwords: bool,
+}
+
+impl Settings {
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("patgate.db").display()),
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! The `patgate` server: configuration, the REST API, start-up. The binary (`main.rs`) adds the CLI.
+
+pub mod api;
+pub mod config;
+pub mod startup;
+pub mod state;
+
+pub use config::Settings;
+pub use startup::{build_app, open_store, router, serve};

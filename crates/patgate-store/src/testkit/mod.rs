@@ -1,0 +1,281 @@
+//! The backend conformance suite: one `pub async fn` per behaviour, written against `&dyn Store`
+//! only, and [`conformance_tests!`](crate::conformance_tests) to run them all from a backend's
+//! test binary:
+//!
+//! ```ignore
+//! async fn fresh() -> (Box<dyn Store>, tempfile::TempDir) { /* a new, migrated store */ }
+//! patgate_store::conformance_tests!(fresh);
+//! ```
+//!
+//! Each behaviour gets a fresh, empty, migrated store, so counts and orders are exact.
+//! Behaviours the traits leave open are pinned here, and every backend must agree:
+//!
+//! * names (logins, enterprise slugs, repository names) are case-insensitive; an upsert that
+//!   matches by another spelling keeps the id and stores the new spelling (`Updated`);
+//! * a login belongs to one account: upserting a user over an organization's login, or the
+//!   reverse, is `Conflict`; memberships and collaborators name a user (else `NotFound`);
+//! * lists: users, organizations, members and repositories by lower-cased name; keys and
+//!   `repos_by_ids` by id (unknown ids left out); tokens newest first (ties: newest id first);
+//! * audit: `after` is inclusive, `before` exclusive; `actor_login` matches case-insensitively;
+//!   newest first (ties: newest id first); `limit` 0 means 100; events given to a token method
+//!   without a `token_id` are recorded with the token's id;
+//! * `update_token` cannot change a token's kind (`Conflict`);
+//! * timestamps have whole-second precision.
+//!
+//! Test code: it panics on failure by design.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod audit;
+mod directory;
+mod tokens;
+
+pub use audit::*;
+pub use directory::*;
+pub use tokens::*;
+
+use time::OffsetDateTime;
+
+use patgate_domain::catalog::{Level, Permission, PermissionSet, RepoRole};
+use patgate_domain::model::{
+    AccountId, AccountKind, GrantState, Organization, RepoId, Repository, RepositorySelection,
+    Token, TokenAccess, TokenGrant, User, Visibility,
+};
+use patgate_domain::scopes::Scopes;
+use patgate_domain::token::TokenHash;
+
+use crate::{NewAuditEvent, NewToken, NewUser, Store};
+
+/// Expands to one `#[tokio::test]` per behaviour of the suite, in a module `conformance`. `$make`
+/// is an `async fn() -> (S, G)` returning a fresh migrated store (`S` is `Box<dyn Store>`,
+/// `Arc<dyn Store>` or anything that derefs to `dyn Store`) and a guard that must live as long
+/// as the test (a temporary directory, a database to drop, or `()`). The calling crate needs
+/// `tokio` with the `macros` and `rt-multi-thread` features.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make:path) => {
+        $crate::conformance_tests!(@tests $make;
+            ping_and_backend,
+            upsert_user_reports_created_unchanged_updated,
+            user_logins_are_case_insensitive,
+            password_hash_is_kept_when_not_given,
+            list_users_is_sorted_by_login,
+            account_by_login_distinguishes_users_and_orgs,
+            a_login_belongs_to_one_account,
+            enterprise_upserts_and_policy_round_trip,
+            upsert_org_reports_and_round_trips,
+            org_policy_round_trips_every_field,
+            upsert_org_policy_reports_changes,
+            memberships_add_change_remove,
+            orgs_of_user_lists_orgs_with_roles,
+            is_enterprise_member_follows_memberships,
+            repos_are_unique_per_owner_case_insensitively,
+            repos_of_owner_and_repos_by_ids,
+            collaborators_add_change_remove,
+            fine_grained_token_round_trips,
+            fine_grained_token_without_granted_access_round_trips,
+            classic_token_round_trips_keeping_scope_order,
+            app_installation_token_round_trips,
+            duplicate_hash_is_a_unique_violation,
+            tokens_of_user_newest_first_without_app_tokens,
+            update_token_replaces_description_and_grant,
+            update_token_cannot_change_the_kind,
+            regenerate_token_swaps_the_secret,
+            delete_token_removes_its_deploy_keys_only,
+            delete_unknown_token_is_not_found,
+            record_last_used_only_moves_forward,
+            keys_round_trip,
+            audit_rows_are_written_with_the_change,
+            audit_events_filter_by_query,
+            audit_limit_defaults_to_100,
+            failed_changes_write_no_audit,
+        );
+    };
+    (@tests $make:path; $($name:ident),* $(,)?) => {
+        mod conformance {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (store, _guard) = $make().await;
+                    $crate::testkit::$name(&*store).await;
+                }
+            )*
+        }
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------------------------
+
+/// The suite's epoch (2023-11-14), in whole seconds.
+pub const T0: i64 = 1_700_000_000;
+
+/// `T0 + secs`.
+pub fn at(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(T0 + secs).expect("timestamp in range")
+}
+
+pub const DAY: i64 = 86_400;
+
+pub fn new_user(login: &str) -> NewUser {
+    NewUser {
+        login: login.to_owned(),
+        email: format!("{}@example.com", login.to_lowercase()),
+        email_verified: true,
+        site_admin: false,
+        password_hash: None,
+    }
+}
+
+pub async fn user(store: &dyn Store, login: &str) -> User {
+    store.upsert_user(&new_user(login), at(0)).await.unwrap().0
+}
+
+pub async fn org(store: &dyn Store, login: &str) -> Organization {
+    store
+        .upsert_org(login, None, RepoRole::Read, at(0))
+        .await
+        .unwrap()
+        .0
+}
+
+pub async fn repo(store: &dyn Store, owner: AccountId, name: &str) -> Repository {
+    store
+        .upsert_repo(owner, name, Visibility::Private, None, at(0))
+        .await
+        .unwrap()
+        .0
+}
+
+pub fn hash(seed: &str) -> TokenHash {
+    TokenHash::of(seed)
+}
+
+pub fn perms(list: &[(Permission, Level)]) -> PermissionSet {
+    list.iter().copied().collect()
+}
+
+pub fn access(
+    selection: RepositorySelection,
+    repos: &[RepoId],
+    list: &[(Permission, Level)],
+) -> TokenAccess {
+    TokenAccess::new(selection, repos.to_vec(), perms(list))
+}
+
+pub fn event(action: &str, when: OffsetDateTime) -> NewAuditEvent {
+    NewAuditEvent {
+        action: action.to_owned(),
+        actor: None,
+        actor_login: None,
+        org: None,
+        token_id: None,
+        data: serde_json::json!({ "action": action }),
+        created_at: when,
+    }
+}
+
+/// A classic token of `user` with the scopes `scopes` (e.g. `"repo,gist"`).
+pub fn classic(user: AccountId, seed: &str, created: OffsetDateTime, scopes: &str) -> NewToken {
+    NewToken {
+        user,
+        name: format!("classic {seed}"),
+        description: None,
+        justification: None,
+        hash: hash(seed),
+        last_eight: last_eight(seed),
+        created_at: created,
+        expires_at: Some(created + time::Duration::days(30)),
+        grant: TokenGrant::Classic {
+            scopes: Scopes::parse(scopes).unwrap(),
+        },
+    }
+}
+
+/// A fine-grained token of `user` on its own account, reading contents of all its repositories.
+pub fn fine_grained(user: AccountId, seed: &str, created: OffsetDateTime) -> NewToken {
+    let all = access(
+        RepositorySelection::All,
+        &[],
+        &[(Permission::CONTENTS, Level::Read)],
+    );
+    NewToken {
+        user,
+        name: format!("fine-grained {seed}"),
+        description: Some(format!("about {seed}")),
+        justification: None,
+        hash: hash(seed),
+        last_eight: last_eight(seed),
+        created_at: created,
+        expires_at: Some(created + time::Duration::days(30)),
+        grant: TokenGrant::FineGrained {
+            resource_owner: user,
+            resource_owner_kind: AccountKind::User,
+            requested: all.clone(),
+            granted: Some(all),
+            state: GrantState::NotRequired,
+        },
+    }
+}
+
+/// An app installation token of `org`.
+pub fn app_installation(
+    holder: AccountId,
+    org: AccountId,
+    seed: &str,
+    created: OffsetDateTime,
+) -> NewToken {
+    NewToken {
+        user: holder,
+        name: format!("installation {seed}"),
+        description: None,
+        justification: None,
+        hash: hash(seed),
+        last_eight: last_eight(seed),
+        created_at: created,
+        expires_at: Some(created + time::Duration::hours(1)),
+        grant: TokenGrant::AppInstallation {
+            org,
+            permissions: perms(&[
+                (Permission::MEMBERS, Level::Read),
+                (Permission::ORGANIZATION_ADMINISTRATION, Level::Write),
+            ]),
+        },
+    }
+}
+
+fn last_eight(seed: &str) -> String {
+    format!("{seed:>8}")
+        .chars()
+        .rev()
+        .take(8)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect()
+}
+
+/// What the store must return for a freshly inserted `new` with id `id`.
+pub fn expected(new: &NewToken, stored: &Token) -> Token {
+    Token {
+        id: stored.id,
+        user: new.user,
+        name: new.name.clone(),
+        description: new.description.clone(),
+        last_eight: new.last_eight.clone(),
+        created_at: new.created_at,
+        issued_at: new.created_at,
+        expires_at: new.expires_at,
+        last_used_at: None,
+        grant: new.grant.clone(),
+    }
+}
+
+/// Inserts `new` without audit and checks what comes back.
+pub async fn insert(store: &dyn Store, new: &NewToken) -> Token {
+    let stored = store.insert_token(new, &[]).await.unwrap();
+    assert_eq!(stored, expected(new, &stored));
+    stored
+}
