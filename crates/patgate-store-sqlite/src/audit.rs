@@ -25,8 +25,7 @@ pub(crate) async fn insert_audit(
     event: &NewAuditEvent,
     token: Option<TokenId>,
 ) -> StoreResult<()> {
-    let data = serde_json::to_string(&event.data)
-        .map_err(|e| StoreError::Backend(Box::new(e)))?;
+    let data = serde_json::to_string(&event.data).map_err(|e| StoreError::Backend(Box::new(e)))?;
     sqlx::query(
         "INSERT INTO audit_events (action, actor_id, actor_login, org_id, token_id, data, created_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?)",

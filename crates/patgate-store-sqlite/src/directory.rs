@@ -21,8 +21,8 @@ use patgate_store::{
 
 use crate::audit::insert_audit;
 use crate::rows::{
-    AccountEntity, AccountRow, KIND_ORG, KIND_USER, PolicyRow, RepoRow, account_cols,
-    fold, parse_account_kind, parse_org_role, parse_repo_role, repo_cols,
+    AccountEntity, AccountRow, KIND_ORG, KIND_USER, PolicyRow, RepoRow, account_cols, fold,
+    parse_account_kind, parse_org_role, parse_repo_role, repo_cols,
 };
 use crate::{SqliteStore, commit, db_err};
 
@@ -34,11 +34,15 @@ const IN_CHUNK: usize = 500;
 // ---------------------------------------------------------------------------------------------
 
 async fn account_by_id(conn: &mut SqliteConnection, id: i64) -> StoreResult<Option<AccountRow>> {
-    sqlx::query_as(concat!("SELECT ", account_cols!(), " FROM accounts a WHERE a.id = ?"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await
-        .map_err(db_err)
+    sqlx::query_as(concat!(
+        "SELECT ",
+        account_cols!(),
+        " FROM accounts a WHERE a.id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+    .map_err(db_err)
 }
 
 async fn account_by_login(
@@ -217,15 +221,22 @@ impl DirectoryStore for SqliteStore {
         now: OffsetDateTime,
     ) -> StoreResult<(User, Upserted)> {
         let mut tx = self.write_tx().await?;
-        let existing: Option<(i64, String, String, Option<String>, i64, i64, Option<String>)> =
-            sqlx::query_as(
-                "SELECT id, kind, login, email, email_verified, site_admin, password_hash \
+        let existing: Option<(
+            i64,
+            String,
+            String,
+            Option<String>,
+            i64,
+            i64,
+            Option<String>,
+        )> = sqlx::query_as(
+            "SELECT id, kind, login, email, email_verified, site_admin, password_hash \
                  FROM accounts WHERE login_lower = ?",
-            )
-            .bind(fold(&user.login))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        )
+        .bind(fold(&user.login))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
         let (id, outcome) = match existing {
             None => {
                 let id: i64 = sqlx::query_scalar(
@@ -307,12 +318,13 @@ impl DirectoryStore for SqliteStore {
 
     async fn set_user_password_hash(&self, id: AccountId, hash: &str) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
-        let done = sqlx::query("UPDATE accounts SET password_hash = ? WHERE id = ? AND kind = 'user'")
-            .bind(hash)
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        let done =
+            sqlx::query("UPDATE accounts SET password_hash = ? WHERE id = ? AND kind = 'user'")
+                .bind(hash)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -779,11 +791,7 @@ impl DirectoryStore for SqliteStore {
         repo_row(&mut conn, id.0).await
     }
 
-    async fn repo_by_name(
-        &self,
-        owner_login: &str,
-        name: &str,
-    ) -> StoreResult<Option<Repository>> {
+    async fn repo_by_name(&self, owner_login: &str, name: &str) -> StoreResult<Option<Repository>> {
         let row: Option<RepoRow> = sqlx::query_as(concat!(
             "SELECT ",
             repo_cols!(),

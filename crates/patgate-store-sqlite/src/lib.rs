@@ -101,9 +101,7 @@ impl SqliteStore {
             .map_err(db_err)
     }
 
-    pub(crate) async fn read_conn(
-        &self,
-    ) -> StoreResult<sqlx::pool::PoolConnection<Sqlite>> {
+    pub(crate) async fn read_conn(&self) -> StoreResult<sqlx::pool::PoolConnection<Sqlite>> {
         self.reader.acquire().await.map_err(db_err)
     }
 

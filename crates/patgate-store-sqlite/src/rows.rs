@@ -3,8 +3,8 @@
 
 use patgate_domain::catalog::{OrgRole, RepoRole};
 use patgate_domain::model::{
-    AccountId, AccountKind, EnterpriseId, Key, KeyId, Organization, RepoId, Repository,
-    TokenId, User, Visibility,
+    AccountId, AccountKind, EnterpriseId, Key, KeyId, Organization, RepoId, Repository, TokenId,
+    User, Visibility,
 };
 use patgate_domain::policy::{Access, Approval, PolicySettings};
 use patgate_store::StoreError;

@@ -15,8 +15,8 @@ use patgate_domain::model::{
 };
 use patgate_domain::token::TokenHash;
 use patgate_store::codec::{
-    decode_permissions, decode_scopes, encode_permissions, encode_scopes, from_unix,
-    opt_from_unix, to_unix,
+    decode_permissions, decode_scopes, encode_permissions, encode_scopes, from_unix, opt_from_unix,
+    to_unix,
 };
 use patgate_store::{NewAuditEvent, NewToken, StoreError, StoreResult, TokenStore};
 
@@ -132,7 +132,11 @@ impl TokenRow {
                 }
             }
             CLASSIC => TokenGrant::Classic {
-                scopes: decode_scopes(self.scopes.as_deref().ok_or_else(|| missing(id, "scopes"))?)?,
+                scopes: decode_scopes(
+                    self.scopes
+                        .as_deref()
+                        .ok_or_else(|| missing(id, "scopes"))?,
+                )?,
             },
             APP_INSTALLATION => TokenGrant::AppInstallation {
                 org: AccountId(self.app_org_id.ok_or_else(|| missing(id, "app_org_id"))?),
@@ -257,7 +261,10 @@ async fn repo_lists(conn: &mut SqliteConnection, token: i64) -> StoreResult<Repo
     Ok(lists)
 }
 
-async fn complete(conn: &mut SqliteConnection, row: Option<TokenRow>) -> StoreResult<Option<Token>> {
+async fn complete(
+    conn: &mut SqliteConnection,
+    row: Option<TokenRow>,
+) -> StoreResult<Option<Token>> {
     match row {
         None => Ok(None),
         Some(row) => {
@@ -268,12 +275,15 @@ async fn complete(conn: &mut SqliteConnection, row: Option<TokenRow>) -> StoreRe
 }
 
 async fn token_row_by_id(conn: &mut SqliteConnection, id: i64) -> StoreResult<Option<Token>> {
-    let row: Option<TokenRow> =
-        sqlx::query_as(concat!("SELECT ", token_cols!(), " FROM tokens WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db_err)?;
+    let row: Option<TokenRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        token_cols!(),
+        " FROM tokens WHERE id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?;
     complete(conn, row).await
 }
 
@@ -327,12 +337,15 @@ impl TokenStore for SqliteStore {
 
     async fn token_by_hash(&self, hash: &TokenHash) -> StoreResult<Option<Token>> {
         let mut conn = self.read_conn().await?;
-        let row: Option<TokenRow> =
-            sqlx::query_as(concat!("SELECT ", token_cols!(), " FROM tokens WHERE hash = ?"))
-                .bind(hash_bytes(hash))
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db_err)?;
+        let row: Option<TokenRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            token_cols!(),
+            " FROM tokens WHERE hash = ?"
+        ))
+        .bind(hash_bytes(hash))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
         complete(&mut conn, row).await
     }
 

@@ -207,8 +207,7 @@ pub trait DirectoryStore: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<(Repository, Upserted)>;
     async fn repo_by_id(&self, id: RepoId) -> StoreResult<Option<Repository>>;
-    async fn repo_by_name(&self, owner_login: &str, name: &str)
-    -> StoreResult<Option<Repository>>;
+    async fn repo_by_name(&self, owner_login: &str, name: &str) -> StoreResult<Option<Repository>>;
     async fn repos_of_owner(&self, owner: AccountId) -> StoreResult<Vec<Repository>>;
     async fn repos_by_ids(&self, ids: &[RepoId]) -> StoreResult<Vec<Repository>>;
     async fn upsert_collaborator(
@@ -218,8 +217,11 @@ pub trait DirectoryStore: Send + Sync {
         role: RepoRole,
     ) -> StoreResult<Upserted>;
     async fn remove_collaborator(&self, repo: RepoId, user: AccountId) -> StoreResult<bool>;
-    async fn collaborator_role(&self, repo: RepoId, user: AccountId)
-    -> StoreResult<Option<RepoRole>>;
+    async fn collaborator_role(
+        &self,
+        repo: RepoId,
+        user: AccountId,
+    ) -> StoreResult<Option<RepoRole>>;
 }
 
 /// A token to insert: the hash of its secret, never the secret.

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use patgate_store::testkit::{at, fine_grained, user};
-use patgate_store::{Store, StoreError, TokenStore};
+use patgate_store::{DirectoryStore, Store, StoreError, TokenStore};
 use patgate_store_sqlite::SqliteStore;
 
 use super::fresh_sqlite;
@@ -43,13 +43,24 @@ async fn concurrent_writers_do_not_fail_with_busy() {
     let store = Arc::new(store);
     let mona = user(&*store, "mona").await;
     // A second store on the same file: a second process, as far as locking goes.
-    let other = Arc::new(SqliteStore::open_file(&_dir.path().join("patgate.db")).await.unwrap());
+    let other = Arc::new(
+        SqliteStore::open_file(&_dir.path().join("patgate.db"))
+            .await
+            .unwrap(),
+    );
     let mut tasks = Vec::new();
     for i in 0..20 {
-        let s: Arc<SqliteStore> = if i % 2 == 0 { store.clone() } else { other.clone() };
+        let s: Arc<SqliteStore> = if i % 2 == 0 {
+            store.clone()
+        } else {
+            other.clone()
+        };
         tasks.push(tokio::spawn(async move {
-            s.insert_token(&fine_grained(mona.id, &format!("concurrent-{i}"), at(i)), &[])
-                .await
+            s.insert_token(
+                &fine_grained(mona.id, &format!("concurrent-{i}"), at(i)),
+                &[],
+            )
+            .await
         }));
     }
     for task in tasks {
@@ -91,9 +102,14 @@ async fn in_memory_database_works_across_pooled_connections() {
 async fn a_closed_store_is_unavailable() {
     let (store, _dir) = fresh_sqlite().await;
     store.close().await;
-    assert!(matches!(store.ping().await, Err(StoreError::Unavailable(_))));
     assert!(matches!(
-        store.record_last_used(&[(patgate_domain::model::TokenId(1), at(0))]).await,
+        store.ping().await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert!(matches!(
+        store
+            .record_last_used(&[(patgate_domain::model::TokenId(1), at(0))])
+            .await,
         Err(StoreError::Unavailable(_))
     ));
 }

@@ -43,7 +43,11 @@ pub async fn audit_rows_are_written_with_the_change(store: &dyn Store) {
     assert_eq!(rows.len(), 2);
     // Same second: the later insert comes first.
     assert_eq!(rows[0].action, explicit.action);
-    assert_eq!(rows[0].token_id, Some(TokenId(424_242)), "an explicit token id is kept");
+    assert_eq!(
+        rows[0].token_id,
+        Some(TokenId(424_242)),
+        "an explicit token id is kept"
+    );
     let row = &rows[1];
     assert!(row.id < rows[0].id);
     assert_eq!(
@@ -109,7 +113,10 @@ pub async fn audit_rows_are_written_with_the_change(store: &dyn Store) {
     assert_eq!(all.len(), 6);
     assert_eq!(all[1].action, "org.update_member");
     assert_eq!(all[1].token_id, None);
-    assert_eq!(all[1].data, serde_json::json!({ "action": "org.update_member" }));
+    assert_eq!(
+        all[1].data,
+        serde_json::json!({ "action": "org.update_member" })
+    );
 }
 
 pub async fn audit_events_filter_by_query(store: &dyn Store) {
@@ -157,17 +164,37 @@ pub async fn audit_events_filter_by_query(store: &dyn Store) {
         query
     };
     let cases: Vec<(&str, AuditQuery, Vec<&str>)> = vec![
-        ("everything, newest first", AuditQuery::default(), vec!["e4", "e3", "e2", "e1"]),
+        (
+            "everything, newest first",
+            AuditQuery::default(),
+            vec!["e4", "e3", "e2", "e1"],
+        ),
         ("org", q(&|x| x.org = Some(o1)), vec!["e2", "e1"]),
-        ("action", q(&|x| x.action = Some("a.one".into())), vec!["e4", "e3", "e1"]),
-        ("action is exact", q(&|x| x.action = Some("a.".into())), vec![]),
+        (
+            "action",
+            q(&|x| x.action = Some("a.one".into())),
+            vec!["e4", "e3", "e1"],
+        ),
+        (
+            "action is exact",
+            q(&|x| x.action = Some("a.".into())),
+            vec![],
+        ),
         (
             "actor, case-insensitive",
             q(&|x| x.actor_login = Some("ALICE".into())),
             vec!["e3", "e1"],
         ),
-        ("after is inclusive", q(&|x| x.after = Some(at(20))), vec!["e4", "e3", "e2"]),
-        ("before is exclusive", q(&|x| x.before = Some(at(30))), vec!["e2", "e1"]),
+        (
+            "after is inclusive",
+            q(&|x| x.after = Some(at(20))),
+            vec!["e4", "e3", "e2"],
+        ),
+        (
+            "before is exclusive",
+            q(&|x| x.before = Some(at(30))),
+            vec!["e2", "e1"],
+        ),
         (
             "window",
             q(&|x| {
@@ -205,10 +232,7 @@ pub async fn audit_events_filter_by_query(store: &dyn Store) {
 
 pub async fn audit_limit_defaults_to_100(store: &dyn Store) {
     for i in 0..105 {
-        store
-            .append_audit(&event("bulk", at(i)))
-            .await
-            .unwrap();
+        store.append_audit(&event("bulk", at(i))).await.unwrap();
     }
     let page = store.audit_events(&AuditQuery::default()).await.unwrap();
     assert_eq!(page.len(), 100);
@@ -233,7 +257,10 @@ pub async fn failed_changes_write_no_audit(store: &dyn Store) {
 
     assert!(matches!(
         store
-            .insert_token(&classic(mona.id, "taken", at(3), "gist"), &[failed("insert")])
+            .insert_token(
+                &classic(mona.id, "taken", at(3), "gist"),
+                &[failed("insert")]
+            )
             .await,
         Err(StoreError::UniqueViolation(_))
     ));
@@ -251,7 +278,14 @@ pub async fn failed_changes_write_no_audit(store: &dyn Store) {
     ));
     assert!(matches!(
         store
-            .regenerate_token(c.id, &hash("taken"), "x", at(4), None, &[failed("regenerate")])
+            .regenerate_token(
+                c.id,
+                &hash("taken"),
+                "x",
+                at(4),
+                None,
+                &[failed("regenerate")]
+            )
             .await,
         Err(StoreError::UniqueViolation(_))
     ));
@@ -288,5 +322,8 @@ pub async fn failed_changes_write_no_audit(store: &dyn Store) {
     // Nor any other trace.
     assert_eq!(store.token_by_id(c.id).await.unwrap(), Some(c.clone()));
     assert_eq!(store.tokens_of_user(mona.id).await.unwrap(), vec![c, t]);
-    assert_eq!(store.org_policy(o.id).await.unwrap(), PolicySettings::default());
+    assert_eq!(
+        store.org_policy(o.id).await.unwrap(),
+        PolicySettings::default()
+    );
 }

@@ -32,7 +32,10 @@ pub async fn upsert_user_reports_created_unchanged_updated(store: &dyn Store) {
 
     let (again, outcome) = store.upsert_user(&new, at(100)).await.unwrap();
     assert_eq!(outcome, Upserted::Unchanged);
-    assert_eq!(again, created, "an unchanged upsert keeps the row, creation time included");
+    assert_eq!(
+        again, created,
+        "an unchanged upsert keeps the row, creation time included"
+    );
 
     for change in 0..4 {
         match change {
@@ -51,15 +54,25 @@ pub async fn upsert_user_reports_created_unchanged_updated(store: &dyn Store) {
         let (_, outcome) = store.upsert_user(&new, at(300)).await.unwrap();
         assert_eq!(outcome, Upserted::Unchanged, "change {change} repeated");
     }
-    assert_eq!(store.user_by_id(created.id).await.unwrap().unwrap().email, "cat@example.com");
     assert_eq!(
-        store.user_password_hash(created.id).await.unwrap().as_deref(),
+        store.user_by_id(created.id).await.unwrap().unwrap().email,
+        "cat@example.com"
+    );
+    assert_eq!(
+        store
+            .user_password_hash(created.id)
+            .await
+            .unwrap()
+            .as_deref(),
         Some("$argon2id$v=19$two")
     );
 }
 
 pub async fn user_logins_are_case_insensitive(store: &dyn Store) {
-    let (octo, _) = store.upsert_user(&new_user("OctoCat"), at(0)).await.unwrap();
+    let (octo, _) = store
+        .upsert_user(&new_user("OctoCat"), at(0))
+        .await
+        .unwrap();
     for spelling in ["octocat", "OCTOCAT", "OctoCat"] {
         let found = store.user_by_login(spelling).await.unwrap().unwrap();
         assert_eq!(found, octo, "{spelling}");
@@ -75,13 +88,19 @@ pub async fn user_logins_are_case_insensitive(store: &dyn Store) {
     assert_eq!(store.list_users().await.unwrap().len(), 1);
     assert_eq!(store.user_by_login("octo").await.unwrap(), None);
     assert_eq!(store.user_by_login("").await.unwrap(), None);
-    assert_eq!(store.user_by_id(AccountId(octo.id.0 + 1000)).await.unwrap(), None);
+    assert_eq!(
+        store.user_by_id(AccountId(octo.id.0 + 1000)).await.unwrap(),
+        None
+    );
 }
 
 pub async fn password_hash_is_kept_when_not_given(store: &dyn Store) {
     let u = user(store, "hubot").await;
     assert_eq!(store.user_password_hash(u.id).await.unwrap(), None);
-    store.set_user_password_hash(u.id, "$argon2id$first").await.unwrap();
+    store
+        .set_user_password_hash(u.id, "$argon2id$first")
+        .await
+        .unwrap();
     assert_eq!(
         store.user_password_hash(u.id).await.unwrap().as_deref(),
         Some("$argon2id$first")
@@ -93,7 +112,10 @@ pub async fn password_hash_is_kept_when_not_given(store: &dyn Store) {
         store.user_password_hash(u.id).await.unwrap().as_deref(),
         Some("$argon2id$first")
     );
-    store.set_user_password_hash(u.id, "$argon2id$second").await.unwrap();
+    store
+        .set_user_password_hash(u.id, "$argon2id$second")
+        .await
+        .unwrap();
     assert_eq!(
         store.user_password_hash(u.id).await.unwrap().as_deref(),
         Some("$argon2id$second")
@@ -187,12 +209,24 @@ pub async fn enterprise_upserts_and_policy_round_trip(store: &dyn Store) {
     assert_eq!((again.clone(), outcome), (ent.clone(), Upserted::Unchanged));
     assert_eq!(store.enterprise_policy(ent.id).await.unwrap(), policy);
 
-    let (changed, outcome) = store.upsert_enterprise("octo-corp", &full_policy()).await.unwrap();
+    let (changed, outcome) = store
+        .upsert_enterprise("octo-corp", &full_policy())
+        .await
+        .unwrap();
     assert_eq!((changed.id, outcome), (ent.id, Upserted::Updated));
-    assert_eq!(store.enterprise_policy(ent.id).await.unwrap(), full_policy());
+    assert_eq!(
+        store.enterprise_policy(ent.id).await.unwrap(),
+        full_policy()
+    );
 
-    assert_eq!(store.enterprise_by_id(ent.id).await.unwrap(), Some(ent.clone()));
-    assert_eq!(store.enterprise_by_slug("Octo-Corp").await.unwrap(), Some(ent.clone()));
+    assert_eq!(
+        store.enterprise_by_id(ent.id).await.unwrap(),
+        Some(ent.clone())
+    );
+    assert_eq!(
+        store.enterprise_by_slug("Octo-Corp").await.unwrap(),
+        Some(ent.clone())
+    );
     assert_eq!(store.enterprise_by_slug("other").await.unwrap(), None);
     let unknown = EnterpriseId(ent.id.0 + 1000);
     assert_eq!(store.enterprise_by_id(unknown).await.unwrap(), None);
@@ -253,7 +287,10 @@ pub async fn upsert_org_reports_and_round_trips(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(outcome, Upserted::Updated);
-    assert_eq!((moved.id, moved.enterprise, moved.created_at), (o.id, None, at(5)));
+    assert_eq!(
+        (moved.id, moved.enterprise, moved.created_at),
+        (o.id, None, at(5))
+    );
     assert_eq!(moved.login, "acme");
     let (raised, outcome) = store
         .upsert_org("acme", None, RepoRole::Admin, at(9))
@@ -263,7 +300,10 @@ pub async fn upsert_org_reports_and_round_trips(store: &dyn Store) {
     assert_eq!(raised.base_permission, RepoRole::Admin);
 
     assert_eq!(store.org_by_id(o.id).await.unwrap(), Some(raised.clone()));
-    assert_eq!(store.org_by_login("ACME").await.unwrap(), Some(raised.clone()));
+    assert_eq!(
+        store.org_by_login("ACME").await.unwrap(),
+        Some(raised.clone())
+    );
     org(store, "Zeta").await;
     org(store, "beta").await;
     let logins: Vec<String> = store
@@ -278,7 +318,10 @@ pub async fn upsert_org_reports_and_round_trips(store: &dyn Store) {
 
 pub async fn org_policy_round_trips_every_field(store: &dyn Store) {
     let o = org(store, "acme").await;
-    assert_eq!(store.org_policy(o.id).await.unwrap(), PolicySettings::default());
+    assert_eq!(
+        store.org_policy(o.id).await.unwrap(),
+        PolicySettings::default()
+    );
 
     let settings = [
         full_policy(),
@@ -315,10 +358,16 @@ pub async fn org_policy_round_trips_every_field(store: &dyn Store) {
         .set_org_policy(other.id, &full_policy(), &event("x", at(9)))
         .await
         .unwrap();
-    assert_eq!(store.org_policy(o.id).await.unwrap(), PolicySettings::default());
+    assert_eq!(
+        store.org_policy(o.id).await.unwrap(),
+        PolicySettings::default()
+    );
     let u = user(store, "mona").await;
     for id in [u.id, AccountId(other.id.0 + 1000)] {
-        assert!(matches!(store.org_policy(id).await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            store.org_policy(id).await,
+            Err(StoreError::NotFound)
+        ));
         assert!(matches!(
             store
                 .set_org_policy(id, &full_policy(), &event("x", at(10)))
@@ -375,25 +424,40 @@ pub async fn memberships_add_change_remove(store: &dyn Store) {
     let bob = user(store, "bob").await;
     assert_eq!(store.membership(o.id, mona.id).await.unwrap(), None);
     assert_eq!(
-        store.upsert_membership(o.id, mona.id, OrgRole::Member).await.unwrap(),
+        store
+            .upsert_membership(o.id, mona.id, OrgRole::Member)
+            .await
+            .unwrap(),
         Upserted::Created
     );
     assert_eq!(
-        store.upsert_membership(o.id, mona.id, OrgRole::Member).await.unwrap(),
+        store
+            .upsert_membership(o.id, mona.id, OrgRole::Member)
+            .await
+            .unwrap(),
         Upserted::Unchanged
     );
     assert_eq!(
-        store.upsert_membership(o.id, mona.id, OrgRole::Owner).await.unwrap(),
+        store
+            .upsert_membership(o.id, mona.id, OrgRole::Owner)
+            .await
+            .unwrap(),
         Upserted::Updated
     );
-    assert_eq!(store.membership(o.id, mona.id).await.unwrap(), Some(OrgRole::Owner));
+    assert_eq!(
+        store.membership(o.id, mona.id).await.unwrap(),
+        Some(OrgRole::Owner)
+    );
     store
         .upsert_membership(o.id, bob.id, OrgRole::Member)
         .await
         .unwrap();
     assert_eq!(
         store.org_members(o.id).await.unwrap(),
-        vec![(bob.clone(), OrgRole::Member), (mona.clone(), OrgRole::Owner)]
+        vec![
+            (bob.clone(), OrgRole::Member),
+            (mona.clone(), OrgRole::Owner)
+        ]
     );
 
     assert!(store.remove_membership(o.id, mona.id).await.unwrap());
@@ -407,11 +471,15 @@ pub async fn memberships_add_change_remove(store: &dyn Store) {
     // Members are users of organizations.
     let other = org(store, "other").await;
     assert!(matches!(
-        store.upsert_membership(o.id, other.id, OrgRole::Member).await,
+        store
+            .upsert_membership(o.id, other.id, OrgRole::Member)
+            .await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.upsert_membership(mona.id, bob.id, OrgRole::Member).await,
+        store
+            .upsert_membership(mona.id, bob.id, OrgRole::Member)
+            .await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
@@ -481,13 +549,22 @@ pub async fn repos_are_unique_per_owner_case_insensitively(store: &dyn Store) {
     let o = org(store, "acme").await;
     let mona = user(store, "mona").await;
     let (r, outcome) = store
-        .upsert_repo(o.id, "Widget", Visibility::Internal, Some("A widget"), at(3))
+        .upsert_repo(
+            o.id,
+            "Widget",
+            Visibility::Internal,
+            Some("A widget"),
+            at(3),
+        )
         .await
         .unwrap();
     assert_eq!(outcome, Upserted::Created);
     assert_eq!(r.owner, o.id);
     assert_eq!(r.owner_login, "acme");
-    assert_eq!(r.owner_kind, patgate_domain::model::AccountKind::Organization);
+    assert_eq!(
+        r.owner_kind,
+        patgate_domain::model::AccountKind::Organization
+    );
     assert_eq!(r.name, "Widget");
     assert_eq!(r.visibility, Visibility::Internal);
     assert_eq!(r.description.as_deref(), Some("A widget"));
@@ -495,17 +572,32 @@ pub async fn repos_are_unique_per_owner_case_insensitively(store: &dyn Store) {
     assert_eq!(r.full_name(), "acme/Widget");
 
     let (same, outcome) = store
-        .upsert_repo(o.id, "Widget", Visibility::Internal, Some("A widget"), at(9))
+        .upsert_repo(
+            o.id,
+            "Widget",
+            Visibility::Internal,
+            Some("A widget"),
+            at(9),
+        )
         .await
         .unwrap();
     assert_eq!((same, outcome), (r.clone(), Upserted::Unchanged));
     // Another spelling is the same repository.
     let (renamed, outcome) = store
-        .upsert_repo(o.id, "widget", Visibility::Internal, Some("A widget"), at(9))
+        .upsert_repo(
+            o.id,
+            "widget",
+            Visibility::Internal,
+            Some("A widget"),
+            at(9),
+        )
         .await
         .unwrap();
     assert_eq!(outcome, Upserted::Updated);
-    assert_eq!((renamed.id, renamed.name.as_str(), renamed.created_at), (r.id, "widget", at(3)));
+    assert_eq!(
+        (renamed.id, renamed.name.as_str(), renamed.created_at),
+        (r.id, "widget", at(3))
+    );
     let (changed, outcome) = store
         .upsert_repo(o.id, "WIDGET", Visibility::Public, None, at(9))
         .await
@@ -529,14 +621,26 @@ pub async fn repos_are_unique_per_owner_case_insensitively(store: &dyn Store) {
         store.repo_by_name("ACME", "Widget").await.unwrap(),
         Some(changed.clone())
     );
-    assert_eq!(store.repo_by_name("mona", "WIDGET").await.unwrap(), Some(theirs.clone()));
+    assert_eq!(
+        store.repo_by_name("mona", "WIDGET").await.unwrap(),
+        Some(theirs.clone())
+    );
     assert_eq!(store.repo_by_name("acme", "gadget").await.unwrap(), None);
     assert_eq!(store.repo_by_name("nobody", "widget").await.unwrap(), None);
     assert_eq!(store.repo_by_id(r.id).await.unwrap(), Some(changed));
-    assert_eq!(store.repo_by_id(RepoId(theirs.id.0 + 1000)).await.unwrap(), None);
+    assert_eq!(
+        store.repo_by_id(RepoId(theirs.id.0 + 1000)).await.unwrap(),
+        None
+    );
     assert!(matches!(
         store
-            .upsert_repo(AccountId(mona.id.0 + 1000), "x", Visibility::Public, None, at(0))
+            .upsert_repo(
+                AccountId(mona.id.0 + 1000),
+                "x",
+                Visibility::Public,
+                None,
+                at(0)
+            )
             .await,
         Err(StoreError::NotFound)
     ));
@@ -553,7 +657,10 @@ pub async fn repos_of_owner_and_repos_by_ids(store: &dyn Store) {
         store.repos_of_owner(o.id).await.unwrap(),
         vec![alpha.clone(), beta.clone(), zeta.clone()]
     );
-    assert_eq!(store.repos_of_owner(mona.id).await.unwrap(), vec![own.clone()]);
+    assert_eq!(
+        store.repos_of_owner(mona.id).await.unwrap(),
+        vec![own.clone()]
+    );
     assert!(
         store
             .repos_of_owner(user(store, "bob").await.id)
@@ -607,7 +714,10 @@ pub async fn collaborators_add_change_remove(store: &dyn Store) {
         store.collaborator_role(r.id, mona.id).await.unwrap(),
         Some(RepoRole::Maintain)
     );
-    assert_eq!(store.collaborator_role(other.id, mona.id).await.unwrap(), None);
+    assert_eq!(
+        store.collaborator_role(other.id, mona.id).await.unwrap(),
+        None
+    );
     assert!(store.remove_collaborator(r.id, mona.id).await.unwrap());
     assert!(!store.remove_collaborator(r.id, mona.id).await.unwrap());
     assert_eq!(store.collaborator_role(r.id, mona.id).await.unwrap(), None);

@@ -9,15 +9,16 @@ use patgate_domain::model::{
 use patgate_domain::scopes::Scopes;
 
 use super::{
-    DAY, access, app_installation, at, classic, fine_grained, hash, insert, org, repo,
-    user,
+    DAY, access, app_installation, at, classic, fine_grained, hash, insert, org, repo, user,
 };
 use crate::{AuditQuery, NewKey, NewToken, Store, StoreError};
 
 /// A fine-grained token of `mona` on organization `acme`, asking for more than was granted:
 /// requested `subset [r1, r2, r3]` with contents:write + issues:read, granted `subset [r1, r2]`
 /// with contents:read.
-async fn org_token_fixture(store: &dyn Store) -> (NewToken, Vec<patgate_domain::model::Repository>) {
+async fn org_token_fixture(
+    store: &dyn Store,
+) -> (NewToken, Vec<patgate_domain::model::Repository>) {
     let o = org(store, "acme").await;
     let mona = user(store, "mona").await;
     let r1 = repo(store, o.id, "one").await;
@@ -69,9 +70,18 @@ pub async fn fine_grained_token_round_trips(store: &dyn Store) {
         store.token_by_hash(&new.hash).await.unwrap(),
         Some(stored.clone())
     );
-    assert_eq!(store.token_by_id(stored.id).await.unwrap(), Some(stored.clone()));
+    assert_eq!(
+        store.token_by_id(stored.id).await.unwrap(),
+        Some(stored.clone())
+    );
     assert_eq!(store.token_by_hash(&hash("other")).await.unwrap(), None);
-    assert_eq!(store.token_by_id(TokenId(stored.id.0 + 1000)).await.unwrap(), None);
+    assert_eq!(
+        store
+            .token_by_id(TokenId(stored.id.0 + 1000))
+            .await
+            .unwrap(),
+        None
+    );
 
     // A user-owned token with every repository, no expiry and no permissions at all.
     let mona = stored.user;
@@ -89,7 +99,10 @@ pub async fn fine_grained_token_round_trips(store: &dyn Store) {
         ..fine_grained(mona, "own", at(5))
     };
     let own_stored = insert(store, &own).await;
-    assert_eq!(store.token_by_hash(&own.hash).await.unwrap(), Some(own_stored));
+    assert_eq!(
+        store.token_by_hash(&own.hash).await.unwrap(),
+        Some(own_stored)
+    );
 }
 
 pub async fn fine_grained_token_without_granted_access_round_trips(store: &dyn Store) {
@@ -129,7 +142,10 @@ pub async fn classic_token_round_trips_keeping_scope_order(store: &dyn Store) {
     };
     let names: Vec<&str> = scopes.list().iter().map(|s| s.name()).collect();
     assert_eq!(names, ["workflow", "gist", "repo", "read:org"]);
-    assert_eq!(store.token_by_hash(&new.hash).await.unwrap(), Some(stored.clone()));
+    assert_eq!(
+        store.token_by_hash(&new.hash).await.unwrap(),
+        Some(stored.clone())
+    );
     assert_eq!(store.token_by_id(stored.id).await.unwrap(), Some(stored));
 
     // No scopes at all, and never expiring.
@@ -146,7 +162,10 @@ pub async fn app_installation_token_round_trips(store: &dyn Store) {
     let o = org(store, "acme").await;
     let new = app_installation(o.id, o.id, "installation-1", at(9));
     let stored = insert(store, &new).await;
-    assert_eq!(store.token_by_hash(&new.hash).await.unwrap(), Some(stored.clone()));
+    assert_eq!(
+        store.token_by_hash(&new.hash).await.unwrap(),
+        Some(stored.clone())
+    );
     assert_eq!(store.token_by_id(stored.id).await.unwrap(), Some(stored));
 }
 
@@ -239,8 +258,14 @@ pub async fn update_token_replaces_description_and_grant(store: &dyn Store) {
     want.description = None;
     want.grant = edited.clone();
     assert_eq!(updated, want);
-    assert_eq!(store.token_by_id(stored.id).await.unwrap(), Some(want.clone()));
-    assert_eq!(store.token_by_hash(&new.hash).await.unwrap(), Some(want.clone()));
+    assert_eq!(
+        store.token_by_id(stored.id).await.unwrap(),
+        Some(want.clone())
+    );
+    assert_eq!(
+        store.token_by_hash(&new.hash).await.unwrap(),
+        Some(want.clone())
+    );
 
     // All repositories, nothing granted any more; a description again.
     let wide = TokenGrant::FineGrained {
@@ -261,7 +286,10 @@ pub async fn update_token_replaces_description_and_grant(store: &dyn Store) {
     want.description = Some("now wider".into());
     want.grant = wide;
     assert_eq!(updated, want);
-    assert_eq!(store.tokens_of_user(stored.user).await.unwrap(), vec![want.clone()]);
+    assert_eq!(
+        store.tokens_of_user(stored.user).await.unwrap(),
+        vec![want.clone()]
+    );
 
     // A classic token's scopes are its grant.
     let c = insert(store, &classic(stored.user, "c", at(1), "repo")).await;
@@ -274,7 +302,10 @@ pub async fn update_token_replaces_description_and_grant(store: &dyn Store) {
         .unwrap();
     assert_eq!(updated.grant, scopes);
     assert_eq!(updated.description.as_deref(), Some("more"));
-    assert_eq!((updated.created_at, updated.issued_at), (c.created_at, c.issued_at));
+    assert_eq!(
+        (updated.created_at, updated.issued_at),
+        (c.created_at, c.issued_at)
+    );
 
     assert!(matches!(
         store
@@ -304,7 +335,14 @@ pub async fn regenerate_token_swaps_the_secret(store: &dyn Store) {
     let issued = at(10 * DAY);
     let expires = issued + Duration::days(7);
     let regenerated = store
-        .regenerate_token(stored.id, &hash("after"), "newlast8", issued, Some(expires), &[])
+        .regenerate_token(
+            stored.id,
+            &hash("after"),
+            "newlast8",
+            issued,
+            Some(expires),
+            &[],
+        )
         .await
         .unwrap();
     let mut want = stored.clone();
@@ -313,15 +351,31 @@ pub async fn regenerate_token_swaps_the_secret(store: &dyn Store) {
     want.expires_at = Some(expires);
     assert_eq!(regenerated, want);
     assert_eq!(store.token_by_hash(&new.hash).await.unwrap(), None);
-    assert_eq!(store.token_by_hash(&hash("after")).await.unwrap(), Some(want.clone()));
-    assert_eq!(store.token_by_id(stored.id).await.unwrap(), Some(want.clone()));
+    assert_eq!(
+        store.token_by_hash(&hash("after")).await.unwrap(),
+        Some(want.clone())
+    );
+    assert_eq!(
+        store.token_by_id(stored.id).await.unwrap(),
+        Some(want.clone())
+    );
 
     // Never expiring from now on.
     let again = store
-        .regenerate_token(stored.id, &hash("after-2"), "zzzzzzzz", at(11 * DAY), None, &[])
+        .regenerate_token(
+            stored.id,
+            &hash("after-2"),
+            "zzzzzzzz",
+            at(11 * DAY),
+            None,
+            &[],
+        )
         .await
         .unwrap();
-    assert_eq!((again.id, again.expires_at, again.issued_at), (stored.id, None, at(11 * DAY)));
+    assert_eq!(
+        (again.id, again.expires_at, again.issued_at),
+        (stored.id, None, at(11 * DAY))
+    );
 
     // Another token's secret is taken.
     assert!(matches!(
@@ -330,16 +384,31 @@ pub async fn regenerate_token_swaps_the_secret(store: &dyn Store) {
             .await,
         Err(StoreError::UniqueViolation(_))
     ));
-    assert_eq!(store.token_by_id(other.id).await.unwrap(), Some(other.clone()));
+    assert_eq!(
+        store.token_by_id(other.id).await.unwrap(),
+        Some(other.clone())
+    );
     assert!(matches!(
         store
-            .regenerate_token(TokenId(other.id.0 + 1000), &hash("n"), "x", at(0), None, &[])
+            .regenerate_token(
+                TokenId(other.id.0 + 1000),
+                &hash("n"),
+                "x",
+                at(0),
+                None,
+                &[]
+            )
             .await,
         Err(StoreError::NotFound)
     ));
 }
 
-fn key(title: &str, repo: Option<patgate_domain::model::RepoId>, user: patgate_domain::model::AccountId, by: Option<TokenId>) -> NewKey {
+fn key(
+    title: &str,
+    repo: Option<patgate_domain::model::RepoId>,
+    user: patgate_domain::model::AccountId,
+    by: Option<TokenId>,
+) -> NewKey {
     NewKey {
         title: title.into(),
         key: format!("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA{title}"),
@@ -358,15 +427,36 @@ pub async fn delete_token_removes_its_deploy_keys_only(store: &dyn Store) {
     let t = insert(store, &fine_grained(mona.id, "doomed", at(1))).await;
     let keep = insert(store, &fine_grained(mona.id, "kept", at(2))).await;
 
-    let k1 = store.insert_key(&key("k1", Some(r1.id), mona.id, Some(t.id))).await.unwrap();
-    let k2 = store.insert_key(&key("k2", Some(r2.id), mona.id, Some(t.id))).await.unwrap();
-    let k3 = store.insert_key(&key("k3", Some(r1.id), mona.id, Some(keep.id))).await.unwrap();
-    let k4 = store.insert_key(&key("k4", Some(r1.id), mona.id, None)).await.unwrap();
-    let k5 = store.insert_key(&key("k5", None, mona.id, Some(t.id))).await.unwrap();
-    let k6 = store.insert_key(&key("k6", None, mona.id, Some(keep.id))).await.unwrap();
+    let k1 = store
+        .insert_key(&key("k1", Some(r1.id), mona.id, Some(t.id)))
+        .await
+        .unwrap();
+    let k2 = store
+        .insert_key(&key("k2", Some(r2.id), mona.id, Some(t.id)))
+        .await
+        .unwrap();
+    let k3 = store
+        .insert_key(&key("k3", Some(r1.id), mona.id, Some(keep.id)))
+        .await
+        .unwrap();
+    let k4 = store
+        .insert_key(&key("k4", Some(r1.id), mona.id, None))
+        .await
+        .unwrap();
+    let k5 = store
+        .insert_key(&key("k5", None, mona.id, Some(t.id)))
+        .await
+        .unwrap();
+    let k6 = store
+        .insert_key(&key("k6", None, mona.id, Some(keep.id)))
+        .await
+        .unwrap();
 
     let (deleted, keys) = store
-        .delete_token(t.id, &[super::event("personal_access_token.destroy", at(9))])
+        .delete_token(
+            t.id,
+            &[super::event("personal_access_token.destroy", at(9))],
+        )
         .await
         .unwrap();
     assert_eq!(deleted, t);
@@ -383,7 +473,10 @@ pub async fn delete_token_removes_its_deploy_keys_only(store: &dyn Store) {
     // The user key stays and forgets the token.
     let mut k5_after = k5.clone();
     k5_after.created_by_token = None;
-    assert_eq!(store.key_by_id(k5.id).await.unwrap(), Some(k5_after.clone()));
+    assert_eq!(
+        store.key_by_id(k5.id).await.unwrap(),
+        Some(k5_after.clone())
+    );
     assert_eq!(store.key_by_id(k6.id).await.unwrap(), Some(k6.clone()));
     assert_eq!(store.deploy_keys(r1.id).await.unwrap(), vec![k3, k4]);
     assert!(store.deploy_keys(r2.id).await.unwrap().is_empty());
@@ -465,12 +558,34 @@ pub async fn keys_round_trip(store: &dyn Store) {
     let new = key("laptop", None, mona.id, Some(t.id));
     let k = store.insert_key(&new).await.unwrap();
     assert_eq!(
-        (k.title.as_str(), k.key.as_str(), k.repo, k.user, k.read_only, k.created_by_token, k.created_at),
-        (new.title.as_str(), new.key.as_str(), None, mona.id, false, Some(t.id), at(3))
+        (
+            k.title.as_str(),
+            k.key.as_str(),
+            k.repo,
+            k.user,
+            k.read_only,
+            k.created_by_token,
+            k.created_at
+        ),
+        (
+            new.title.as_str(),
+            new.key.as_str(),
+            None,
+            mona.id,
+            false,
+            Some(t.id),
+            at(3)
+        )
     );
-    let deploy = store.insert_key(&key("ci", Some(r.id), mona.id, None)).await.unwrap();
+    let deploy = store
+        .insert_key(&key("ci", Some(r.id), mona.id, None))
+        .await
+        .unwrap();
     assert!(deploy.read_only);
-    let theirs = store.insert_key(&key("desk", None, bob.id, None)).await.unwrap();
+    let theirs = store
+        .insert_key(&key("desk", None, bob.id, None))
+        .await
+        .unwrap();
     assert_eq!(store.key_by_id(k.id).await.unwrap(), Some(k.clone()));
     assert_eq!(store.user_keys(mona.id).await.unwrap(), vec![k.clone()]);
     assert_eq!(store.user_keys(bob.id).await.unwrap(), vec![theirs]);
