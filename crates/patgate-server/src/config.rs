@@ -29,12 +29,30 @@ pub struct Settings {
     #[arg(long, env = "PATGATE_CACHE_TTL_SECS", default_value_t = 5, global = true)]
     pub cache_ttl_secs: u64,
 
+    /// Where the bare git repositories live (default: <data-dir>/git).
+    #[arg(long, env = "PATGATE_GIT_ROOT", global = true)]
+    pub git_root: Option<PathBuf>,
+
+    /// The git executable that serves `git http-backend`.
+    #[arg(long, env = "PATGATE_GIT", default_value = "git", global = true)]
+    pub git_binary: String,
+
     /// Use the cheapest password hashing (tests and demos only).
     #[arg(long, env = "PATGATE_INSECURE_FAST_PASSWORDS", hide = true, global = true)]
     pub insecure_fast_passwords: bool,
 }
 
 impl Settings {
+    pub fn git_config(&self) -> crate::git::GitConfig {
+        crate::git::GitConfig {
+            root: self
+                .git_root
+                .clone()
+                .unwrap_or_else(|| self.data_dir.join("git")),
+            git: self.git_binary.clone(),
+        }
+    }
+
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod config;
+pub mod git;
 pub mod startup;
 pub mod state;
 

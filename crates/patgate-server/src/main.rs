@@ -356,7 +356,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let addr = listener.local_addr()?;
             let base_url = public_url.unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_owned();
             println!("patgate listening on http://{addr} (database {})", settings.database_url());
-            patgate_server::serve(listener, AppState { app, base_url }).await
+            patgate_server::serve(listener, AppState { app, base_url, git: Some(settings.git_config()) }).await
         }
         Command::Migrate => {
             open_store(&settings).await?;
@@ -461,6 +461,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         .await
                         .map_err(|e| explain(e.into()))?;
                     app.directory_changed();
+                    patgate_server::git::ensure_bare_repo(&settings.git_config(), &repo)
+                        .await
+                        .with_context(|| format!("creating the bare repository of {}", repo.full_name()))?;
                     print(json, &wire::repository(BASE, &repo), || format!("{} {} ({:?})", repo.full_name(), repo.visibility.as_str(), up));
                 }
             }

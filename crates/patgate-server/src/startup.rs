@@ -74,6 +74,7 @@ pub fn router(state: AppState) -> Router {
                 }
             }),
         )
+        .merge(crate::git::router(state.clone()))
         .merge(api::router(state))
         .fallback(api::fallback)
         .layer(CatchPanicLayer::new())
@@ -99,7 +100,19 @@ pub async fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<()>
             }
         }
     });
-    axum::serve(listener, router(state))
+    if let Some(git) = &state.git {
+        // Every repository of the directory gets its bare repository before the first request.
+        for org_or_user in state.app.store().list_users().await.unwrap_or_default().iter().map(|u| u.id)
+            .chain(state.app.store().list_orgs().await.unwrap_or_default().iter().map(|o| o.id))
+        {
+            for repo in state.app.store().repos_of_owner(org_or_user).await.unwrap_or_default() {
+                crate::git::ensure_bare_repo(git, &repo)
+                    .await
+                    .with_context(|| format!("creating the bare repository of {}", repo.full_name()))?;
+            }
+        }
+    }
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")?;

@@ -6,4 +6,6 @@ pub struct AppState {
     pub app: App,
     /// The externally visible base URL, for the `url` fields of responses (no trailing slash).
     pub base_url: String,
+    /// The git gateway's storage; `None` disables git over HTTP.
+    pub git: Option<crate::git::GitConfig>,
 }
