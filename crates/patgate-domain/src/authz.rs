@@ -382,11 +382,11 @@ pub fn decide(
             if *resource_owner != resource.owner {
                 return ctx.refuse(false, DenyReason::WrongResourceOwner);
             }
-            let applicable = match (resource.owner_kind, need.permission.group()) {
-                (AccountKind::User, PermissionGroup::Organization) => false,
-                (AccountKind::Organization, PermissionGroup::Account) => false,
-                _ => true,
-            };
+            let applicable = !matches!(
+                (resource.owner_kind, need.permission.group()),
+                (AccountKind::User, PermissionGroup::Organization)
+                    | (AccountKind::Organization, PermissionGroup::Account)
+            );
             if !applicable || need.permission.app_only() {
                 return ctx.refuse(false, DenyReason::PermissionNotApplicable);
             }

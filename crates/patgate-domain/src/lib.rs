@@ -3,10 +3,10 @@
 //! Everything here is a function of its inputs (and `now` where time matters), so the rules of
 //! authorization can be tested exhaustively in microseconds.
 
+pub mod authz;
 pub mod catalog;
-pub mod scopes;
-pub mod token;
 pub mod model;
 pub mod policy;
-pub mod authz;
+pub mod scopes;
+pub mod token;
 pub mod validate;

@@ -270,10 +270,9 @@ mod tests {
         assert_eq!(p.fine_grained, (Access::Restrict, Source::Enterprise));
         assert_eq!(p.classic, (Access::Restrict, Source::Enterprise));
         assert_eq!(p.approval, (Approval::Require, Source::Enterprise));
-        assert!(
-            p.restriction_message(TokenKind::Classic)
-                .starts_with("The 'corp' enterprise forbids access via a personal access token (classic).")
-        );
+        assert!(p.restriction_message(TokenKind::Classic).starts_with(
+            "The 'corp' enterprise forbids access via a personal access token (classic)."
+        ));
     }
 
     #[test]

@@ -157,7 +157,10 @@ fn resolve_expiration(
                 )));
             }
             check_max(days)?;
-            Ok(Some(date.with_time(Time::MIDNIGHT).assume_utc() + Duration::days(1) - Duration::seconds(1)))
+            Ok(Some(
+                date.with_time(Time::MIDNIGHT).assume_utc() + Duration::days(1)
+                    - Duration::seconds(1),
+            ))
         }
         Expiration::Never => match max_days {
             Some(max) => Err(FieldError::new(
@@ -359,14 +362,13 @@ fn check_selection(
         ));
     }
     match selection {
-        RepositorySelection::Subset if repositories.is_empty() && unknown.is_empty() => {
-            errors.push(FieldError::new(
+        RepositorySelection::Subset if repositories.is_empty() && unknown.is_empty() => errors
+            .push(FieldError::new(
                 FG,
                 "repositories",
                 ErrorCode::MissingField,
                 "Select at least one repository, or choose all or public repositories",
-            ))
-        }
+            )),
         RepositorySelection::Subset if repositories.len() > MAX_SELECTED_REPOSITORIES => errors
             .push(FieldError::new(
                 FG,
@@ -424,7 +426,13 @@ pub fn validate_fine_grained(
         ));
     }
     check_text(&mut errors, FG, "name", Some(name), MAX_NAME_CHARS);
-    check_text(&mut errors, FG, "description", req.description, MAX_DESCRIPTION_CHARS);
+    check_text(
+        &mut errors,
+        FG,
+        "description",
+        req.description,
+        MAX_DESCRIPTION_CHARS,
+    );
     check_text(
         &mut errors,
         FG,
@@ -459,7 +467,9 @@ pub fn validate_fine_grained(
             }
             (
                 true,
-                policy.max_lifetime_days(TokenKind::FineGrained).map(|(d, _)| d),
+                policy
+                    .max_lifetime_days(TokenKind::FineGrained)
+                    .map(|(d, _)| d),
                 policy.requires_approval() && !owner,
             )
         }
@@ -490,7 +500,10 @@ pub fn validate_fine_grained(
     Ok(ValidFineGrained {
         name: name.to_owned(),
         description: req.description.map(str::to_owned).filter(|d| !d.is_empty()),
-        justification: req.justification.map(str::to_owned).filter(|d| !d.is_empty()),
+        justification: req
+            .justification
+            .map(str::to_owned)
+            .filter(|d| !d.is_empty()),
         expires_at,
         access: TokenAccess::new(req.selection, req.repositories.to_vec(), permissions),
         needs_approval,
@@ -568,7 +581,11 @@ pub fn validate_regeneration(
     max_days: Option<u16>,
     now: OffsetDateTime,
 ) -> Result<Option<OffsetDateTime>, ValidationErrors> {
-    let resource = if kind == TokenKind::Classic { CLASSIC } else { FG };
+    let resource = if kind == TokenKind::Classic {
+        CLASSIC
+    } else {
+        FG
+    };
     resolve_expiration(resource, expiration, max_days, now).map_err(ValidationErrors::one)
 }
 

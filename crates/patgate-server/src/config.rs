@@ -17,16 +17,36 @@ pub struct Settings {
 
     /// Token prefixes (fine-grained, classic, app installation), so that secret scanners can tell
     /// installations apart.
-    #[arg(long, env = "PATGATE_PREFIX_FINE_GRAINED", default_value = "pgf_", global = true)]
+    #[arg(
+        long,
+        env = "PATGATE_PREFIX_FINE_GRAINED",
+        default_value = "pgf_",
+        global = true
+    )]
     pub prefix_fine_grained: String,
-    #[arg(long, env = "PATGATE_PREFIX_CLASSIC", default_value = "pgp_", global = true)]
+    #[arg(
+        long,
+        env = "PATGATE_PREFIX_CLASSIC",
+        default_value = "pgp_",
+        global = true
+    )]
     pub prefix_classic: String,
-    #[arg(long, env = "PATGATE_PREFIX_APP", default_value = "pgs_", global = true)]
+    #[arg(
+        long,
+        env = "PATGATE_PREFIX_APP",
+        default_value = "pgs_",
+        global = true
+    )]
     pub prefix_app: String,
 
     /// Seconds a verified token or a directory fact is served from memory: the bound on how long
     /// another process's change can go unseen.
-    #[arg(long, env = "PATGATE_CACHE_TTL_SECS", default_value_t = 5, global = true)]
+    #[arg(
+        long,
+        env = "PATGATE_CACHE_TTL_SECS",
+        default_value_t = 5,
+        global = true
+    )]
     pub cache_ttl_secs: u64,
 
     /// Where the bare git repositories live (default: <data-dir>/git).
@@ -38,7 +58,14 @@ pub struct Settings {
     pub git_binary: String,
 
     /// Use the cheapest password hashing (tests and demos only).
-    #[arg(long, env = "PATGATE_INSECURE_FAST_PASSWORDS", hide = true, global = true)]
+    // The variable takes 1/0, true/false, yes/no or on/off, as flags in the environment usually do.
+    #[arg(
+        long,
+        env = "PATGATE_INSECURE_FAST_PASSWORDS",
+        hide = true,
+        global = true,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub insecure_fast_passwords: bool,
 }
 

@@ -10,14 +10,18 @@ use serde_json::{Value, json};
 
 use patgate_app::tokens::{CreateClassic, CreateFineGrained, EditFineGrained};
 use patgate_app::{App, AppError};
-use patgate_domain::model::{RepositorySelection, Token, TokenId, TokenGrant, Visibility};
+use patgate_domain::model::{RepositorySelection, Token, TokenGrant, TokenId, Visibility};
 use patgate_domain::validate::{Expiration, RequestedPermission};
 use patgate_server::api::json as wire;
 use patgate_server::state::AppState;
 use patgate_server::{Settings, build_app, open_store};
 
 #[derive(Parser)]
-#[command(name = "patgate", version, about = "Personal access tokens with organization governance")]
+#[command(
+    name = "patgate",
+    version,
+    about = "Personal access tokens with organization governance"
+)]
 struct Cli {
     #[command(flatten)]
     settings: Settings,
@@ -215,7 +219,10 @@ enum TokenCommand {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("patgate: starting the runtime: {e}");
@@ -242,7 +249,10 @@ fn explain(e: AppError) -> anyhow::Error {
 
 fn print(json_mode: bool, value: &Value, text: impl FnOnce() -> String) {
     if json_mode {
-        println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).unwrap_or_default()
+        );
     } else {
         println!("{}", text());
     }
@@ -250,13 +260,19 @@ fn print(json_mode: bool, value: &Value, text: impl FnOnce() -> String) {
 
 fn expiration(raw: &Option<String>) -> anyhow::Result<Option<Expiration>> {
     raw.as_deref()
-        .map(|s| Expiration::parse_expires_in(s).ok_or_else(|| anyhow!("--expires-in takes 1-366 or none, not {s:?}")))
+        .map(|s| {
+            Expiration::parse_expires_in(s)
+                .ok_or_else(|| anyhow!("--expires-in takes 1-366 or none, not {s:?}"))
+        })
         .transpose()
 }
 
 fn selection(raw: &Option<String>) -> anyhow::Result<Option<RepositorySelection>> {
     raw.as_deref()
-        .map(|s| RepositorySelection::parse(s).ok_or_else(|| anyhow!("--selection takes none, all or subset, not {s:?}")))
+        .map(|s| {
+            RepositorySelection::parse(s)
+                .ok_or_else(|| anyhow!("--selection takes none, all or subset, not {s:?}"))
+        })
         .transpose()
 }
 
@@ -286,12 +302,27 @@ async fn user(app: &App, login: &str) -> anyhow::Result<patgate_domain::model::U
 const BASE: &str = "patgate:";
 
 async fn token_json(app: &App, t: &Token, secret: Option<&str>) -> anyhow::Result<Value> {
-    let owner = app.store().user_by_id(t.user).await.map_err(|e| explain(e.into()))?.ok_or_else(|| anyhow!("owner missing"))?;
+    let owner = app
+        .store()
+        .user_by_id(t.user)
+        .await
+        .map_err(|e| explain(e.into()))?
+        .ok_or_else(|| anyhow!("owner missing"))?;
     Ok(match &t.grant {
-        TokenGrant::FineGrained { resource_owner, requested, granted, .. } => {
+        TokenGrant::FineGrained {
+            resource_owner,
+            requested,
+            granted,
+            ..
+        } => {
             let owner_account = app
                 .store()
-                .account_by_login(&match app.store().org_by_id(*resource_owner).await.map_err(|e| explain(e.into()))? {
+                .account_by_login(&match app
+                    .store()
+                    .org_by_id(*resource_owner)
+                    .await
+                    .map_err(|e| explain(e.into()))?
+                {
                     Some(o) => o.login,
                     None => owner.login.clone(),
                 })
@@ -302,8 +333,13 @@ async fn token_json(app: &App, t: &Token, secret: Option<&str>) -> anyhow::Resul
             if let Some(g) = granted {
                 ids.extend(g.repositories.iter().copied());
             }
-            let repos = app.store().repos_by_ids(&ids).await.map_err(|e| explain(e.into()))?;
-            let mut v = wire::fine_grained_token(BASE, t, &owner_account, &repos, secret, app.now());
+            let repos = app
+                .store()
+                .repos_by_ids(&ids)
+                .await
+                .map_err(|e| explain(e.into()))?;
+            let mut v =
+                wire::fine_grained_token(BASE, t, &owner_account, &repos, secret, app.now());
             v["kind"] = json!("fine_grained");
             v
         }
@@ -317,7 +353,12 @@ async fn token_json(app: &App, t: &Token, secret: Option<&str>) -> anyhow::Resul
 
 fn token_line(v: &Value) -> String {
     let status = v["status"].as_str().unwrap_or("active");
-    let scopes = v["scopes"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","));
+    let scopes = v["scopes"].as_array().map(|a| {
+        a.iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(",")
+    });
     format!(
         "{:>6}  {:<12} {:<24} {:<10} expires {}  ...{}{}",
         v["id"],
@@ -333,11 +374,17 @@ fn token_line(v: &Value) -> String {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = cli.settings;
     match cli.command {
-        Command::Serve { bind, public_url, demo, demo_file } => {
+        Command::Serve {
+            bind,
+            public_url,
+            demo,
+            demo_file,
+        } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_env("PATGATE_LOG")
-                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn")),
+                    tracing_subscriber::EnvFilter::try_from_env("PATGATE_LOG").unwrap_or_else(
+                        |_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"),
+                    ),
                 )
                 .init();
             let store = open_store(&settings).await?;
@@ -347,16 +394,38 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .with_context(|| format!("reading {}", demo_file.display()))?;
                 let seed = patgate_app::seed::SeedFile::parse(&text)?;
                 let report = app.load_seed(&seed).await?;
-                println!("demo data from {}: {} created, {} updated, {} unchanged", demo_file.display(), report.created, report.updated, report.unchanged);
+                println!(
+                    "demo data from {}: {} created, {} updated, {} unchanged",
+                    demo_file.display(),
+                    report.created,
+                    report.updated,
+                    report.unchanged
+                );
                 for (name, state, secret) in &report.new_tokens {
                     println!("  demo token {name} ({state}): {secret}");
                 }
             }
-            let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("binding {bind}"))?;
+            let listener = tokio::net::TcpListener::bind(bind)
+                .await
+                .with_context(|| format!("binding {bind}"))?;
             let addr = listener.local_addr()?;
-            let base_url = public_url.unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_owned();
-            println!("patgate listening on http://{addr} (database {})", settings.database_url());
-            patgate_server::serve(listener, AppState { app, base_url, git: Some(settings.git_config()) }).await
+            let base_url = public_url
+                .unwrap_or_else(|| format!("http://{addr}"))
+                .trim_end_matches('/')
+                .to_owned();
+            println!(
+                "patgate listening on http://{addr} (database {})",
+                settings.database_url()
+            );
+            patgate_server::serve(
+                listener,
+                AppState {
+                    app,
+                    base_url,
+                    git: Some(settings.git_config()),
+                },
+            )
+            .await
         }
         Command::Migrate => {
             open_store(&settings).await?;
@@ -364,14 +433,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Seed { file, json } => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-            let seed = patgate_app::seed::SeedFile::parse(&text).with_context(|| format!("parsing {}", file.display()))?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let seed = patgate_app::seed::SeedFile::parse(&text)
+                .with_context(|| format!("parsing {}", file.display()))?;
             let app = build_app(open_store(&settings).await?, &settings)?;
             let report = app.load_seed(&seed).await?;
-            let tokens: Vec<Value> = report.new_tokens.iter().map(|(n, s, t)| json!({"token": n, "state": s, "secret": t})).collect();
+            let tokens: Vec<Value> = report
+                .new_tokens
+                .iter()
+                .map(|(n, s, t)| json!({"token": n, "state": s, "secret": t}))
+                .collect();
             let v = json!({"created": report.created, "updated": report.updated, "unchanged": report.unchanged, "new_tokens": tokens});
             print(json, &v, || {
-                let mut out = format!("{}: {} created, {} updated, {} unchanged", file.display(), report.created, report.updated, report.unchanged);
+                let mut out = format!(
+                    "{}: {} created, {} updated, {} unchanged",
+                    file.display(),
+                    report.created,
+                    report.updated,
+                    report.unchanged
+                );
                 for (name, state, secret) in &report.new_tokens {
                     out.push_str(&format!("\n  token {name} ({state}): {secret}"));
                 }
@@ -383,13 +464,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = build_app(open_store(&settings).await?, &settings)?;
             match cmd {
                 UserCommand::List { json } => {
-                    let users = app.store().list_users().await.map_err(|e| explain(e.into()))?;
+                    let users = app
+                        .store()
+                        .list_users()
+                        .await
+                        .map_err(|e| explain(e.into()))?;
                     let v: Vec<Value> = users
                         .iter()
                         .map(|u| json!({"id": u.id.0, "login": u.login, "email": u.email, "email_verified": u.email_verified, "site_admin": u.site_admin}))
                         .collect();
                     print(json, &json!(v), || {
-                        users.iter().map(|u| format!("{:>6}  {:<20} {}{}", u.id.0, u.login, u.email, if u.email_verified { "" } else { " (unverified)" })).collect::<Vec<_>>().join("\n")
+                        users
+                            .iter()
+                            .map(|u| {
+                                format!(
+                                    "{:>6}  {:<20} {}{}",
+                                    u.id.0,
+                                    u.login,
+                                    u.email,
+                                    if u.email_verified {
+                                        ""
+                                    } else {
+                                        " (unverified)"
+                                    }
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n")
                     });
                 }
                 UserCommand::SetPassword { login } => {
@@ -410,13 +511,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = build_app(open_store(&settings).await?, &settings)?;
             match cmd {
                 OrgCommand::List { json } => {
-                    let orgs = app.store().list_orgs().await.map_err(|e| explain(e.into()))?;
-                    let v: Vec<Value> = orgs.iter().map(|o| json!({"id": o.id.0, "login": o.login})).collect();
-                    print(json, &json!(v), || orgs.iter().map(|o| format!("{:>6}  {}", o.id.0, o.login)).collect::<Vec<_>>().join("\n"));
+                    let orgs = app
+                        .store()
+                        .list_orgs()
+                        .await
+                        .map_err(|e| explain(e.into()))?;
+                    let v: Vec<Value> = orgs
+                        .iter()
+                        .map(|o| json!({"id": o.id.0, "login": o.login}))
+                        .collect();
+                    print(json, &json!(v), || {
+                        orgs.iter()
+                            .map(|o| format!("{:>6}  {}", o.id.0, o.login))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    });
                 }
                 OrgCommand::Show { login, json } => {
-                    let org = app.store().org_by_login(&login).await.map_err(|e| explain(e.into()))?.ok_or_else(|| anyhow!("no organization {login:?}"))?;
-                    let members = app.store().org_members(org.id).await.map_err(|e| explain(e.into()))?;
+                    let org = app
+                        .store()
+                        .org_by_login(&login)
+                        .await
+                        .map_err(|e| explain(e.into()))?
+                        .ok_or_else(|| anyhow!("no organization {login:?}"))?;
+                    let members = app
+                        .store()
+                        .org_members(org.id)
+                        .await
+                        .map_err(|e| explain(e.into()))?;
                     let p = app.effective_policy(org.id).await.map_err(explain)?;
                     let v = json!({
                         "id": org.id.0,
@@ -430,7 +552,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                             "classic_max_lifetime_days": p.classic_max_lifetime_days.map(|d| d.0),
                         }
                     });
-                    print(json, &v, || serde_json::to_string_pretty(&v).unwrap_or_default());
+                    print(json, &v, || {
+                        serde_json::to_string_pretty(&v).unwrap_or_default()
+                    });
                 }
             }
             Ok(())
@@ -439,17 +563,56 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = build_app(open_store(&settings).await?, &settings)?;
             match cmd {
                 RepoCommand::List { owner, json } => {
-                    let account = app.store().account_by_login(&owner).await.map_err(|e| explain(e.into()))?.ok_or_else(|| anyhow!("no user or organization {owner:?}"))?;
-                    let repos = app.store().repos_of_owner(account.id()).await.map_err(|e| explain(e.into()))?;
+                    let account = app
+                        .store()
+                        .account_by_login(&owner)
+                        .await
+                        .map_err(|e| explain(e.into()))?
+                        .ok_or_else(|| anyhow!("no user or organization {owner:?}"))?;
+                    let repos = app
+                        .store()
+                        .repos_of_owner(account.id())
+                        .await
+                        .map_err(|e| explain(e.into()))?;
                     let v: Vec<Value> = repos.iter().map(|r| wire::repository(BASE, r)).collect();
-                    print(json, &json!(v), || repos.iter().map(|r| format!("{:>6}  {:<30} {}", r.id.0, r.full_name(), r.visibility.as_str())).collect::<Vec<_>>().join("\n"));
+                    print(json, &json!(v), || {
+                        repos
+                            .iter()
+                            .map(|r| {
+                                format!(
+                                    "{:>6}  {:<30} {}",
+                                    r.id.0,
+                                    r.full_name(),
+                                    r.visibility.as_str()
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    });
                 }
-                RepoCommand::Create { full_name, visibility, description, json } => {
-                    let (owner, name) = full_name.split_once('/').ok_or_else(|| anyhow!("give the repository as OWNER/NAME"))?;
-                    if name.is_empty() || name.contains('/') || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                RepoCommand::Create {
+                    full_name,
+                    visibility,
+                    description,
+                    json,
+                } => {
+                    let (owner, name) = full_name
+                        .split_once('/')
+                        .ok_or_else(|| anyhow!("give the repository as OWNER/NAME"))?;
+                    if name.is_empty()
+                        || name.contains('/')
+                        || !name
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                    {
                         bail!("repository names use letters, digits, '-', '_' and '.'");
                     }
-                    let account = app.store().account_by_login(owner).await.map_err(|e| explain(e.into()))?.ok_or_else(|| anyhow!("no user or organization {owner:?}"))?;
+                    let account = app
+                        .store()
+                        .account_by_login(owner)
+                        .await
+                        .map_err(|e| explain(e.into()))?
+                        .ok_or_else(|| anyhow!("no user or organization {owner:?}"))?;
                     let visibility = match visibility {
                         VisibilityArg::Public => Visibility::Public,
                         VisibilityArg::Private => Visibility::Private,
@@ -457,14 +620,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     };
                     let (repo, up) = app
                         .store()
-                        .upsert_repo(account.id(), name, visibility, description.as_deref(), app.now())
+                        .upsert_repo(
+                            account.id(),
+                            name,
+                            visibility,
+                            description.as_deref(),
+                            app.now(),
+                        )
                         .await
                         .map_err(|e| explain(e.into()))?;
                     app.directory_changed();
                     patgate_server::git::ensure_bare_repo(&settings.git_config(), &repo)
                         .await
-                        .with_context(|| format!("creating the bare repository of {}", repo.full_name()))?;
-                    print(json, &wire::repository(BASE, &repo), || format!("{} {} ({:?})", repo.full_name(), repo.visibility.as_str(), up));
+                        .with_context(|| {
+                            format!("creating the bare repository of {}", repo.full_name())
+                        })?;
+                    print(json, &wire::repository(BASE, &repo), || {
+                        format!(
+                            "{} {} ({:?})",
+                            repo.full_name(),
+                            repo.visibility.as_str(),
+                            up
+                        )
+                    });
                 }
             }
             Ok(())
@@ -476,7 +654,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn token_command(cmd: TokenCommand, settings: &Settings) -> anyhow::Result<()> {
     let app = build_app(open_store(settings).await?, settings)?;
     match cmd {
-        TokenCommand::List { user: login, kind, json } => {
+        TokenCommand::List {
+            user: login,
+            kind,
+            json,
+        } => {
             let u = user(&app, &login).await?;
             let kind = kind.map(|k| match k {
                 KindArg::FineGrained => patgate_domain::token::TokenKind::FineGrained,
@@ -487,20 +669,43 @@ async fn token_command(cmd: TokenCommand, settings: &Settings) -> anyhow::Result
             for t in &tokens {
                 out.push(token_json(&app, t, None).await?);
             }
-            print(json, &json!(out), || out.iter().map(token_line).collect::<Vec<_>>().join("\n"));
+            print(json, &json!(out), || {
+                out.iter().map(token_line).collect::<Vec<_>>().join("\n")
+            });
         }
-        TokenCommand::Show { user: login, id, json } => {
+        TokenCommand::Show {
+            user: login,
+            id,
+            json,
+        } => {
             let u = user(&app, &login).await?;
             let t = app.own_token(&u, TokenId(id)).await.map_err(explain)?;
             let v = token_json(&app, &t, None).await?;
-            print(json, &v, || serde_json::to_string_pretty(&v).unwrap_or_default());
+            print(json, &v, || {
+                serde_json::to_string_pretty(&v).unwrap_or_default()
+            });
         }
-        TokenCommand::Create { user: login, kind, name, description, justification, owner, selection: sel, repos, permissions: perms, scopes, expires_in, json } => {
+        TokenCommand::Create {
+            user: login,
+            kind,
+            name,
+            description,
+            justification,
+            owner,
+            selection: sel,
+            repos,
+            permissions: perms,
+            scopes,
+            expires_in,
+            json,
+        } => {
             let u = user(&app, &login).await?;
             let issued = match kind {
                 KindArg::FineGrained => {
                     if !scopes.is_empty() {
-                        bail!("--scopes is for classic tokens; fine-grained tokens take --permission");
+                        bail!(
+                            "--scopes is for classic tokens; fine-grained tokens take --permission"
+                        );
                     }
                     app.create_fine_grained(
                         &u,
@@ -521,14 +726,37 @@ async fn token_command(cmd: TokenCommand, settings: &Settings) -> anyhow::Result
                     if !perms.is_empty() || !repos.is_empty() || owner.is_some() {
                         bail!("classic tokens take --scopes, not --permission, --repo or --owner");
                     }
-                    app.create_classic(&u, CreateClassic { note: name, scopes, expiration: expiration(&expires_in)? }).await
+                    app.create_classic(
+                        &u,
+                        CreateClassic {
+                            note: name,
+                            scopes,
+                            expiration: expiration(&expires_in)?,
+                        },
+                    )
+                    .await
                 }
             }
             .map_err(explain)?;
             let v = token_json(&app, &issued.token, Some(issued.secret.expose())).await?;
-            print(json, &v, || format!("{}\ntoken (shown once): {}", token_line(&v), issued.secret.expose()));
+            print(json, &v, || {
+                format!(
+                    "{}\ntoken (shown once): {}",
+                    token_line(&v),
+                    issued.secret.expose()
+                )
+            });
         }
-        TokenCommand::Edit { user: login, id, description, selection: sel, repos, permissions: perms, scopes, json } => {
+        TokenCommand::Edit {
+            user: login,
+            id,
+            description,
+            selection: sel,
+            repos,
+            permissions: perms,
+            scopes,
+            json,
+        } => {
             let u = user(&app, &login).await?;
             let t = app.own_token(&u, TokenId(id)).await.map_err(explain)?;
             let updated = match t.grant {
@@ -543,11 +771,16 @@ async fn token_command(cmd: TokenCommand, settings: &Settings) -> anyhow::Result
                         &u,
                         t.id,
                         EditFineGrained {
-                            description: description.map(|d| if d.is_empty() { None } else { Some(d) }),
+                            description: description
+                                .map(|d| if d.is_empty() { None } else { Some(d) }),
                             justification: None,
                             repository_selection: selection(&sel)?,
                             repositories: if repos.is_empty() { None } else { Some(repos) },
-                            permissions: if perms.is_empty() { None } else { Some(permissions(&perms)?) },
+                            permissions: if perms.is_empty() {
+                                None
+                            } else {
+                                Some(permissions(&perms)?)
+                            },
                         },
                     )
                     .await
@@ -557,22 +790,43 @@ async fn token_command(cmd: TokenCommand, settings: &Settings) -> anyhow::Result
             let v = token_json(&app, &updated, None).await?;
             print(json, &v, || token_line(&v));
         }
-        TokenCommand::Regenerate { user: login, id, expires_in, json } => {
+        TokenCommand::Regenerate {
+            user: login,
+            id,
+            expires_in,
+            json,
+        } => {
             let u = user(&app, &login).await?;
-            let issued = app.regenerate(&u, TokenId(id), expiration(&expires_in)?).await.map_err(explain)?;
+            let issued = app
+                .regenerate(&u, TokenId(id), expiration(&expires_in)?)
+                .await
+                .map_err(explain)?;
             let v = token_json(&app, &issued.token, Some(issued.secret.expose())).await?;
-            print(json, &v, || format!("{}\ntoken (shown once): {}", token_line(&v), issued.secret.expose()));
+            print(json, &v, || {
+                format!(
+                    "{}\ntoken (shown once): {}",
+                    token_line(&v),
+                    issued.secret.expose()
+                )
+            });
         }
         TokenCommand::Delete { user: login, id } => {
             let u = user(&app, &login).await?;
             let (t, keys) = app.delete_token(&u, TokenId(id)).await.map_err(explain)?;
-            println!("deleted token {} ({}) and {keys} deploy key(s) it created", t.id, t.name);
+            println!(
+                "deleted token {} ({}) and {keys} deploy key(s) it created",
+                t.id, t.name
+            );
         }
         TokenCommand::Check { json } => {
             let mut line = String::new();
             std::io::stdin().lock().read_line(&mut line)?;
             let verified = app.verify(line.trim()).await.map_err(explain)?;
-            let owner = app.store().user_by_id(verified.credential.user).await.map_err(|e| explain(e.into()))?;
+            let owner = app
+                .store()
+                .user_by_id(verified.credential.user)
+                .await
+                .map_err(|e| explain(e.into()))?;
             let v = json!({
                 "valid": true,
                 "token_id": verified.credential.token_id.0,
@@ -581,7 +835,15 @@ async fn token_command(cmd: TokenCommand, settings: &Settings) -> anyhow::Result
                 "name": verified.name,
                 "expires_at": wire::opt_ts(verified.credential.expires_at),
             });
-            print(json, &v, || format!("valid {} token {:?} of {}, expires {}", v["kind"].as_str().unwrap_or(""), verified.name, v["user"].as_str().unwrap_or("?"), v["expires_at"].as_str().unwrap_or("never")));
+            print(json, &v, || {
+                format!(
+                    "valid {} token {:?} of {}, expires {}",
+                    v["kind"].as_str().unwrap_or(""),
+                    verified.name,
+                    v["user"].as_str().unwrap_or("?"),
+                    v["expires_at"].as_str().unwrap_or("never")
+                )
+            });
         }
     }
     Ok(())

@@ -26,12 +26,19 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     let url = settings.database_url();
     let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
         if settings.database_url.is_none() {
-            std::fs::create_dir_all(&settings.data_dir)
-                .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
+            std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+                format!("creating data directory {}", settings.data_dir.display())
+            })?;
         }
-        Arc::new(SqliteStore::connect(&url).await.with_context(|| format!("opening {url}"))?)
+        Arc::new(
+            SqliteStore::connect(&url)
+                .await
+                .with_context(|| format!("opening {url}"))?,
+        )
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        anyhow::bail!("PostgreSQL is not available in this build yet (issue 5); use a sqlite:// URL")
+        anyhow::bail!(
+            "PostgreSQL is not available in this build yet (issue 5); use a sqlite:// URL"
+        )
     } else {
         anyhow::bail!("unsupported database URL {url:?}: use sqlite://FILE or postgres://...")
     };
@@ -69,7 +76,10 @@ pub fn router(state: AppState) -> Router {
                 async move {
                     match app.store().ping().await {
                         Ok(()) => (axum::http::StatusCode::OK, "ok"),
-                        Err(_) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+                        Err(_) => (
+                            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                            "database unavailable",
+                        ),
                     }
                 }
             }),
@@ -102,20 +112,47 @@ pub async fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<()>
     });
     if let Some(git) = &state.git {
         // Every repository of the directory gets its bare repository before the first request.
-        for org_or_user in state.app.store().list_users().await.unwrap_or_default().iter().map(|u| u.id)
-            .chain(state.app.store().list_orgs().await.unwrap_or_default().iter().map(|o| o.id))
+        for org_or_user in state
+            .app
+            .store()
+            .list_users()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(|u| u.id)
+            .chain(
+                state
+                    .app
+                    .store()
+                    .list_orgs()
+                    .await
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|o| o.id),
+            )
         {
-            for repo in state.app.store().repos_of_owner(org_or_user).await.unwrap_or_default() {
+            for repo in state
+                .app
+                .store()
+                .repos_of_owner(org_or_user)
+                .await
+                .unwrap_or_default()
+            {
                 crate::git::ensure_bare_repo(git, &repo)
                     .await
-                    .with_context(|| format!("creating the bare repository of {}", repo.full_name()))?;
+                    .with_context(|| {
+                        format!("creating the bare repository of {}", repo.full_name())
+                    })?;
             }
         }
     }
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("serving HTTP")?;
     flusher.abort();
     app.flush_last_used().await.ok();
     Ok(())
@@ -127,7 +164,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -25,7 +25,12 @@ fn perms(list: &[(Permission, Level)]) -> PermissionSet {
     set
 }
 
-fn fine_grained(owner: AccountId, kind: AccountKind, access: TokenAccess, state: GrantState) -> Credential {
+fn fine_grained(
+    owner: AccountId,
+    kind: AccountKind,
+    access: TokenAccess,
+    state: GrantState,
+) -> Credential {
     Credential {
         token_id: TokenId(1),
         user: ALICE,
@@ -94,7 +99,12 @@ fn write(p: Permission) -> Option<Need> {
 }
 
 /// One place that calls the API, so that the tests below are data.
-fn check(cred: &Credential, resource: &Resource<'_>, need: Option<Need>, rights: OwnerRights) -> Result<(), (u16, DenyReason)> {
+fn check(
+    cred: &Credential,
+    resource: &Resource<'_>,
+    need: Option<Need>,
+    rights: OwnerRights,
+) -> Result<(), (u16, DenyReason)> {
     match decide(cred, resource, need, rights, NOW) {
         Decision::Allow => Ok(()),
         Decision::Deny(d) => Err((d.status.code(), d.reason)),
@@ -106,15 +116,41 @@ fn rule_1_a_token_never_exceeds_its_owner() {
     let policy = open_policy();
     let token = org_token(&[(Permission::CONTENTS, Level::Write)]);
     let repo = org_repo(REPO, false, &policy);
-    assert_eq!(check(&token, &repo, write(Permission::CONTENTS), member(RepoRole::Write)), Ok(()));
     assert_eq!(
-        check(&token, &repo, write(Permission::CONTENTS), member(RepoRole::Read)),
+        check(
+            &token,
+            &repo,
+            write(Permission::CONTENTS),
+            member(RepoRole::Write)
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        check(
+            &token,
+            &repo,
+            write(Permission::CONTENTS),
+            member(RepoRole::Read)
+        ),
         Err((403, DenyReason::OwnerLacksRights))
     );
     let classic = classic("repo");
-    assert_eq!(check(&classic, &repo, write(Permission::CONTENTS), member(RepoRole::Write)), Ok(()));
     assert_eq!(
-        check(&classic, &repo, write(Permission::CONTENTS), member(RepoRole::Triage)),
+        check(
+            &classic,
+            &repo,
+            write(Permission::CONTENTS),
+            member(RepoRole::Write)
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        check(
+            &classic,
+            &repo,
+            write(Permission::CONTENTS),
+            member(RepoRole::Triage)
+        ),
         Err((403, DenyReason::OwnerLacksRights))
     );
 }
@@ -132,11 +168,23 @@ fn rule_2_public_reads_pass_in_any_state_but_expired() {
     );
     let public = org_repo(REPO, true, &restrict);
     let nobody = OwnerRights::default();
-    for state in [GrantState::Pending, GrantState::Denied, GrantState::Revoked, GrantState::Approved] {
+    for state in [
+        GrantState::Pending,
+        GrantState::Denied,
+        GrantState::Revoked,
+        GrantState::Approved,
+    ] {
         let token = fine_grained(ACME, AccountKind::Organization, TokenAccess::none(), state);
-        assert_eq!(check(&token, &public, read(Permission::CONTENTS), nobody), Ok(()), "{state:?}");
+        assert_eq!(
+            check(&token, &public, read(Permission::CONTENTS), nobody),
+            Ok(()),
+            "{state:?}"
+        );
     }
-    assert_eq!(check(&classic(""), &public, read(Permission::CONTENTS), nobody), Ok(()));
+    assert_eq!(
+        check(&classic(""), &public, read(Permission::CONTENTS), nobody),
+        Ok(())
+    );
     let mut expired = classic("repo");
     expired.expires_at = Some(NOW - Duration::seconds(1));
     assert_eq!(
@@ -144,8 +192,21 @@ fn rule_2_public_reads_pass_in_any_state_but_expired() {
         Err((401, DenyReason::Expired))
     );
     // Secrets of a public repository are not public.
-    let token = fine_grained(ACME, AccountKind::Organization, TokenAccess::none(), GrantState::Pending);
-    assert!(check(&token, &public, read(Permission::from_name("secrets").unwrap()), nobody).is_err());
+    let token = fine_grained(
+        ACME,
+        AccountKind::Organization,
+        TokenAccess::none(),
+        GrantState::Pending,
+    );
+    assert!(
+        check(
+            &token,
+            &public,
+            read(Permission::from_name("secrets").unwrap()),
+            nobody
+        )
+        .is_err()
+    );
 }
 
 #[test]
@@ -155,15 +216,41 @@ fn rule_3_a_fine_grained_token_reaches_one_resource_owner() {
     let mine = org_repo(REPO, false, &policy);
     let mut theirs = org_repo(REPO, false, &policy);
     theirs.owner = OTHER_ORG;
-    assert_eq!(check(&token, &mine, read(Permission::CONTENTS), member(RepoRole::Read)), Ok(()));
     assert_eq!(
-        check(&token, &theirs, read(Permission::CONTENTS), member(RepoRole::Read)),
+        check(
+            &token,
+            &mine,
+            read(Permission::CONTENTS),
+            member(RepoRole::Read)
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        check(
+            &token,
+            &theirs,
+            read(Permission::CONTENTS),
+            member(RepoRole::Read)
+        ),
         Err((404, DenyReason::WrongResourceOwner))
     );
     theirs.public = true;
-    assert_eq!(check(&token, &theirs, read(Permission::CONTENTS), member(RepoRole::Read)), Ok(()));
     assert_eq!(
-        check(&token, &theirs, write(Permission::CONTENTS), member(RepoRole::Write)),
+        check(
+            &token,
+            &theirs,
+            read(Permission::CONTENTS),
+            member(RepoRole::Read)
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        check(
+            &token,
+            &theirs,
+            write(Permission::CONTENTS),
+            member(RepoRole::Write)
+        ),
         Err((403, DenyReason::WrongResourceOwner))
     );
 }
@@ -173,30 +260,77 @@ fn rule_4_repository_selection_and_permission_groups() {
     let policy = open_policy();
     let rights = member(RepoRole::Admin);
     let subset = org_token(&[(Permission::CONTENTS, Level::Read)]);
-    assert_eq!(check(&subset, &org_repo(REPO, false, &policy), read(Permission::CONTENTS), rights), Ok(()));
     assert_eq!(
-        check(&subset, &org_repo(OTHER_REPO, false, &policy), read(Permission::CONTENTS), rights),
+        check(
+            &subset,
+            &org_repo(REPO, false, &policy),
+            read(Permission::CONTENTS),
+            rights
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        check(
+            &subset,
+            &org_repo(OTHER_REPO, false, &policy),
+            read(Permission::CONTENTS),
+            rights
+        ),
         Err((404, DenyReason::RepositoryNotSelected))
     );
     let all = fine_grained(
         ACME,
         AccountKind::Organization,
-        TokenAccess::new(RepositorySelection::All, vec![], perms(&[(Permission::CONTENTS, Level::Read)])),
+        TokenAccess::new(
+            RepositorySelection::All,
+            vec![],
+            perms(&[(Permission::CONTENTS, Level::Read)]),
+        ),
         GrantState::Approved,
     );
-    assert_eq!(check(&all, &org_repo(OTHER_REPO, false, &policy), read(Permission::CONTENTS), rights), Ok(()));
-    let none = fine_grained(ACME, AccountKind::Organization, TokenAccess::none(), GrantState::Approved);
     assert_eq!(
-        check(&none, &org_repo(REPO, false, &policy), read(Permission::METADATA), rights),
+        check(
+            &all,
+            &org_repo(OTHER_REPO, false, &policy),
+            read(Permission::CONTENTS),
+            rights
+        ),
+        Ok(())
+    );
+    let none = fine_grained(
+        ACME,
+        AccountKind::Organization,
+        TokenAccess::none(),
+        GrantState::Approved,
+    );
+    assert_eq!(
+        check(
+            &none,
+            &org_repo(REPO, false, &policy),
+            read(Permission::METADATA),
+            rights
+        ),
         Err((404, DenyReason::RepositoryNotSelected))
     );
     // metadata: read comes with any selected repository.
-    assert_eq!(check(&subset, &org_repo(REPO, false, &policy), read(Permission::METADATA), rights), Ok(()));
+    assert_eq!(
+        check(
+            &subset,
+            &org_repo(REPO, false, &policy),
+            read(Permission::METADATA),
+            rights
+        ),
+        Ok(())
+    );
     // Account permissions never apply to an organization owner; organization ones never to a user.
     let user_token = fine_grained(
         ALICE,
         AccountKind::User,
-        TokenAccess::new(RepositorySelection::None, vec![], perms(&[(Permission::KEYS, Level::Write)])),
+        TokenAccess::new(
+            RepositorySelection::None,
+            vec![],
+            perms(&[(Permission::KEYS, Level::Write)]),
+        ),
         GrantState::NotRequired,
     );
     let account = Resource {
@@ -206,9 +340,22 @@ fn rule_4_repository_selection_and_permission_groups() {
         public: false,
         policy: None,
     };
-    assert_eq!(check(&user_token, &account, write(Permission::KEYS), OwnerRights::default()), Ok(()));
     assert_eq!(
-        check(&user_token, &account, write(Permission::MEMBERS), OwnerRights::default()),
+        check(
+            &user_token,
+            &account,
+            write(Permission::KEYS),
+            OwnerRights::default()
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        check(
+            &user_token,
+            &account,
+            write(Permission::MEMBERS),
+            OwnerRights::default()
+        ),
         Err((404, DenyReason::PermissionNotApplicable))
     );
 }
@@ -219,7 +366,10 @@ fn rule_5_levels_are_ordered_and_write_includes_read() {
     let rights = member(RepoRole::Admin);
     let repo = org_repo(REPO, false, &policy);
     let writer = org_token(&[(Permission::CONTENTS, Level::Write)]);
-    assert_eq!(check(&writer, &repo, read(Permission::CONTENTS), rights), Ok(()));
+    assert_eq!(
+        check(&writer, &repo, read(Permission::CONTENTS), rights),
+        Ok(())
+    );
     let reader = org_token(&[(Permission::CONTENTS, Level::Read)]);
     match decide(&reader, &repo, write(Permission::CONTENTS), rights, NOW) {
         Decision::Deny(d) => {
@@ -243,16 +393,35 @@ fn rule_6_policy_restricts_kinds_and_lifetimes_on_non_public_resources() {
         None,
     );
     let repo = org_repo(REPO, false, &restrict_classic);
-    match decide(&classic("repo"), &repo, read(Permission::CONTENTS), member(RepoRole::Write), NOW) {
+    match decide(
+        &classic("repo"),
+        &repo,
+        read(Permission::CONTENTS),
+        member(RepoRole::Write),
+        NOW,
+    ) {
         Decision::Deny(d) => {
-            assert_eq!((d.status, d.reason), (DenyStatus::Forbidden, DenyReason::KindRestricted));
-            assert!(d.message.contains("'acme' organization forbids access via a personal access token (classic)"));
+            assert_eq!(
+                (d.status, d.reason),
+                (DenyStatus::Forbidden, DenyReason::KindRestricted)
+            );
+            assert!(d.message.contains(
+                "'acme' organization forbids access via a personal access token (classic)"
+            ));
         }
         Decision::Allow => panic!("restricted classic token allowed"),
     }
     // The fine-grained kind is still allowed there.
     let token = org_token(&[(Permission::CONTENTS, Level::Read)]);
-    assert_eq!(check(&token, &repo, read(Permission::CONTENTS), member(RepoRole::Write)), Ok(()));
+    assert_eq!(
+        check(
+            &token,
+            &repo,
+            read(Permission::CONTENTS),
+            member(RepoRole::Write)
+        ),
+        Ok(())
+    );
 
     let short = resolve(
         "acme",
@@ -264,16 +433,34 @@ fn rule_6_policy_restricts_kinds_and_lifetimes_on_non_public_resources() {
     );
     let repo = org_repo(REPO, false, &short);
     assert_eq!(
-        check(&token, &repo, read(Permission::CONTENTS), member(RepoRole::Write)),
+        check(
+            &token,
+            &repo,
+            read(Permission::CONTENTS),
+            member(RepoRole::Write)
+        ),
         Err((403, DenyReason::LifetimeExceeded))
     );
     let mut compliant = token.clone();
     compliant.expires_at = Some(compliant.issued_at + Duration::days(7));
-    assert_eq!(check(&compliant, &repo, read(Permission::CONTENTS), member(RepoRole::Write)), Ok(()));
+    assert_eq!(
+        check(
+            &compliant,
+            &repo,
+            read(Permission::CONTENTS),
+            member(RepoRole::Write)
+        ),
+        Ok(())
+    );
     let mut forever = token;
     forever.expires_at = None;
     assert_eq!(
-        check(&forever, &repo, read(Permission::CONTENTS), member(RepoRole::Write)),
+        check(
+            &forever,
+            &repo,
+            read(Permission::CONTENTS),
+            member(RepoRole::Write)
+        ),
         Err((403, DenyReason::LifetimeExceeded))
     );
 }
@@ -291,9 +478,17 @@ fn rule_6_enterprise_may_exempt_administrators_from_lifetimes() {
         repo_role: Some(RepoRole::Admin),
         org_role: Some(OrgRole::Owner),
     };
-    assert_eq!(check(&classic("repo"), &repo, read(Permission::CONTENTS), owner), Ok(()));
     assert_eq!(
-        check(&classic("repo"), &repo, read(Permission::CONTENTS), member(RepoRole::Admin)),
+        check(&classic("repo"), &repo, read(Permission::CONTENTS), owner),
+        Ok(())
+    );
+    assert_eq!(
+        check(
+            &classic("repo"),
+            &repo,
+            read(Permission::CONTENTS),
+            member(RepoRole::Admin)
+        ),
         Err((403, DenyReason::LifetimeExceeded))
     );
 }
@@ -309,15 +504,30 @@ fn rule_7_pending_and_denied_tokens_read_only_public_resources() {
     for state in [GrantState::Pending, GrantState::Denied] {
         let token = fine_grained(ACME, AccountKind::Organization, access.clone(), state);
         assert_eq!(
-            check(&token, &org_repo(REPO, false, &policy), read(Permission::CONTENTS), member(RepoRole::Admin)),
+            check(
+                &token,
+                &org_repo(REPO, false, &policy),
+                read(Permission::CONTENTS),
+                member(RepoRole::Admin)
+            ),
             Err((404, DenyReason::GrantNotActive(state)))
         );
         assert_eq!(
-            check(&token, &org_repo(REPO, true, &policy), write(Permission::CONTENTS), member(RepoRole::Admin)),
+            check(
+                &token,
+                &org_repo(REPO, true, &policy),
+                write(Permission::CONTENTS),
+                member(RepoRole::Admin)
+            ),
             Err((403, DenyReason::GrantNotActive(state)))
         );
         assert_eq!(
-            check(&token, &org_repo(REPO, true, &policy), read(Permission::CONTENTS), member(RepoRole::Admin)),
+            check(
+                &token,
+                &org_repo(REPO, true, &policy),
+                read(Permission::CONTENTS),
+                member(RepoRole::Admin)
+            ),
             Ok(())
         );
     }
@@ -336,7 +546,12 @@ fn rule_7_an_edit_waiting_for_approval_keeps_the_approved_access() {
         vec![REPO],
         perms(&[(Permission::CONTENTS, Level::Write)]),
     );
-    let mut token = fine_grained(ACME, AccountKind::Organization, approved.clone(), GrantState::Approved);
+    let mut token = fine_grained(
+        ACME,
+        AccountKind::Organization,
+        approved.clone(),
+        GrantState::Approved,
+    );
     token.grant = TokenGrant::FineGrained {
         resource_owner: ACME,
         resource_owner_kind: AccountKind::Organization,
@@ -345,9 +560,22 @@ fn rule_7_an_edit_waiting_for_approval_keeps_the_approved_access() {
         state: GrantState::Approved,
     };
     let repo = org_repo(REPO, false, &policy);
-    assert_eq!(check(&token, &repo, read(Permission::CONTENTS), member(RepoRole::Admin)), Ok(()));
     assert_eq!(
-        check(&token, &repo, write(Permission::CONTENTS), member(RepoRole::Admin)),
+        check(
+            &token,
+            &repo,
+            read(Permission::CONTENTS),
+            member(RepoRole::Admin)
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        check(
+            &token,
+            &repo,
+            write(Permission::CONTENTS),
+            member(RepoRole::Admin)
+        ),
         Err((403, DenyReason::MissingPermission))
     );
 }
@@ -358,15 +586,29 @@ fn rule_8_a_revoked_grant_reads_public_resources_only() {
     let token = fine_grained(
         ACME,
         AccountKind::Organization,
-        TokenAccess::new(RepositorySelection::All, vec![], perms(&[(Permission::CONTENTS, Level::Read)])),
+        TokenAccess::new(
+            RepositorySelection::All,
+            vec![],
+            perms(&[(Permission::CONTENTS, Level::Read)]),
+        ),
         GrantState::Revoked,
     );
     assert_eq!(
-        check(&token, &org_repo(REPO, false, &policy), read(Permission::CONTENTS), member(RepoRole::Read)),
+        check(
+            &token,
+            &org_repo(REPO, false, &policy),
+            read(Permission::CONTENTS),
+            member(RepoRole::Read)
+        ),
         Err((404, DenyReason::GrantNotActive(GrantState::Revoked)))
     );
     assert_eq!(
-        check(&token, &org_repo(REPO, true, &policy), read(Permission::CONTENTS), member(RepoRole::Read)),
+        check(
+            &token,
+            &org_repo(REPO, true, &policy),
+            read(Permission::CONTENTS),
+            member(RepoRole::Read)
+        ),
         Ok(())
     );
 }
@@ -377,27 +619,75 @@ fn rule_9_classic_scopes_follow_their_hierarchy() {
     let private = org_repo(REPO, false, &policy);
     let public = org_repo(REPO, true, &policy);
     let rights = member(RepoRole::Write);
-    assert_eq!(check(&classic("repo"), &private, write(Permission::CONTENTS), rights), Ok(()));
     assert_eq!(
-        check(&classic("public_repo"), &private, read(Permission::CONTENTS), rights),
+        check(
+            &classic("repo"),
+            &private,
+            write(Permission::CONTENTS),
+            rights
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        check(
+            &classic("public_repo"),
+            &private,
+            read(Permission::CONTENTS),
+            rights
+        ),
         Err((404, DenyReason::MissingScope))
     );
-    assert_eq!(check(&classic("public_repo"), &public, write(Permission::CONTENTS), rights), Ok(()));
-    assert_eq!(check(&classic("repo"), &public, write(Permission::CONTENTS), rights), Ok(()));
-    match decide(&classic("gist"), &public, write(Permission::CONTENTS), rights, NOW) {
+    assert_eq!(
+        check(
+            &classic("public_repo"),
+            &public,
+            write(Permission::CONTENTS),
+            rights
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        check(
+            &classic("repo"),
+            &public,
+            write(Permission::CONTENTS),
+            rights
+        ),
+        Ok(())
+    );
+    match decide(
+        &classic("gist"),
+        &public,
+        write(Permission::CONTENTS),
+        rights,
+        NOW,
+    ) {
         Decision::Deny(d) => {
-            assert_eq!((d.status, d.reason), (DenyStatus::Forbidden, DenyReason::MissingScope));
+            assert_eq!(
+                (d.status, d.reason),
+                (DenyStatus::Forbidden, DenyReason::MissingScope)
+            );
             assert_eq!(d.accepted_scopes.as_deref(), Some("public_repo"));
         }
         Decision::Allow => panic!("gist token pushed"),
     }
     // Pushing workflows needs `workflow`.
     assert_eq!(
-        check(&classic("repo"), &private, write(Permission::WORKFLOWS), member(RepoRole::Admin)),
+        check(
+            &classic("repo"),
+            &private,
+            write(Permission::WORKFLOWS),
+            member(RepoRole::Admin)
+        ),
         Err((403, DenyReason::MissingScope))
     );
     assert_eq!(
-        check(&classic("repo,workflow"), &private, write(Permission::WORKFLOWS), member(RepoRole::Admin)),
+        check(
+            &classic("repo,workflow"),
+            &private,
+            write(Permission::WORKFLOWS),
+            member(RepoRole::Admin)
+        ),
         Ok(())
     );
     // Classic tokens are never subject to approval: a token in any organization works at once.
@@ -412,9 +702,22 @@ fn rule_9_classic_scopes_follow_their_hierarchy() {
         repo_role: None,
         org_role: Some(OrgRole::Owner),
     };
-    assert_eq!(check(&classic("admin:org"), &org, write(Permission::MEMBERS), admin_org), Ok(()));
     assert_eq!(
-        check(&classic("read:org"), &org, write(Permission::MEMBERS), admin_org),
+        check(
+            &classic("admin:org"),
+            &org,
+            write(Permission::MEMBERS),
+            admin_org
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        check(
+            &classic("read:org"),
+            &org,
+            write(Permission::MEMBERS),
+            admin_org
+        ),
         Err((403, DenyReason::MissingScope))
     );
 }
@@ -425,7 +728,12 @@ fn rule_10_losing_access_in_the_directory_removes_it_from_every_token() {
     let repo = org_repo(REPO, false, &policy);
     let gone = OwnerRights::default();
     assert_eq!(
-        check(&org_token(&[(Permission::CONTENTS, Level::Read)]), &repo, read(Permission::CONTENTS), gone),
+        check(
+            &org_token(&[(Permission::CONTENTS, Level::Read)]),
+            &repo,
+            read(Permission::CONTENTS),
+            gone
+        ),
         Err((404, DenyReason::UserCannotSee))
     );
     assert_eq!(
@@ -439,10 +747,25 @@ fn rule_13_hidden_resources_answer_404_and_visible_ones_403() {
     let policy = open_policy();
     let token = org_token(&[(Permission::ISSUES, Level::Read)]);
     // Not selected and private: 404.
-    let d = decide(&token, &org_repo(OTHER_REPO, false, &policy), read(Permission::CONTENTS), member(RepoRole::Read), NOW);
-    assert_eq!(d.denial().map(|d| (d.status, d.message.as_str())), Some((DenyStatus::NotFound, NOT_FOUND)));
+    let d = decide(
+        &token,
+        &org_repo(OTHER_REPO, false, &policy),
+        read(Permission::CONTENTS),
+        member(RepoRole::Read),
+        NOW,
+    );
+    assert_eq!(
+        d.denial().map(|d| (d.status, d.message.as_str())),
+        Some((DenyStatus::NotFound, NOT_FOUND))
+    );
     // Selected, lacking the permission: 403 with GitHub's words.
-    let d = decide(&token, &org_repo(REPO, false, &policy), read(Permission::CONTENTS), member(RepoRole::Read), NOW);
+    let d = decide(
+        &token,
+        &org_repo(REPO, false, &policy),
+        read(Permission::CONTENTS),
+        member(RepoRole::Read),
+        NOW,
+    );
     assert_eq!(
         d.denial().map(|d| (d.status, d.message.as_str())),
         Some((DenyStatus::Forbidden, NOT_ACCESSIBLE_BY_PAT))
@@ -473,9 +796,22 @@ fn rule_14_app_installations_are_confined_to_their_organization_and_permissions(
         repo_role: None,
         org_role: Some(OrgRole::Owner),
     };
-    assert_eq!(check(&app, &org, read(Permission::ORGANIZATION_PERSONAL_ACCESS_TOKENS), as_app), Ok(()));
     assert_eq!(
-        check(&app, &org, write(Permission::ORGANIZATION_PERSONAL_ACCESS_TOKENS), as_app),
+        check(
+            &app,
+            &org,
+            read(Permission::ORGANIZATION_PERSONAL_ACCESS_TOKENS),
+            as_app
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        check(
+            &app,
+            &org,
+            write(Permission::ORGANIZATION_PERSONAL_ACCESS_TOKENS),
+            as_app
+        ),
         Err((403, DenyReason::MissingPermission))
     );
     // A personal access token never holds the app-only permissions.
@@ -489,30 +825,71 @@ fn rule_14_app_installations_are_confined_to_their_organization_and_permissions(
         ),
         GrantState::Approved,
     );
-    assert!(check(&pat, &org, read(Permission::ORGANIZATION_PERSONAL_ACCESS_TOKENS), as_app).is_err());
+    assert!(
+        check(
+            &pat,
+            &org,
+            read(Permission::ORGANIZATION_PERSONAL_ACCESS_TOKENS),
+            as_app
+        )
+        .is_err()
+    );
 }
 
 #[test]
 fn rule_15_repo_role_comes_from_the_directory() {
     let bob = AccountId(2);
     use Visibility::*;
-    assert_eq!(repo_role(ALICE, ALICE, Private, None, None, false), Some(RepoRole::Admin));
-    assert_eq!(repo_role(bob, ALICE, Private, None, None, false), None);
-    assert_eq!(repo_role(bob, ALICE, Public, None, None, false), Some(RepoRole::Read));
     assert_eq!(
-        repo_role(bob, ACME, Private, Some((OrgRole::Owner, RepoRole::Read)), None, false),
+        repo_role(ALICE, ALICE, Private, None, None, false),
         Some(RepoRole::Admin)
     );
+    assert_eq!(repo_role(bob, ALICE, Private, None, None, false), None);
     assert_eq!(
-        repo_role(bob, ACME, Private, Some((OrgRole::Member, RepoRole::Read)), None, false),
+        repo_role(bob, ALICE, Public, None, None, false),
         Some(RepoRole::Read)
     );
     assert_eq!(
-        repo_role(bob, ACME, Private, Some((OrgRole::Member, RepoRole::Read)), Some(RepoRole::Maintain), false),
+        repo_role(
+            bob,
+            ACME,
+            Private,
+            Some((OrgRole::Owner, RepoRole::Read)),
+            None,
+            false
+        ),
+        Some(RepoRole::Admin)
+    );
+    assert_eq!(
+        repo_role(
+            bob,
+            ACME,
+            Private,
+            Some((OrgRole::Member, RepoRole::Read)),
+            None,
+            false
+        ),
+        Some(RepoRole::Read)
+    );
+    assert_eq!(
+        repo_role(
+            bob,
+            ACME,
+            Private,
+            Some((OrgRole::Member, RepoRole::Read)),
+            Some(RepoRole::Maintain),
+            false
+        ),
         Some(RepoRole::Maintain)
     );
-    assert_eq!(repo_role(bob, ACME, Private, None, Some(RepoRole::Triage), false), Some(RepoRole::Triage));
-    assert_eq!(repo_role(bob, ACME, Internal, None, None, true), Some(RepoRole::Read));
+    assert_eq!(
+        repo_role(bob, ACME, Private, None, Some(RepoRole::Triage), false),
+        Some(RepoRole::Triage)
+    );
+    assert_eq!(
+        repo_role(bob, ACME, Internal, None, None, true),
+        Some(RepoRole::Read)
+    );
     assert_eq!(repo_role(bob, ACME, Internal, None, None, false), None);
 }
 
@@ -525,8 +902,16 @@ fn a_token_without_need_passes_only_where_the_user_sees() {
         public: false,
         policy: None,
     };
-    let pending = fine_grained(ACME, AccountKind::Organization, TokenAccess::none(), GrantState::Pending);
-    assert_eq!(check(&pending, &account, None, OwnerRights::default()), Ok(()));
+    let pending = fine_grained(
+        ACME,
+        AccountKind::Organization,
+        TokenAccess::none(),
+        GrantState::Pending,
+    );
+    assert_eq!(
+        check(&pending, &account, None, OwnerRights::default()),
+        Ok(())
+    );
     let mut someone_else = account;
     someone_else.owner = AccountId(77);
     assert_eq!(
@@ -569,7 +954,12 @@ fn any_repo_permission_set() -> impl Strategy<Value = PermissionSet> {
         let mut set = PermissionSet::new();
         for (i, level) in pairs {
             let p = repo[i];
-            let allowed = p.allowed_levels().iter().copied().filter(|l| *l <= level).max();
+            let allowed = p
+                .allowed_levels()
+                .iter()
+                .copied()
+                .filter(|l| *l <= level)
+                .max();
             set.set(p, allowed.or(p.allowed_levels().first().copied()));
         }
         set
@@ -578,7 +968,11 @@ fn any_repo_permission_set() -> impl Strategy<Value = PermissionSet> {
 
 fn any_credential() -> impl Strategy<Value = Credential> {
     let fine = (any_repo_permission_set(), 0u8..3, 0u8..5).prop_map(|(set, sel, state)| {
-        let selection = [RepositorySelection::None, RepositorySelection::Subset, RepositorySelection::All][sel as usize];
+        let selection = [
+            RepositorySelection::None,
+            RepositorySelection::Subset,
+            RepositorySelection::All,
+        ][sel as usize];
         let state = [
             GrantState::Approved,
             GrantState::Pending,
@@ -586,9 +980,22 @@ fn any_credential() -> impl Strategy<Value = Credential> {
             GrantState::Revoked,
             GrantState::NotRequired,
         ][state as usize];
-        fine_grained(ACME, AccountKind::Organization, TokenAccess::new(selection, vec![REPO], set), state)
+        fine_grained(
+            ACME,
+            AccountKind::Organization,
+            TokenAccess::new(selection, vec![REPO], set),
+            state,
+        )
     });
-    let scope_names = ["repo", "public_repo", "workflow", "gist", "read:org", "admin:org", "user"];
+    let scope_names = [
+        "repo",
+        "public_repo",
+        "workflow",
+        "gist",
+        "read:org",
+        "admin:org",
+        "user",
+    ];
     let classic = proptest::collection::vec(0..scope_names.len(), 0..4).prop_map(move |idx| {
         let names: Vec<&str> = idx.iter().map(|i| scope_names[*i]).collect();
         classic(&names.join(","))
@@ -601,7 +1008,10 @@ fn stricter(policy: &PolicySettings, which: u8) -> PolicySettings {
     match which {
         0 => p.fine_grained = Some(Access::Restrict),
         1 => p.classic = Some(Access::Restrict),
-        2 => p.fine_grained_max_lifetime_days = Some(p.fine_grained_max_lifetime_days.unwrap_or(366).min(7)),
+        2 => {
+            p.fine_grained_max_lifetime_days =
+                Some(p.fine_grained_max_lifetime_days.unwrap_or(366).min(7))
+        }
         _ => p.classic_max_lifetime_days = Some(p.classic_max_lifetime_days.unwrap_or(366).min(7)),
     }
     p

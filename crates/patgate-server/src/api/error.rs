@@ -15,7 +15,9 @@ pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
     pub errors: Vec<serde_json::Value>,
-    pub headers: HeaderMap,
+    /// Boxed: every handler returns `Result<_, ApiError>`, so the error stays small
+    /// (clippy::result_large_err).
+    pub headers: Box<HeaderMap>,
 }
 
 impl ApiError {
@@ -24,7 +26,7 @@ impl ApiError {
             status,
             message: message.into(),
             errors: Vec::new(),
-            headers: HeaderMap::new(),
+            headers: Box::default(),
         }
     }
     pub fn bad_credentials() -> Self {
@@ -42,7 +44,9 @@ impl ApiError {
     pub fn invalid(resource: &str, field: &str, message: impl Into<String>) -> Self {
         let message = message.into();
         let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed");
-        e.errors.push(json!({"resource": resource, "field": field, "code": "invalid", "message": message}));
+        e.errors.push(
+            json!({"resource": resource, "field": field, "code": "invalid", "message": message}),
+        );
         e
     }
     fn header(mut self, name: &'static str, value: &str) -> Self {
@@ -109,7 +113,7 @@ impl IntoResponse for ApiError {
             body["errors"] = serde_json::Value::Array(self.errors);
         }
         let mut response = (self.status, axum::Json(body)).into_response();
-        response.headers_mut().extend(self.headers);
+        response.headers_mut().extend(*self.headers);
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -26,7 +26,9 @@ pub enum Presented {
 
 fn decode_basic(value: &str) -> Option<(String, String)> {
     use base64::Engine;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(value.trim()).ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .ok()?;
     let text = String::from_utf8(bytes).ok()?;
     let (user, pass) = text.split_once(':')?;
     Some((user.to_owned(), pass.to_owned()))
@@ -36,7 +38,10 @@ pub fn presented(parts: &Parts, state: &AppState) -> ApiResult<Presented> {
     let Some(value) = parts.headers.get(AUTHORIZATION) else {
         return Ok(Presented::None);
     };
-    let value = value.to_str().map_err(|_| ApiError::bad_credentials())?.trim();
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::bad_credentials())?
+        .trim();
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
     let rest = rest.trim();
     match scheme.to_ascii_lowercase().as_str() {
@@ -137,17 +142,19 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         let value: serde_json::Value = if bytes.iter().all(u8::is_ascii_whitespace) {
             serde_json::Value::Object(Default::default())
         } else {
-            serde_json::from_slice(&bytes).map_err(|_| ApiError::bad_request("Problems parsing JSON"))?
+            serde_json::from_slice(&bytes)
+                .map_err(|_| ApiError::bad_request("Problems parsing JSON"))?
         };
         if !value.is_object() {
             return Err(ApiError::bad_request("Body should be a JSON object"));
         }
-        serde_json::from_value(value)
-            .map(ApiJson)
-            .map_err(|e| {
-                let mut err = ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "Invalid request");
-                err.errors.push(serde_json::json!(e.to_string()));
-                err
-            })
+        serde_json::from_value(value).map(ApiJson).map_err(|e| {
+            let mut err = ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "Invalid request",
+            );
+            err.errors.push(serde_json::json!(e.to_string()));
+            err
+        })
     }
 }

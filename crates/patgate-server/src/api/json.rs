@@ -44,7 +44,13 @@ fn node_id(kind: &str, id: i64) -> String {
 }
 
 /// GitHub's `simple-user` for a user or an organization.
-pub fn simple_account(base: &str, login: &str, id: i64, kind: AccountKind, site_admin: bool) -> Value {
+pub fn simple_account(
+    base: &str,
+    login: &str,
+    id: i64,
+    kind: AccountKind,
+    site_admin: bool,
+) -> Value {
     let u = format!("{base}/users/{login}");
     json!({
         "login": login,
@@ -75,7 +81,9 @@ pub fn simple_user(base: &str, u: &User) -> Value {
 pub fn account(base: &str, a: &Account) -> Value {
     match a {
         Account::User(u) => simple_user(base, u),
-        Account::Organization(o) => simple_account(base, &o.login, o.id.0, AccountKind::Organization, false),
+        Account::Organization(o) => {
+            simple_account(base, &o.login, o.id.0, AccountKind::Organization, false)
+        }
     }
 }
 
@@ -136,7 +144,10 @@ pub fn repository(base: &str, r: &Repository) -> Value {
         ("languages_url", "/languages"),
         ("merges_url", "/merges"),
         ("milestones_url", "/milestones{/number}"),
-        ("notifications_url", "/notifications{?since,all,participating}"),
+        (
+            "notifications_url",
+            "/notifications{?since,all,participating}",
+        ),
         ("pulls_url", "/pulls{/number}"),
         ("releases_url", "/releases{/id}"),
         ("stargazers_url", "/stargazers"),

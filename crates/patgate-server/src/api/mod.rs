@@ -32,24 +32,47 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/user", get(get_user))
         .route("/user/keys", get(list_user_keys).post(add_user_key))
-        .route("/user/keys/{key_id}", get(get_user_key).delete(delete_user_key))
+        .route(
+            "/user/keys/{key_id}",
+            get(get_user_key).delete(delete_user_key),
+        )
         .route("/repos/{owner}/{repo}", get(get_repo))
-        .route("/repos/{owner}/{repo}/keys", get(list_deploy_keys).post(add_deploy_key))
-        .route("/repos/{owner}/{repo}/keys/{key_id}", axum::routing::delete(delete_deploy_key))
-        .route("/user/personal-access-tokens", get(tokens::list_fine_grained).post(tokens::create_fine_grained))
+        .route(
+            "/repos/{owner}/{repo}/keys",
+            get(list_deploy_keys).post(add_deploy_key),
+        )
+        .route(
+            "/repos/{owner}/{repo}/keys/{key_id}",
+            axum::routing::delete(delete_deploy_key),
+        )
+        .route(
+            "/user/personal-access-tokens",
+            get(tokens::list_fine_grained).post(tokens::create_fine_grained),
+        )
         .route(
             "/user/personal-access-tokens/{token_id}",
             get(tokens::get_fine_grained)
                 .patch(tokens::edit_fine_grained)
                 .delete(tokens::delete_fine_grained),
         )
-        .route("/user/personal-access-tokens/{token_id}/regenerate", post(tokens::regenerate_fine_grained))
-        .route("/authorizations", get(tokens::list_classic).post(tokens::create_classic))
+        .route(
+            "/user/personal-access-tokens/{token_id}/regenerate",
+            post(tokens::regenerate_fine_grained),
+        )
+        .route(
+            "/authorizations",
+            get(tokens::list_classic).post(tokens::create_classic),
+        )
         .route(
             "/authorizations/{token_id}",
-            get(tokens::get_classic).patch(tokens::edit_classic).delete(tokens::delete_classic),
+            get(tokens::get_classic)
+                .patch(tokens::edit_classic)
+                .delete(tokens::delete_classic),
         )
-        .route("/authorizations/{token_id}/regenerate", post(tokens::regenerate_classic))
+        .route(
+            "/authorizations/{token_id}/regenerate",
+            post(tokens::regenerate_classic),
+        )
         .route("/openapi.json", get(openapi::document))
         .layer(axum::middleware::from_fn(token_headers))
         .with_state(state)
@@ -83,11 +106,18 @@ async fn token_headers(mut req: Request, next: Next) -> Response {
 }
 
 /// `X-Accepted-GitHub-Permissions` or `X-Accepted-OAuth-Scopes` on a successful response.
-fn accepted(token: Option<&VerifiedToken>, need: Need, public: bool, mut response: Response) -> Response {
+fn accepted(
+    token: Option<&VerifiedToken>,
+    need: Need,
+    public: bool,
+    mut response: Response,
+) -> Response {
     let (name, value) = match token.map(|t| &t.credential.grant) {
         Some(TokenGrant::Classic { .. }) => (
             "x-accepted-oauth-scopes",
-            need.classic_scope(public).map(|s| s.name().to_owned()).unwrap_or_default(),
+            need.classic_scope(public)
+                .map(|s| s.name().to_owned())
+                .unwrap_or_default(),
         ),
         Some(_) => ("x-accepted-github-permissions", need.accepted_permissions()),
         None => return response,
@@ -110,8 +140,15 @@ async fn get_user(State(s): State<AppState>, TokenAuth(token): TokenAuth) -> Api
     Ok(axum::Json(json::private_user(&s.base_url, &user)).into_response())
 }
 
-async fn repo_facts(s: &AppState, owner: &str, repo: &str) -> ApiResult<Arc<patgate_app::access::RepoFacts>> {
-    s.app.repo_facts(owner, repo).await?.ok_or_else(ApiError::not_found)
+async fn repo_facts(
+    s: &AppState,
+    owner: &str,
+    repo: &str,
+) -> ApiResult<Arc<patgate_app::access::RepoFacts>> {
+    s.app
+        .repo_facts(owner, repo)
+        .await?
+        .ok_or_else(ApiError::not_found)
 }
 
 async fn get_repo(
@@ -130,7 +167,12 @@ async fn get_repo(
             other => other.into(),
         })?;
     let body = axum::Json(json::repository(&s.base_url, &facts.repo)).into_response();
-    Ok(accepted(token.as_deref(), need, facts.repo.visibility.is_public(), body))
+    Ok(accepted(
+        token.as_deref(),
+        need,
+        facts.repo.visibility.is_public(),
+        body,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -142,10 +184,18 @@ struct NewKeyBody {
     read_only: bool,
 }
 
-async fn list_user_keys(State(s): State<AppState>, TokenAuth(token): TokenAuth) -> ApiResult<Response> {
+async fn list_user_keys(
+    State(s): State<AppState>,
+    TokenAuth(token): TokenAuth,
+) -> ApiResult<Response> {
     let keys = s.app.user_keys(&token).await?;
     let body: Vec<_> = keys.iter().map(|k| json::key(&s.base_url, k)).collect();
-    Ok(accepted(Some(&token), Need::new(Permission::KEYS, Level::Read), false, axum::Json(body).into_response()))
+    Ok(accepted(
+        Some(&token),
+        Need::new(Permission::KEYS, Level::Read),
+        false,
+        axum::Json(body).into_response(),
+    ))
 }
 
 async fn get_user_key(
@@ -154,7 +204,10 @@ async fn get_user_key(
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
     let keys = s.app.user_keys(&token).await?;
-    let key = keys.iter().find(|k| k.id == KeyId(id)).ok_or_else(ApiError::not_found)?;
+    let key = keys
+        .iter()
+        .find(|k| k.id == KeyId(id))
+        .ok_or_else(ApiError::not_found)?;
     Ok(axum::Json(json::key(&s.base_url, key)).into_response())
 }
 
@@ -163,8 +216,15 @@ async fn add_user_key(
     TokenAuth(token): TokenAuth,
     ApiJson(body): ApiJson<NewKeyBody>,
 ) -> ApiResult<Response> {
-    let key = s.app.add_user_key(&token, &body.title, body.key.as_deref().unwrap_or("")).await?;
-    Ok((StatusCode::CREATED, axum::Json(json::key(&s.base_url, &key))).into_response())
+    let key = s
+        .app
+        .add_user_key(&token, &body.title, body.key.as_deref().unwrap_or(""))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json::key(&s.base_url, &key)),
+    )
+        .into_response())
 }
 
 async fn delete_user_key(
@@ -196,9 +256,19 @@ async fn add_deploy_key(
     let facts = repo_facts(&s, &owner, &repo).await?;
     let key = s
         .app
-        .add_deploy_key(&token, &facts, &body.title, body.key.as_deref().unwrap_or(""), body.read_only)
+        .add_deploy_key(
+            &token,
+            &facts,
+            &body.title,
+            body.key.as_deref().unwrap_or(""),
+            body.read_only,
+        )
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(json::key(&s.base_url, &key))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json::key(&s.base_url, &key)),
+    )
+        .into_response())
 }
 
 async fn delete_deploy_key(

@@ -13,7 +13,7 @@ use serde_json::Value;
 use patgate_app::tokens::{CreateClassic, CreateFineGrained, EditFineGrained, Issued};
 use patgate_domain::model::{RepositorySelection, Token, TokenGrant, TokenId, User};
 use patgate_domain::token::TokenKind;
-use patgate_domain::validate::{Expiration, RequestedPermission};
+use patgate_domain::validate::{Expiration, MAX_EXPIRY_DAYS, RequestedPermission};
 use patgate_store::Account;
 
 use super::error::{ApiError, ApiResult};
@@ -24,24 +24,62 @@ use crate::state::AppState;
 const FG: &str = "FineGrainedPersonalAccessToken";
 
 /// `expires_in` (days or "none") or `expires_at` (a date, `YYYY-MM-DD`).
-fn expiration(resource: &str, expires_in: &Option<Value>, expires_at: &Option<String>) -> ApiResult<Option<Expiration>> {
+///
+/// The range of `expires_in` is checked here so that the error names the field the client sent
+/// (the domain's own check reports `expires_at`, which covers both forms).
+fn expiration(
+    resource: &str,
+    expires_in: &Option<Value>,
+    expires_at: &Option<String>,
+) -> ApiResult<Option<Expiration>> {
+    let in_range =
+        |e: &Expiration| !matches!(e, Expiration::Days(d) if !(1..=MAX_EXPIRY_DAYS).contains(d));
     match (expires_in, expires_at) {
-        (Some(_), Some(_)) => Err(ApiError::invalid(resource, "expires_at", "Give expires_in or expires_at, not both")),
+        (Some(_), Some(_)) => Err(ApiError::invalid(
+            resource,
+            "expires_at",
+            "Give expires_in or expires_at, not both",
+        )),
         (Some(Value::Number(n)), None) => n
             .as_u64()
             .and_then(|d| u16::try_from(d).ok())
-            .map(|d| Some(Expiration::Days(d)))
-            .ok_or_else(|| ApiError::invalid(resource, "expires_in", "expires_in must be between 1 and 366, or \"none\"")),
-        (Some(Value::String(s)), None) => Expiration::parse_expires_in(s)
+            .map(Expiration::Days)
+            .filter(in_range)
             .map(Some)
-            .ok_or_else(|| ApiError::invalid(resource, "expires_in", "expires_in must be between 1 and 366, or \"none\"")),
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    resource,
+                    "expires_in",
+                    "expires_in must be between 1 and 366, or \"none\"",
+                )
+            }),
+        (Some(Value::String(s)), None) => Expiration::parse_expires_in(s)
+            .filter(in_range)
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    resource,
+                    "expires_in",
+                    "expires_in must be between 1 and 366, or \"none\"",
+                )
+            }),
         (Some(Value::Null), None) | (None, None) => Ok(None),
-        (Some(_), None) => Err(ApiError::invalid(resource, "expires_in", "expires_in must be between 1 and 366, or \"none\"")),
+        (Some(_), None) => Err(ApiError::invalid(
+            resource,
+            "expires_in",
+            "expires_in must be between 1 and 366, or \"none\"",
+        )),
         (None, Some(date)) => {
             let format = time::macros::format_description!("[year]-[month]-[day]");
             time::Date::parse(date, &format)
                 .map(|d| Some(Expiration::Date(d)))
-                .map_err(|_| ApiError::invalid(resource, "expires_at", "expires_at must be a date, YYYY-MM-DD"))
+                .map_err(|_| {
+                    ApiError::invalid(
+                        resource,
+                        "expires_at",
+                        "expires_at must be a date, YYYY-MM-DD",
+                    )
+                })
         }
     }
 }
@@ -51,7 +89,11 @@ fn expiration(resource: &str, expires_in: &Option<Value>, expires_at: &Option<St
 fn permissions(value: &Option<Value>) -> ApiResult<Option<Vec<RequestedPermission>>> {
     let Some(value) = value else { return Ok(None) };
     let Some(map) = value.as_object() else {
-        return Err(ApiError::invalid(FG, "permissions", "permissions must be an object"));
+        return Err(ApiError::invalid(
+            FG,
+            "permissions",
+            "permissions must be an object",
+        ));
     };
     let mut out = Vec::new();
     for (key, v) in map {
@@ -61,11 +103,17 @@ fn permissions(value: &Option<Value>) -> ApiResult<Option<Vec<RequestedPermissio
                 name: key.clone(),
                 level: level.clone(),
             }),
-            Value::Object(inner) if ["repository", "organization", "other", "account"].contains(&key.as_str()) => {
+            Value::Object(inner)
+                if ["repository", "organization", "other", "account"].contains(&key.as_str()) =>
+            {
                 for (name, level) in inner {
-                    let level = level
-                        .as_str()
-                        .ok_or_else(|| ApiError::invalid(FG, "permissions", format!("the level of {name} must be a string")))?;
+                    let level = level.as_str().ok_or_else(|| {
+                        ApiError::invalid(
+                            FG,
+                            "permissions",
+                            format!("the level of {name} must be a string"),
+                        )
+                    })?;
                     out.push(RequestedPermission {
                         group: Some(key.clone()),
                         name: name.clone(),
@@ -73,7 +121,13 @@ fn permissions(value: &Option<Value>) -> ApiResult<Option<Vec<RequestedPermissio
                     });
                 }
             }
-            _ => return Err(ApiError::invalid(FG, "permissions", format!("{key}: expected a level or a group of permissions"))),
+            _ => {
+                return Err(ApiError::invalid(
+                    FG,
+                    "permissions",
+                    format!("{key}: expected a level or a group of permissions"),
+                ));
+            }
         }
     }
     Ok(Some(out))
@@ -83,14 +137,21 @@ fn selection(value: &Option<String>) -> ApiResult<Option<RepositorySelection>> {
     value
         .as_deref()
         .map(|s| {
-            RepositorySelection::parse(s)
-                .ok_or_else(|| ApiError::invalid(FG, "repository_selection", "repository_selection must be none, all or subset"))
+            RepositorySelection::parse(s).ok_or_else(|| {
+                ApiError::invalid(
+                    FG,
+                    "repository_selection",
+                    "repository_selection must be none, all or subset",
+                )
+            })
         })
         .transpose()
 }
 
 fn token_id(raw: &str) -> ApiResult<TokenId> {
-    raw.parse::<i64>().map(TokenId).map_err(|_| ApiError::not_found())
+    raw.parse::<i64>()
+        .map(TokenId)
+        .map_err(|_| ApiError::not_found())
 }
 
 async fn render_fine_grained(s: &AppState, t: &Token, secret: Option<&str>) -> ApiResult<Value> {
@@ -104,7 +165,11 @@ async fn render_fine_grained(s: &AppState, t: &Token, secret: Option<&str>) -> A
         return Err(ApiError::not_found());
     };
     let store = s.app.store();
-    let owner = match store.user_by_id(*resource_owner).await.map_err(patgate_app::AppError::from)? {
+    let owner = match store
+        .user_by_id(*resource_owner)
+        .await
+        .map_err(patgate_app::AppError::from)?
+    {
         Some(u) => Account::User(u),
         None => Account::Organization(
             store
@@ -118,8 +183,18 @@ async fn render_fine_grained(s: &AppState, t: &Token, secret: Option<&str>) -> A
     if let Some(g) = granted {
         ids.extend(g.repositories.iter().copied());
     }
-    let repos = store.repos_by_ids(&ids).await.map_err(patgate_app::AppError::from)?;
-    Ok(json::fine_grained_token(&s.base_url, t, &owner, &repos, secret, s.app.now()))
+    let repos = store
+        .repos_by_ids(&ids)
+        .await
+        .map_err(patgate_app::AppError::from)?;
+    Ok(json::fine_grained_token(
+        &s.base_url,
+        t,
+        &owner,
+        &repos,
+        secret,
+        s.app.now(),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -157,8 +232,14 @@ pub async fn create_fine_grained(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-pub async fn list_fine_grained(State(s): State<AppState>, PasswordAuth(user): PasswordAuth) -> ApiResult<Json<Vec<Value>>> {
-    let tokens = s.app.list_tokens(&user, Some(TokenKind::FineGrained)).await?;
+pub async fn list_fine_grained(
+    State(s): State<AppState>,
+    PasswordAuth(user): PasswordAuth,
+) -> ApiResult<Json<Vec<Value>>> {
+    let tokens = s
+        .app
+        .list_tokens(&user, Some(TokenKind::FineGrained))
+        .await?;
     let mut out = Vec::with_capacity(tokens.len());
     for t in &tokens {
         out.push(render_fine_grained(&s, t, None).await?);
@@ -168,7 +249,11 @@ pub async fn list_fine_grained(State(s): State<AppState>, PasswordAuth(user): Pa
 
 async fn own(s: &AppState, user: &User, raw: &str, kind: TokenKind) -> ApiResult<Token> {
     let t = s.app.own_token(user, token_id(raw)?).await?;
-    if t.kind() == kind { Ok(t) } else { Err(ApiError::not_found()) }
+    if t.kind() == kind {
+        Ok(t)
+    } else {
+        Err(ApiError::not_found())
+    }
 }
 
 pub async fn get_fine_grained(
@@ -194,7 +279,9 @@ pub struct EditFineGrainedBody {
 /// Tells a missing field (keep) from an explicit `null` (clear).
 mod double_option {
     use serde::{Deserialize, Deserializer};
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
         Option::<String>::deserialize(d).map(Some)
     }
 }
@@ -233,7 +320,9 @@ pub async fn regenerate_fine_grained(
     let t = own(&s, &user, &id, TokenKind::FineGrained).await?;
     let exp = expiration(FG, &body.expires_in, &body.expires_at)?;
     let Issued { token, secret } = s.app.regenerate(&user, t.id, exp).await?;
-    Ok(Json(render_fine_grained(&s, &token, Some(secret.expose())).await?))
+    Ok(Json(
+        render_fine_grained(&s, &token, Some(secret.expose())).await?,
+    ))
 }
 
 pub async fn delete_fine_grained(
@@ -273,9 +362,17 @@ pub async fn create_classic(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-pub async fn list_classic(State(s): State<AppState>, PasswordAuth(user): PasswordAuth) -> ApiResult<Json<Vec<Value>>> {
+pub async fn list_classic(
+    State(s): State<AppState>,
+    PasswordAuth(user): PasswordAuth,
+) -> ApiResult<Json<Vec<Value>>> {
     let tokens = s.app.list_tokens(&user, Some(TokenKind::Classic)).await?;
-    Ok(Json(tokens.iter().map(|t| json::classic_token(&s.base_url, t, &user, None)).collect()))
+    Ok(Json(
+        tokens
+            .iter()
+            .map(|t| json::classic_token(&s.base_url, t, &user, None))
+            .collect(),
+    ))
 }
 
 pub async fn get_classic(
@@ -313,7 +410,12 @@ pub async fn edit_classic(
     let remove = body.remove_scopes.unwrap_or_default();
     names.retain(|n| !remove.contains(n));
     let updated = s.app.edit_classic_scopes(&user, t.id, &names).await?;
-    Ok(Json(json::classic_token(&s.base_url, &updated, &user, None)))
+    Ok(Json(json::classic_token(
+        &s.base_url,
+        &updated,
+        &user,
+        None,
+    )))
 }
 
 pub async fn regenerate_classic(
@@ -325,7 +427,12 @@ pub async fn regenerate_classic(
     let t = own(&s, &user, &id, TokenKind::Classic).await?;
     let exp = expiration(CLASSIC, &body.expires_in, &body.expires_at)?;
     let Issued { token, secret } = s.app.regenerate(&user, t.id, exp).await?;
-    Ok(Json(json::classic_token(&s.base_url, &token, &user, Some(secret.expose()))))
+    Ok(Json(json::classic_token(
+        &s.base_url,
+        &token,
+        &user,
+        Some(secret.expose()),
+    )))
 }
 
 pub async fn delete_classic(

@@ -53,7 +53,10 @@ pub async fn run(req: CgiRequest<'_>, body: Body) -> Result<Response<Body>, CgiE
     let mut cmd = Command::new(req.git);
     cmd.arg("http-backend")
         .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()))
+        .env(
+            "PATH",
+            std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()),
+        )
         .env("HOME", req.project_root)
         .env("GIT_PROJECT_ROOT", req.project_root)
         .env("GIT_HTTP_EXPORT_ALL", "1")
@@ -121,7 +124,9 @@ pub async fn run(req: CgiRequest<'_>, body: Body) -> Result<Response<Body>, CgiE
             .await
             .map_err(|e| CgiError::Headers(e.to_string()))?;
         if n == 0 {
-            return Err(CgiError::Headers("git http-backend ended before its headers".into()));
+            return Err(CgiError::Headers(
+                "git http-backend ended before its headers".into(),
+            ));
         }
         match parse_header_line(&line).map_err(CgiError::Headers)? {
             None => break,
@@ -157,8 +162,12 @@ mod tests {
             Some(("Status".into(), "404 Not Found".into()))
         );
         assert_eq!(
-            parse_header_line("Content-Type: application/x-git-upload-pack-advertisement\n").unwrap(),
-            Some(("Content-Type".into(), "application/x-git-upload-pack-advertisement".into()))
+            parse_header_line("Content-Type: application/x-git-upload-pack-advertisement\n")
+                .unwrap(),
+            Some((
+                "Content-Type".into(),
+                "application/x-git-upload-pack-advertisement".into()
+            ))
         );
         assert_eq!(parse_header_line("\r\n").unwrap(), None);
         assert!(parse_header_line("garbage").is_err());

@@ -126,10 +126,15 @@ enum Service {
 /// A plain-text answer that git shows the user as `remote: ...`.
 fn git_error(status: StatusCode, message: &str) -> Response {
     let mut r = (status, format!("{message}\n")).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     if status == StatusCode::UNAUTHORIZED {
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"patgate\""));
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"patgate\""),
+        );
     }
     r
 }
@@ -150,7 +155,12 @@ async fn info_refs(
     let service = match req.uri().query().unwrap_or("") {
         q if q.split('&').any(|p| p == "service=git-upload-pack") => Service::Upload,
         q if q.split('&').any(|p| p == "service=git-receive-pack") => Service::Receive,
-        _ => return git_error(StatusCode::FORBIDDEN, "Only the smart HTTP protocol is supported."),
+        _ => {
+            return git_error(
+                StatusCode::FORBIDDEN,
+                "Only the smart HTTP protocol is supported.",
+            );
+        }
     };
     handle(state, path, req, service, "info/refs").await
 }
@@ -181,12 +191,18 @@ fn refusal(e: AppError, facts: &RepoFacts, login: &str, service: Service) -> Res
                 DenyReason::MissingPermission if service == Service::Receive => {
                     "Write access to repository not granted.".to_owned()
                 }
-                _ => format!("Permission to {}.git denied to {login}.", facts.repo.full_name()),
+                _ => format!(
+                    "Permission to {}.git denied to {login}.",
+                    facts.repo.full_name()
+                ),
             };
             git_error(StatusCode::FORBIDDEN, &message)
         }
         AppError::Denied(_) | AppError::NotFound => git_error(StatusCode::NOT_FOUND, NOT_FOUND),
-        AppError::Unavailable => git_error(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable, try again shortly."),
+        AppError::Unavailable => git_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service unavailable, try again shortly.",
+        ),
         other => {
             tracing::error!(error = %other, "git authorization");
             git_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.")
@@ -218,7 +234,10 @@ async fn handle(
         Ok(Presented::Token(t)) => match state.app.verify(&t).await {
             Ok(v) => Some(v),
             Err(AppError::Unavailable) => {
-                return git_error(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable, try again shortly.");
+                return git_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service unavailable, try again shortly.",
+                );
             }
             Err(_) => return unauthorized(),
         },
@@ -264,7 +283,11 @@ async fn handle(
     {
         let workflows = state
             .app
-            .authorize_repo(Some(&t.credential), &facts, Need::new(Permission::WORKFLOWS, Level::Write))
+            .authorize_repo(
+                Some(&t.credential),
+                &facts,
+                Need::new(Permission::WORKFLOWS, Level::Write),
+            )
             .await
             .is_ok();
         let verdict = match (&t.credential.grant, workflows) {
@@ -280,7 +303,11 @@ async fn handle(
     }
     let headers: &HeaderMap = &parts.headers;
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-    let method = if parts.method == Method::POST { "POST" } else { "GET" };
+    let method = if parts.method == Method::POST {
+        "POST"
+    } else {
+        "GET"
+    };
     let request = cgi::CgiRequest {
         git: &git.git,
         project_root: &git.root,
@@ -291,7 +318,11 @@ async fn handle(
         content_length: text(header::CONTENT_LENGTH),
         content_encoding: text(header::CONTENT_ENCODING),
         git_protocol: headers.get("git-protocol").and_then(|v| v.to_str().ok()),
-        remote_user: if login.is_empty() { "anonymous" } else { &login },
+        remote_user: if login.is_empty() {
+            "anonymous"
+        } else {
+            &login
+        },
         remote_addr,
         extra_env,
     };

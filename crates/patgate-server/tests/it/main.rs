@@ -1,1 +1,15 @@
+//! patgate-server's integration tests: one binary (DESIGN §7). The HTTP tests drive a real server
+//! on `127.0.0.1:0` over a SQLite store in a temporary directory (`support::spawn`); the CLI tests
+//! run the built `patgate` binary.
 
+// Test helpers outside `#[test]` functions fail loudly, as the tests themselves do (clippy.toml
+// allows these inside tests only).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod api_keys;
+mod api_repos;
+mod api_tokens;
+mod api_user;
+mod cli;
+mod openapi;
+mod support;

@@ -1,5 +1,7 @@
 //! The SQLite backend's one integration-test binary: the conformance suite against a fresh
 //! temporary database file (never `:memory:`), plus what is specific to SQLite.
+// Fixtures outside `#[test]` functions panic on failure too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod sqlite;
 

@@ -113,3 +113,24 @@ async fn a_closed_store_is_unavailable() {
         Err(StoreError::Unavailable(_))
     ));
 }
+
+#[tokio::test]
+async fn foreign_keys_are_enforced() {
+    use patgate_domain::model::RepoId;
+    use patgate_store::{KeyStore, NewKey};
+    let (store, _dir) = fresh_sqlite().await;
+    let mona = user(&store, "mona").await;
+    let orphan = NewKey {
+        title: "orphan".into(),
+        key: "ssh-ed25519 AAAA".into(),
+        repo: Some(RepoId(999)),
+        user: mona.id,
+        read_only: true,
+        created_by_token: None,
+        created_at: at(0),
+    };
+    assert!(matches!(
+        store.insert_key(&orphan).await,
+        Err(StoreError::Conflict(_))
+    ));
+}

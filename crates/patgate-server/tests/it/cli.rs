@@ -1,0 +1,275 @@
+//! The `patgate` binary's store commands against a data directory of their own.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::support::SEED;
+
+/// Runs `patgate --data-dir DIR ARGS...`, with `stdin` as its standard input.
+fn patgate(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_patgate"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env("PATGATE_INSECURE_FAST_PASSWORDS", "1")
+        .env_remove("PATGATE_DATABASE_URL")
+        .env_remove("PATGATE_DATA_DIR")
+        .env_remove("PATGATE_PREFIX_FINE_GRAINED")
+        .env_remove("PATGATE_PREFIX_CLASSIC")
+        .env_remove("PATGATE_PREFIX_APP")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run patgate");
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(stdin.as_bytes()).expect("write stdin");
+    }
+    child.wait_with_output().expect("wait for patgate")
+}
+
+fn describe(args: &[&str], out: &Output) -> String {
+    format!(
+        "patgate {}: {}\nstdout: {}\nstderr: {}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Runs a command that must succeed; its standard output.
+#[track_caller]
+fn ok(dir: &Path, args: &[&str], stdin: &str) -> String {
+    let out = patgate(dir, args, stdin);
+    assert!(out.status.success(), "{}", describe(args, &out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs a `--json` command that must succeed; its output parsed.
+#[track_caller]
+fn ok_json(dir: &Path, args: &[&str], stdin: &str) -> Value {
+    let stdout = ok(dir, args, stdin);
+    serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("patgate {}: not JSON ({e}): {stdout}", args.join(" ")))
+}
+
+/// A data directory with `SEED` loaded through the CLI.
+fn seeded() -> TempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file = dir.path().join("seed.toml");
+    std::fs::write(&file, SEED).expect("write the seed file");
+    let file = file.to_string_lossy().into_owned();
+    ok(dir.path(), &["seed", &file, "--json"], "");
+    dir
+}
+
+fn seed_file(dir: &TempDir) -> String {
+    dir.path().join("seed.toml").to_string_lossy().into_owned()
+}
+
+#[test]
+fn seed_twice_creates_then_changes_nothing() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file = dir.path().join("seed.toml");
+    std::fs::write(&file, SEED).expect("write the seed file");
+    let file = file.to_string_lossy().into_owned();
+    let first = ok_json(dir.path(), &["seed", &file, "--json"], "");
+    assert!(first["created"].as_u64().is_some_and(|n| n > 0), "{first}");
+    let second = ok_json(dir.path(), &["seed", &file, "--json"], "");
+    assert_eq!(second["created"], 0, "{second}");
+    assert_eq!(second["updated"], 0, "{second}");
+    assert!(
+        second["unchanged"].as_u64().is_some_and(|n| n > 0),
+        "{second}"
+    );
+    assert_eq!(second["new_tokens"], serde_json::json!([]), "{second}");
+}
+
+/// `token create ... --json` for alice: the token's JSON.
+fn create_classic(dir: &Path) -> Value {
+    ok_json(
+        dir,
+        &[
+            "token", "create", "--user", "alice", "--kind", "classic", "--name", "cli", "--scopes",
+            "repo", "--json",
+        ],
+        "",
+    )
+}
+
+#[test]
+fn token_create_returns_a_secret_that_token_check_accepts() {
+    let dir = seeded();
+    let created = create_classic(dir.path());
+    let secret = created["token"].as_str().unwrap_or_default().to_owned();
+    assert!(secret.starts_with("pgp_"), "{created}");
+    assert_eq!(created["scopes"], serde_json::json!(["repo"]), "{created}");
+    assert_eq!(created["note"], "cli", "{created}");
+
+    let checked = ok_json(
+        dir.path(),
+        &["token", "check", "--json"],
+        &format!("{secret}\n"),
+    );
+    assert_eq!(checked["valid"], true, "{checked}");
+    assert_eq!(checked["user"], "alice", "{checked}");
+    assert_eq!(checked["kind"], "classic", "{checked}");
+    assert_eq!(checked["token_id"], created["id"], "{checked}");
+
+    let out = patgate(dir.path(), &["token", "check"], "pgp_notarealtoken\n");
+    assert!(
+        !out.status.success(),
+        "{}",
+        describe(&["token", "check"], &out)
+    );
+}
+
+#[test]
+fn token_list_shows_the_users_tokens() {
+    let dir = seeded();
+    let created = create_classic(dir.path());
+    let list = ok_json(
+        dir.path(),
+        &["token", "list", "--user", "alice", "--json"],
+        "",
+    );
+    let tokens = list.as_array().cloned().unwrap_or_default();
+    assert_eq!(tokens.len(), 1, "{list}");
+    assert_eq!(tokens[0]["id"], created["id"], "{list}");
+    assert_eq!(tokens[0]["kind"], "classic", "{list}");
+    // The secret is not shown again.
+    assert_eq!(tokens[0]["token"], "", "{list}");
+    let bob = ok_json(
+        dir.path(),
+        &["token", "list", "--user", "bob", "--json"],
+        "",
+    );
+    assert_eq!(bob, serde_json::json!([]));
+}
+
+#[test]
+fn token_delete_removes_the_token_and_its_secret_stops_working() {
+    let dir = seeded();
+    let created = create_classic(dir.path());
+    let secret = created["token"].as_str().unwrap_or_default().to_owned();
+    let id = created["id"].to_string();
+    ok(dir.path(), &["token", "delete", "--user", "alice", &id], "");
+    let list = ok_json(
+        dir.path(),
+        &["token", "list", "--user", "alice", "--json"],
+        "",
+    );
+    assert_eq!(list, serde_json::json!([]));
+    let out = patgate(
+        dir.path(),
+        &["token", "check", "--json"],
+        &format!("{secret}\n"),
+    );
+    assert!(
+        !out.status.success(),
+        "{}",
+        describe(&["token", "check"], &out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Bad credentials"),
+        "{}",
+        describe(&["token", "check"], &out)
+    );
+    // Deleting it again, or another user's token, fails.
+    let out = patgate(dir.path(), &["token", "delete", "--user", "alice", &id], "");
+    assert!(
+        !out.status.success(),
+        "{}",
+        describe(&["token", "delete"], &out)
+    );
+}
+
+#[test]
+fn token_create_with_a_bad_permission_exits_non_zero_with_a_message() {
+    let dir = seeded();
+    let args = [
+        "token",
+        "create",
+        "--user",
+        "alice",
+        "--name",
+        "bad",
+        "--permission",
+        "foo",
+        "--json",
+    ];
+    let out = patgate(dir.path(), &args, "");
+    assert!(!out.status.success(), "{}", describe(&args, &out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--permission"), "{}", describe(&args, &out));
+    assert!(stderr.contains("foo"), "{}", describe(&args, &out));
+    // An unknown permission name is refused by validation, also on stderr.
+    let args = [
+        "token",
+        "create",
+        "--user",
+        "alice",
+        "--name",
+        "bad",
+        "--permission",
+        "foo=read",
+    ];
+    let out = patgate(dir.path(), &args, "");
+    assert!(!out.status.success(), "{}", describe(&args, &out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("foo"),
+        "{}",
+        describe(&args, &out)
+    );
+    // Nothing was created.
+    let list = ok_json(
+        dir.path(),
+        &["token", "list", "--user", "alice", "--json"],
+        "",
+    );
+    assert_eq!(list, serde_json::json!([]));
+}
+
+#[test]
+fn repo_create_makes_a_public_repository() {
+    let dir = seeded();
+    let created = ok_json(
+        dir.path(),
+        &[
+            "repo",
+            "create",
+            "acme/newrepo",
+            "--visibility",
+            "public",
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(created["full_name"], "acme/newrepo", "{created}");
+    assert_eq!(created["visibility"], "public", "{created}");
+    assert_eq!(created["private"], false, "{created}");
+    let list = ok_json(dir.path(), &["repo", "list", "acme", "--json"], "");
+    let names: Vec<&str> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert!(names.contains(&"newrepo"), "{list}");
+    // Seeding again leaves the new repository alone and changes nothing.
+    let again = ok_json(dir.path(), &["seed", &seed_file(&dir), "--json"], "");
+    assert_eq!(again["created"], 0, "{again}");
+    assert_eq!(again["updated"], 0, "{again}");
+    // An unknown owner fails.
+    let out = patgate(dir.path(), &["repo", "create", "nobody/x"], "");
+    assert!(
+        !out.status.success(),
+        "{}",
+        describe(&["repo", "create", "nobody/x"], &out)
+    );
+}
