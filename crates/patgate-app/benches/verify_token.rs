@@ -2,9 +2,11 @@
 //! cache hit should cost at most twice the floor).
 //!
 //! * `floor`: SHA-256 of the token string and a `HashMap<[u8; 32], _>` lookup, the least any
-//!   verification by hash can cost;
+//!   verification by hash can cost; `floor + parse` adds the format check that must come first;
 //! * `hit`: `App::verify` then `App::authorize_repo` (contents: read on a private repository of
 //!   an organization), everything warm;
+//! * `hit, one block_on per sample`: the same inside the runtime, as a server runs it (the
+//!   per-iteration `block_on` of `hit` costs about as much as the floor by itself);
 //! * `miss`: the same after `App::forget_all`, against a SQLite store in a temporary file;
 //! * `parse`: `TokenFormat::parse` alone (prefix, length, alphabet, CRC32);
 //! * `parts/*`: the pieces of a hit measured separately, to see what dominates.
@@ -17,18 +19,19 @@
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::Arc;
+use std::time::Instant;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use tokio::runtime::Runtime;
 
 use patgate_app::auth::PasswordParams;
 use patgate_app::seed::SeedFile;
-use patgate_app::tokens::CreateFineGrained;
+use patgate_app::tokens::{CreateClassic, CreateFineGrained};
 use patgate_app::{App, AppConfig, Clock, SystemClock};
 use patgate_domain::authz::{self, Need};
 use patgate_domain::catalog::{Level, Permission};
 use patgate_domain::model::RepositorySelection;
-use patgate_domain::token::{TokenHash, TokenKind};
+use patgate_domain::token::TokenHash;
 use patgate_domain::validate::RequestedPermission;
 use patgate_store::Store;
 use patgate_store_sqlite::SqliteStore;
@@ -139,23 +142,48 @@ fn verify_token(c: &mut Criterion) {
             .expect("allowed");
     });
 
-    // The floor: hash + std HashMap lookup, with as many entries as the cache will hold.
+    // Fill the verification cache with other live tokens, and the floor's map with as many
+    // entries, so that neither is a one-entry table.
+    let format = app.token_format().clone();
     let verified = rt.block_on(app.verify(secret)).expect("verifies");
     let mut map: HashMap<[u8; 32], Arc<_>> = HashMap::new();
-    let format = app.token_format().clone();
-    for _ in 0..OTHER_TOKENS {
-        let other = format.generate(TokenKind::FineGrained);
-        map.insert(other.hash().0, verified.clone());
-    }
+    rt.block_on(async {
+        let bob = app
+            .store()
+            .user_by_login("bob")
+            .await
+            .expect("store")
+            .expect("bob");
+        for i in 0..OTHER_TOKENS {
+            let other = app
+                .create_classic(
+                    &bob,
+                    CreateClassic {
+                        note: format!("other {i}"),
+                        scopes: vec!["repo".into()],
+                        expiration: None,
+                    },
+                )
+                .await
+                .expect("token");
+            let v = app.verify(other.secret.expose()).await.expect("verifies");
+            map.insert(other.secret.hash().0, v);
+        }
+    });
     map.insert(TokenHash::of(secret).0, verified.clone());
-    // Warm the cache with the same number of other entries (misses that reach the store are
-    // not cached, so insert real tokens' worth of entries through verify's own path is not
-    // possible here; the extra entries only matter for the floor's fairness).
 
     c.bench_function("floor: sha256 + HashMap::get", |b| {
         b.iter(|| {
             let hash = TokenHash::of(black_box(secret));
             black_box(map.get(&hash.0).map(|v| v.credential.token_id))
+        })
+    });
+
+    // The floor with the parse that verification must do before any lookup (DESIGN §2).
+    c.bench_function("floor + parse: parse, sha256 + HashMap::get", |b| {
+        b.iter(|| {
+            let parsed = format.parse(black_box(secret)).expect("well-formed");
+            black_box(map.get(&parsed.hash().0).map(|v| v.credential.token_id))
         })
     });
 
@@ -169,6 +197,25 @@ fn verify_token(c: &mut Criterion) {
             })
         })
     });
+
+    // The same, as a server runs it: inside the runtime, without entering it per request.
+    c.bench_function(
+        "hit, one block_on per sample: verify + authorize_repo",
+        |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let v = app.verify(black_box(secret)).await.expect("verifies");
+                        app.authorize_repo(Some(&v.credential), &facts, need)
+                            .await
+                            .expect("allowed");
+                    }
+                    start.elapsed()
+                })
+            })
+        },
+    );
 
     c.bench_function("miss: forget_all, verify + authorize_repo (SQLite)", |b| {
         b.iter_batched(
@@ -196,7 +243,10 @@ fn verify_token(c: &mut Criterion) {
         b.iter(|| rt.block_on(async { black_box(1u8) }))
     });
     parts.bench_function("verify (hit)", |b| {
-        b.iter(|| rt.block_on(app.verify(black_box(secret))).expect("verifies"))
+        b.iter(|| {
+            rt.block_on(app.verify(black_box(secret)))
+                .expect("verifies")
+        })
     });
     parts.bench_function("authorize_repo (warm)", |b| {
         b.iter(|| {
@@ -205,7 +255,10 @@ fn verify_token(c: &mut Criterion) {
         })
     });
     parts.bench_function("repo_rights (cache hit)", |b| {
-        b.iter(|| rt.block_on(app.repo_rights(verified.credential.user, &facts)).expect("rights"))
+        b.iter(|| {
+            rt.block_on(app.repo_rights(verified.credential.user, &facts))
+                .expect("rights")
+        })
     });
     let rights = rt
         .block_on(app.repo_rights(verified.credential.user, &facts))
@@ -224,17 +277,25 @@ fn verify_token(c: &mut Criterion) {
         })
     });
     parts.bench_function("SystemClock::now", |b| b.iter(|| clock.now()));
+    // The cache used before (moka, as configured then) and the one used now (quick_cache,
+    // the expiry kept in the value), each holding the same entries.
     let moka_cache: moka::sync::Cache<TokenHash, Arc<_>> = moka::sync::Cache::builder()
         .max_capacity(100_000)
         .time_to_live(std::time::Duration::from_secs(600))
         .support_invalidation_closures()
         .build();
+    let quick: quick_cache::sync::Cache<TokenHash, (Arc<_>, i64)> =
+        quick_cache::sync::Cache::new(100_000);
     for (k, v) in &map {
         moka_cache.insert(TokenHash(*k), v.clone());
+        quick.insert(TokenHash(*k), (v.clone(), 0));
     }
     let hash = TokenHash::of(secret);
     parts.bench_function("moka get (TTL + invalidation closures)", |b| {
         b.iter(|| moka_cache.get(black_box(&hash)))
+    });
+    parts.bench_function("quick_cache get", |b| {
+        b.iter(|| quick.get(black_box(&hash)))
     });
     parts.finish();
 }

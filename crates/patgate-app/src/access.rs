@@ -4,8 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use moka::sync::Cache;
-
 use patgate_domain::authz::{self, Need, OwnerRights, Resource, ResourceKind};
 use patgate_domain::catalog::OrgRole;
 use patgate_domain::model::{
@@ -13,6 +11,7 @@ use patgate_domain::model::{
 };
 use patgate_domain::policy::{self, EffectivePolicy};
 
+use crate::cache::TtlCache;
 use crate::{App, AppError};
 
 /// A repository with what authorization needs to know about its owner.
@@ -39,39 +38,45 @@ impl RepoFacts {
 type RepoKey = (String, String);
 
 pub(crate) struct AccessCache {
-    repos: Cache<RepoKey, Option<Arc<RepoFacts>>>,
-    policies: Cache<AccountId, Arc<EffectivePolicy>>,
-    rights: Cache<(AccountId, AccountId, i64), OwnerRights>,
+    repos: TtlCache<RepoKey, Option<Arc<RepoFacts>>>,
+    policies: TtlCache<AccountId, Arc<EffectivePolicy>>,
+    rights: TtlCache<(AccountId, AccountId, i64), OwnerRights>,
 }
 
 impl AccessCache {
     pub(crate) fn new(ttl: Duration, capacity: u64) -> Self {
         AccessCache {
-            repos: Cache::builder().max_capacity(capacity).time_to_live(ttl).build(),
-            policies: Cache::builder().max_capacity(capacity).time_to_live(ttl).build(),
-            rights: Cache::builder().max_capacity(capacity).time_to_live(ttl).build(),
+            repos: TtlCache::new(ttl, capacity),
+            policies: TtlCache::new(ttl, capacity),
+            rights: TtlCache::new(ttl, capacity),
         }
     }
 
     pub(crate) fn clear(&self) {
-        self.repos.invalidate_all();
-        self.policies.invalidate_all();
-        self.rights.invalidate_all();
+        self.repos.clear();
+        self.policies.clear();
+        self.rights.clear();
     }
 }
 
 impl App {
     /// The effective policy of an organization (its settings under its enterprise's).
     pub async fn effective_policy(&self, org: AccountId) -> Result<Arc<EffectivePolicy>, AppError> {
-        if let Some(hit) = self.inner.access.policies.get(&org) {
+        let now = self.now().unix_timestamp();
+        let cache = &self.inner.access.policies;
+        if let Some(hit) = cache.get(&org, now) {
             return Ok(hit);
         }
+        let ticket = cache.ticket();
         let store = self.store();
         let organization = store.org_by_id(org).await?.ok_or(AppError::NotFound)?;
         let settings = store.org_policy(org).await?;
         let enterprise = match organization.enterprise {
             Some(id) => {
-                let ent = store.enterprise_by_id(id).await?.ok_or(AppError::NotFound)?;
+                let ent = store
+                    .enterprise_by_id(id)
+                    .await?
+                    .ok_or(AppError::NotFound)?;
                 let ent_settings = store.enterprise_policy(id).await?;
                 Some((ent.slug, ent_settings))
             }
@@ -82,21 +87,28 @@ impl App {
             &settings,
             enterprise.as_ref().map(|(slug, s)| (slug.as_str(), s)),
         ));
-        self.inner.access.policies.insert(org, effective.clone());
+        cache.insert(ticket, org, effective.clone(), now);
         Ok(effective)
     }
 
     /// Finds a repository by owner login and name (case-insensitively).
-    pub async fn repo_facts(&self, owner: &str, name: &str) -> Result<Option<Arc<RepoFacts>>, AppError> {
+    pub async fn repo_facts(
+        &self,
+        owner: &str,
+        name: &str,
+    ) -> Result<Option<Arc<RepoFacts>>, AppError> {
         let key = (owner.to_ascii_lowercase(), name.to_ascii_lowercase());
-        if let Some(hit) = self.inner.access.repos.get(&key) {
+        let now = self.now().unix_timestamp();
+        let cache = &self.inner.access.repos;
+        if let Some(hit) = cache.get(&key, now) {
             return Ok(hit);
         }
+        let ticket = cache.ticket();
         let facts = match self.store().repo_by_name(owner, name).await? {
             Some(repo) => Some(Arc::new(self.facts_of(repo).await?)),
             None => None,
         };
-        self.inner.access.repos.insert(key, facts.clone());
+        cache.insert(ticket, key, facts.clone(), now);
         Ok(facts)
     }
 
@@ -108,7 +120,10 @@ impl App {
                     .org_by_id(repo.owner)
                     .await?
                     .ok_or(AppError::NotFound)?;
-                (Some(self.effective_policy(repo.owner).await?), org.enterprise)
+                (
+                    Some(self.effective_policy(repo.owner).await?),
+                    org.enterprise,
+                )
             }
             AccountKind::User => (None, None),
         };
@@ -120,11 +135,28 @@ impl App {
     }
 
     /// The user's own rights on a repository (DESIGN §3 rule 15).
-    pub async fn repo_rights(&self, user: AccountId, facts: &RepoFacts) -> Result<OwnerRights, AppError> {
+    pub async fn repo_rights(
+        &self,
+        user: AccountId,
+        facts: &RepoFacts,
+    ) -> Result<OwnerRights, AppError> {
+        self.repo_rights_at(user, facts, self.now().unix_timestamp())
+            .await
+    }
+
+    /// `repo_rights` with the clock already read (`now` in Unix seconds).
+    async fn repo_rights_at(
+        &self,
+        user: AccountId,
+        facts: &RepoFacts,
+        now: i64,
+    ) -> Result<OwnerRights, AppError> {
         let key = (user, facts.repo.owner, facts.repo.id.0);
-        if let Some(hit) = self.inner.access.rights.get(&key) {
+        let cache = &self.inner.access.rights;
+        if let Some(hit) = cache.get(&key, now) {
             return Ok(hit);
         }
+        let ticket = cache.ticket();
         let store = self.store();
         let repo = &facts.repo;
         let org_role = match repo.owner_kind {
@@ -133,7 +165,10 @@ impl App {
         };
         let org_standing = match org_role {
             Some(role) => {
-                let org = store.org_by_id(repo.owner).await?.ok_or(AppError::NotFound)?;
+                let org = store
+                    .org_by_id(repo.owner)
+                    .await?
+                    .ok_or(AppError::NotFound)?;
                 Some((role, org.base_permission))
             }
             None => None,
@@ -156,21 +191,28 @@ impl App {
             ),
             org_role,
         };
-        self.inner.access.rights.insert(key, rights);
+        cache.insert(ticket, key, rights, now);
         Ok(rights)
     }
 
     /// The user's standing in an organization, as rights on the organization's own resources.
-    pub async fn org_rights(&self, user: AccountId, org: AccountId) -> Result<OwnerRights, AppError> {
+    pub async fn org_rights(
+        &self,
+        user: AccountId,
+        org: AccountId,
+    ) -> Result<OwnerRights, AppError> {
         let key = (user, org, -1);
-        if let Some(hit) = self.inner.access.rights.get(&key) {
+        let now = self.now().unix_timestamp();
+        let cache = &self.inner.access.rights;
+        if let Some(hit) = cache.get(&key, now) {
             return Ok(hit);
         }
+        let ticket = cache.ticket();
         let rights = OwnerRights {
             repo_role: None,
             org_role: self.store().membership(org, user).await?,
         };
-        self.inner.access.rights.insert(key, rights);
+        cache.insert(ticket, key, rights, now);
         Ok(rights)
     }
 
@@ -195,14 +237,19 @@ impl App {
                 Err(AppError::NotFound)
             };
         };
+        // One clock reading for the cache and the decision.
+        let now = self.now();
         let rights = match &cred.grant {
             TokenGrant::AppInstallation { org, .. } if *org == facts.repo.owner => OwnerRights {
                 repo_role: Some(patgate_domain::catalog::RepoRole::Admin),
                 org_role: Some(OrgRole::Owner),
             },
-            _ => self.repo_rights(cred.user, facts).await?,
+            _ => {
+                self.repo_rights_at(cred.user, facts, now.unix_timestamp())
+                    .await?
+            }
         };
-        match authz::decide(cred, &resource, Some(need), rights, self.now()) {
+        match authz::decide(cred, &resource, Some(need), rights, now) {
             authz::Decision::Allow => Ok(()),
             authz::Decision::Deny(d) => Err(d.into()),
         }

@@ -62,23 +62,40 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
 impl App {
     /// Authenticates a user by login and password (HTTP Basic for token management, the CLI).
     /// Every failure is the same `BadCredentials`, so logins cannot be probed.
-    pub async fn authenticate_password(&self, login: &str, password: &str) -> Result<User, AppError> {
+    pub async fn authenticate_password(
+        &self,
+        login: &str,
+        password: &str,
+    ) -> Result<User, AppError> {
         let store = self.store();
-        let Some(user) = store.user_by_login(login).await? else {
-            // Spend the same time as a real check so that unknown logins cannot be told apart.
-            let _ = hash_password(&self.config().password_hashing, password);
-            return Err(AppError::BadCredentials);
+        let found = match store.user_by_login(login).await? {
+            Some(user) => store
+                .user_password_hash(user.id)
+                .await?
+                .map(|hash| (user, hash)),
+            None => None,
         };
-        let Some(hash) = store.user_password_hash(user.id).await? else {
-            return Err(AppError::BadCredentials);
-        };
-        let ok = tokio::task::spawn_blocking({
-            let password = password.to_owned();
-            move || verify_password(&hash, &password)
+        // argon2 is deliberately slow: run it off the async workers, and spend the same time when
+        // there is no hash to check (unknown login, or a user without a password) so that
+        // neither can be told apart from a wrong password.
+        let params = self.config().password_hashing;
+        let password = password.to_owned();
+        let (user, ok) = tokio::task::spawn_blocking(move || match found {
+            Some((user, hash)) => {
+                let ok = verify_password(&hash, &password);
+                (Some(user), ok)
+            }
+            None => {
+                let _ = hash_password(&params, &password);
+                (None, false)
+            }
         })
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
-        if ok { Ok(user) } else { Err(AppError::BadCredentials) }
+        match user {
+            Some(user) if ok => Ok(user),
+            _ => Err(AppError::BadCredentials),
+        }
     }
 
     /// Sets a user's password (operator action).

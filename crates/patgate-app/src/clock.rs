@@ -12,9 +12,32 @@ pub trait Clock: Send + Sync {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemClock;
 
+thread_local! {
+    /// The last second this thread turned into an `OffsetDateTime`: building one costs more than
+    /// reading the system clock, and a busy thread asks many times a second.
+    static LAST_SECOND: std::cell::Cell<(i64, OffsetDateTime)> =
+        const { std::cell::Cell::new((i64::MIN, OffsetDateTime::UNIX_EPOCH)) };
+}
+
 impl Clock for SystemClock {
     fn now(&self) -> OffsetDateTime {
-        truncate(OffsetDateTime::now_utc())
+        let Some(secs) = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .and_then(|d| i64::try_from(d.as_secs()).ok())
+        else {
+            return truncate(OffsetDateTime::now_utc());
+        };
+        LAST_SECOND.with(|last| {
+            let (cached_secs, cached) = last.get();
+            if cached_secs == secs {
+                return cached;
+            }
+            let now = OffsetDateTime::from_unix_timestamp(secs)
+                .unwrap_or_else(|_| truncate(OffsetDateTime::now_utc()));
+            last.set((secs, now));
+            now
+        })
     }
 }
 
@@ -50,5 +73,23 @@ impl Clock for ManualClock {
             .lock()
             .map(|t| *t)
             .unwrap_or_else(|poisoned| *poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_system_clock_reads_whole_seconds_of_now() {
+        let before = OffsetDateTime::now_utc();
+        let now = SystemClock.now();
+        let after = OffsetDateTime::now_utc();
+        assert_eq!(now.nanosecond(), 0);
+        assert_eq!(now.offset(), time::UtcOffset::UTC);
+        assert!(
+            truncate(before) <= now && now <= after,
+            "{before} {now} {after}"
+        );
     }
 }

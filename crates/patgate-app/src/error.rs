@@ -33,7 +33,9 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => AppError::NotFound,
-            StoreError::UniqueViolation(what) => AppError::Conflict(format!("already exists: {what}")),
+            StoreError::UniqueViolation(what) => {
+                AppError::Conflict(format!("already exists: {what}"))
+            }
             StoreError::Conflict(what) => AppError::Conflict(what),
             StoreError::Unavailable(_) => AppError::Unavailable,
             other => AppError::Internal(other.to_string()),

@@ -23,12 +23,21 @@ const KEY_TYPES: &[&str] = &[
 ];
 
 /// Checks the shape of an OpenSSH public key line: a known type, then base64 data.
-fn check_key(resource: &'static str, title: &str, key: &str) -> Result<(String, String), ValidationErrors> {
+fn check_key(
+    resource: &'static str,
+    title: &str,
+    key: &str,
+) -> Result<(String, String), ValidationErrors> {
     let mut errors = Vec::new();
     let title = title.trim();
     let key = key.trim();
     if key.is_empty() {
-        errors.push(FieldError::new(resource, "key", ErrorCode::MissingField, "key can't be blank"));
+        errors.push(FieldError::new(
+            resource,
+            "key",
+            ErrorCode::MissingField,
+            "key can't be blank",
+        ));
     } else {
         let mut parts = key.split_whitespace();
         let kind = parts.next().unwrap_or_default();
@@ -47,10 +56,19 @@ fn check_key(resource: &'static str, title: &str, key: &str) -> Result<(String, 
         }
     }
     if title.chars().count() > 255 {
-        errors.push(FieldError::new(resource, "title", ErrorCode::Invalid, "title is too long"));
+        errors.push(FieldError::new(
+            resource,
+            "title",
+            ErrorCode::Invalid,
+            "title is too long",
+        ));
     }
     if errors.is_empty() {
-        let title = if title.is_empty() { "key".to_owned() } else { title.to_owned() };
+        let title = if title.is_empty() {
+            "key".to_owned()
+        } else {
+            title.to_owned()
+        };
         Ok((title, key.to_owned()))
     } else {
         Err(ValidationErrors(errors))
@@ -64,18 +82,28 @@ fn key_material(key: &str) -> String {
 
 impl App {
     /// `POST /user/keys`: needs `keys: write` (fine-grained) or `write:public_key` (classic).
-    pub async fn add_user_key(&self, token: &VerifiedToken, title: &str, key: &str) -> Result<Key, AppError> {
+    pub async fn add_user_key(
+        &self,
+        token: &VerifiedToken,
+        title: &str,
+        key: &str,
+    ) -> Result<Key, AppError> {
         let cred = &token.credential;
         self.authorize_account(cred, Some(Need::new(Permission::KEYS, Level::Write)))?;
         let (title, key) = check_key("PublicKey", title, key)?;
         let existing = self.store().user_keys(cred.user).await?;
-        if existing.iter().any(|k| key_material(&k.key) == key_material(&key)) {
-            return Err(AppError::Validation(ValidationErrors::one(FieldError::new(
-                "PublicKey",
-                "key",
-                ErrorCode::Custom,
-                "key is already in use",
-            ))));
+        if existing
+            .iter()
+            .any(|k| key_material(&k.key) == key_material(&key))
+        {
+            return Err(AppError::Validation(ValidationErrors::one(
+                FieldError::new(
+                    "PublicKey",
+                    "key",
+                    ErrorCode::Custom,
+                    "key is already in use",
+                ),
+            )));
         }
         Ok(self
             .store()
@@ -92,12 +120,18 @@ impl App {
     }
 
     pub async fn user_keys(&self, token: &VerifiedToken) -> Result<Vec<Key>, AppError> {
-        self.authorize_account(&token.credential, Some(Need::new(Permission::KEYS, Level::Read)))?;
+        self.authorize_account(
+            &token.credential,
+            Some(Need::new(Permission::KEYS, Level::Read)),
+        )?;
         Ok(self.store().user_keys(token.credential.user).await?)
     }
 
     pub async fn delete_user_key(&self, token: &VerifiedToken, id: KeyId) -> Result<(), AppError> {
-        self.authorize_account(&token.credential, Some(Need::new(Permission::KEYS, Level::Write)))?;
+        self.authorize_account(
+            &token.credential,
+            Some(Need::new(Permission::KEYS, Level::Write)),
+        )?;
         match self.store().key_by_id(id).await? {
             Some(k) if k.user == token.credential.user && k.repo.is_none() => {
                 self.store().delete_key(id).await?;
@@ -118,17 +152,26 @@ impl App {
         read_only: bool,
     ) -> Result<Key, AppError> {
         let cred = &token.credential;
-        self.authorize_repo(Some(cred), facts, Need::new(Permission::ADMINISTRATION, Level::Write))
-            .await?;
+        self.authorize_repo(
+            Some(cred),
+            facts,
+            Need::new(Permission::ADMINISTRATION, Level::Write),
+        )
+        .await?;
         let (title, key) = check_key("DeployKey", title, key)?;
         let existing = self.store().deploy_keys(facts.repo.id).await?;
-        if existing.iter().any(|k| key_material(&k.key) == key_material(&key)) {
-            return Err(AppError::Validation(ValidationErrors::one(FieldError::new(
-                "DeployKey",
-                "key",
-                ErrorCode::Custom,
-                "key is already in use",
-            ))));
+        if existing
+            .iter()
+            .any(|k| key_material(&k.key) == key_material(&key))
+        {
+            return Err(AppError::Validation(ValidationErrors::one(
+                FieldError::new(
+                    "DeployKey",
+                    "key",
+                    ErrorCode::Custom,
+                    "key is already in use",
+                ),
+            )));
         }
         Ok(self
             .store()
@@ -144,15 +187,32 @@ impl App {
             .await?)
     }
 
-    pub async fn deploy_keys(&self, token: &VerifiedToken, facts: &RepoFacts) -> Result<Vec<Key>, AppError> {
-        self.authorize_repo(Some(&token.credential), facts, Need::new(Permission::ADMINISTRATION, Level::Read))
-            .await?;
+    pub async fn deploy_keys(
+        &self,
+        token: &VerifiedToken,
+        facts: &RepoFacts,
+    ) -> Result<Vec<Key>, AppError> {
+        self.authorize_repo(
+            Some(&token.credential),
+            facts,
+            Need::new(Permission::ADMINISTRATION, Level::Read),
+        )
+        .await?;
         Ok(self.store().deploy_keys(facts.repo.id).await?)
     }
 
-    pub async fn delete_deploy_key(&self, token: &VerifiedToken, facts: &RepoFacts, id: KeyId) -> Result<(), AppError> {
-        self.authorize_repo(Some(&token.credential), facts, Need::new(Permission::ADMINISTRATION, Level::Write))
-            .await?;
+    pub async fn delete_deploy_key(
+        &self,
+        token: &VerifiedToken,
+        facts: &RepoFacts,
+        id: KeyId,
+    ) -> Result<(), AppError> {
+        self.authorize_repo(
+            Some(&token.credential),
+            facts,
+            Need::new(Permission::ADMINISTRATION, Level::Write),
+        )
+        .await?;
         match self.store().key_by_id(id).await? {
             Some(k) if k.repo == Some(facts.repo.id) => {
                 self.store().delete_key(id).await?;
@@ -171,9 +231,17 @@ mod tests {
     fn only_openssh_public_keys_are_accepted() {
         let good = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGb4lM5Vx0ywyd5Xu0l1wRkJ1Wc3x7p1Q5l2V1g9e2Gk me@laptop";
         assert!(check_key("PublicKey", "laptop", good).is_ok());
-        for bad in ["", "hello", "ssh-dss AAAAB3NzaC1kc3MAAACBAP", "ssh-ed25519 !!!!!!!!!!!!!!!!!!!!"] {
+        for bad in [
+            "",
+            "hello",
+            "ssh-dss AAAAB3NzaC1kc3MAAACBAP",
+            "ssh-ed25519 !!!!!!!!!!!!!!!!!!!!",
+        ] {
             assert!(check_key("PublicKey", "t", bad).is_err(), "{bad}");
         }
-        assert_eq!(key_material(good), key_material(&good.replace("me@laptop", "other")));
+        assert_eq!(
+            key_material(good),
+            key_material(&good.replace("me@laptop", "other"))
+        );
     }
 }

@@ -10,8 +10,11 @@ use patgate_store::Store;
 
 pub mod access;
 pub mod auth;
+mod cache;
+pub mod changes;
 pub mod clock;
 pub mod error;
+pub mod jobs;
 pub mod keys;
 pub mod seed;
 pub mod tokens;

@@ -7,7 +7,7 @@ use patgate_domain::catalog::{OrgRole, RepoRole};
 use patgate_domain::model::{TokenGrant, Visibility};
 use patgate_domain::policy::{Access, Approval, PolicySettings};
 use patgate_domain::validate::{Expiration, RequestedPermission};
-use patgate_store::{NewAuditEvent, NewToken, NewUser, Upserted};
+use patgate_store::{NewAuditEvent, NewUser, Upserted};
 
 use crate::tokens::{CreateClassic, CreateFineGrained};
 use crate::{App, AppError, auth};
@@ -162,7 +162,14 @@ fn policy(what: &str, p: Option<&SeedPolicy>) -> Result<PolicySettings, SeedErro
     };
     let access = |key: &str, v: &Option<String>| -> Result<Option<Access>, SeedError> {
         v.as_deref()
-            .map(|s| Access::parse(s).ok_or_else(|| invalid(format!("{what}.policy.{key}"), format!("{s:?} is not \"allow\" or \"restrict\""))))
+            .map(|s| {
+                Access::parse(s).ok_or_else(|| {
+                    invalid(
+                        format!("{what}.policy.{key}"),
+                        format!("{s:?} is not \"allow\" or \"restrict\""),
+                    )
+                })
+            })
             .transpose()
     };
     let settings = PolicySettings {
@@ -171,7 +178,14 @@ fn policy(what: &str, p: Option<&SeedPolicy>) -> Result<PolicySettings, SeedErro
         approval: p
             .approval
             .as_deref()
-            .map(|s| Approval::parse(s).ok_or_else(|| invalid(format!("{what}.policy.approval"), format!("{s:?} is not \"require\" or \"disable\""))))
+            .map(|s| {
+                Approval::parse(s).ok_or_else(|| {
+                    invalid(
+                        format!("{what}.policy.approval"),
+                        format!("{s:?} is not \"require\" or \"disable\""),
+                    )
+                })
+            })
             .transpose()?,
         fine_grained_max_lifetime_days: p.fine_grained_max_lifetime_days,
         classic_max_lifetime_days: p.classic_max_lifetime_days,
@@ -199,7 +213,12 @@ impl App {
         for o in &seed.orgs {
             policy(&format!("orgs[{}]", o.login), o.policy.as_ref())?;
             if let Some(b) = &o.base_permission {
-                RepoRole::parse(b).ok_or_else(|| invalid(format!("orgs[{}].base_permission", o.login), format!("unknown role {b:?}")))?;
+                RepoRole::parse(b).ok_or_else(|| {
+                    invalid(
+                        format!("orgs[{}].base_permission", o.login),
+                        format!("unknown role {b:?}"),
+                    )
+                })?;
             }
         }
         for e in &seed.enterprises {
@@ -207,10 +226,18 @@ impl App {
         }
         for r in &seed.repos {
             Visibility::parse(&r.visibility).ok_or_else(|| {
-                invalid(format!("repos[{}/{}].visibility", r.owner, r.name), format!("{:?} is not public, private or internal", r.visibility))
+                invalid(
+                    format!("repos[{}/{}].visibility", r.owner, r.name),
+                    format!("{:?} is not public, private or internal", r.visibility),
+                )
             })?;
             for c in &r.collaborators {
-                RepoRole::parse(&c.role).ok_or_else(|| invalid(format!("repos[{}/{}].collaborators", r.owner, r.name), format!("unknown role {:?}", c.role)))?;
+                RepoRole::parse(&c.role).ok_or_else(|| {
+                    invalid(
+                        format!("repos[{}/{}].collaborators", r.owner, r.name),
+                        format!("unknown role {:?}", c.role),
+                    )
+                })?;
             }
         }
 
@@ -218,11 +245,17 @@ impl App {
             if u.login.trim().is_empty() {
                 return Err(invalid("users", "a user has an empty login"));
             }
-            let existing = store.user_by_login(&u.login).await.map_err(AppError::from)?;
+            let existing = store
+                .user_by_login(&u.login)
+                .await
+                .map_err(AppError::from)?;
             // Only hash a password when the user has none or it differs, so reloading is a no-op.
             let password_hash = match (&u.password, &existing) {
                 (Some(pw), Some(user)) => {
-                    let stored = store.user_password_hash(user.id).await.map_err(AppError::from)?;
+                    let stored = store
+                        .user_password_hash(user.id)
+                        .await
+                        .map_err(AppError::from)?;
                     match stored {
                         Some(h) if auth::verify_password(&h, pw) => None,
                         _ => Some(auth::hash_password(&self.config().password_hashing, pw)?),
@@ -248,7 +281,10 @@ impl App {
         }
         for e in &seed.enterprises {
             let settings = policy(&format!("enterprises[{}]", e.slug), e.policy.as_ref())?;
-            let (_, up) = store.upsert_enterprise(&e.slug, &settings).await.map_err(AppError::from)?;
+            let (_, up) = store
+                .upsert_enterprise(&e.slug, &settings)
+                .await
+                .map_err(AppError::from)?;
             report.count(up);
         }
         for o in &seed.orgs {
@@ -258,27 +294,65 @@ impl App {
                         .enterprise_by_slug(slug)
                         .await
                         .map_err(AppError::from)?
-                        .ok_or_else(|| invalid(format!("orgs[{}].enterprise", o.login), format!("no enterprise {slug:?}")))?
+                        .ok_or_else(|| {
+                            invalid(
+                                format!("orgs[{}].enterprise", o.login),
+                                format!("no enterprise {slug:?}"),
+                            )
+                        })?
                         .id,
                 ),
                 None => None,
             };
-            if let Some(Some(existing)) = Some(store.user_by_login(&o.login).await.map_err(AppError::from)?) {
-                return Err(invalid(format!("orgs[{}]", o.login), format!("{} is already a user", existing.login)));
+            if let Some(Some(existing)) = Some(
+                store
+                    .user_by_login(&o.login)
+                    .await
+                    .map_err(AppError::from)?,
+            ) {
+                return Err(invalid(
+                    format!("orgs[{}]", o.login),
+                    format!("{} is already a user", existing.login),
+                ));
             }
-            let base = o.base_permission.as_deref().and_then(RepoRole::parse).unwrap_or(RepoRole::Read);
-            let (org, up) = store.upsert_org(&o.login, enterprise, base, now).await.map_err(AppError::from)?;
+            let base = o
+                .base_permission
+                .as_deref()
+                .and_then(RepoRole::parse)
+                .unwrap_or(RepoRole::Read);
+            let (org, up) = store
+                .upsert_org(&o.login, enterprise, base, now)
+                .await
+                .map_err(AppError::from)?;
             report.count(up);
             let settings = policy(&format!("orgs[{}]", o.login), o.policy.as_ref())?;
-            report.count(store.upsert_org_policy(org.id, &settings).await.map_err(AppError::from)?);
+            report.count(
+                store
+                    .upsert_org_policy(org.id, &settings)
+                    .await
+                    .map_err(AppError::from)?,
+            );
             for (logins, role) in [(&o.owners, OrgRole::Owner), (&o.members, OrgRole::Member)] {
                 for login in logins {
+                    // Listed as both: an owner (otherwise every load would flip the role).
+                    if role == OrgRole::Member
+                        && o.owners.iter().any(|x| x.eq_ignore_ascii_case(login))
+                    {
+                        continue;
+                    }
                     let user = store
                         .user_by_login(login)
                         .await
                         .map_err(AppError::from)?
-                        .ok_or_else(|| invalid(format!("orgs[{}]", o.login), format!("no user {login:?}")))?;
-                    report.count(store.upsert_membership(org.id, user.id, role).await.map_err(AppError::from)?);
+                        .ok_or_else(|| {
+                            invalid(format!("orgs[{}]", o.login), format!("no user {login:?}"))
+                        })?;
+                    report.count(
+                        store
+                            .upsert_membership(org.id, user.id, role)
+                            .await
+                            .map_err(AppError::from)?,
+                    );
                 }
             }
         }
@@ -293,10 +367,19 @@ impl App {
             if visibility == Visibility::Internal
                 && !matches!(&owner, patgate_store::Account::Organization(o) if o.enterprise.is_some())
             {
-                return Err(invalid(&what, "internal repositories belong to an organization of an enterprise"));
+                return Err(invalid(
+                    &what,
+                    "internal repositories belong to an organization of an enterprise",
+                ));
             }
             let (repo, up) = store
-                .upsert_repo(owner.id(), &r.name, visibility, r.description.as_deref(), now)
+                .upsert_repo(
+                    owner.id(),
+                    &r.name,
+                    visibility,
+                    r.description.as_deref(),
+                    now,
+                )
                 .await
                 .map_err(AppError::from)?;
             report.count(up);
@@ -307,7 +390,12 @@ impl App {
                     .map_err(AppError::from)?
                     .ok_or_else(|| invalid(&what, format!("no user {:?}", c.login)))?;
                 let role = RepoRole::parse(&c.role).unwrap_or(RepoRole::Read);
-                report.count(store.upsert_collaborator(repo.id, user.id, role).await.map_err(AppError::from)?);
+                report.count(
+                    store
+                        .upsert_collaborator(repo.id, user.id, role)
+                        .await
+                        .map_err(AppError::from)?,
+                );
             }
         }
         self.directory_changed();
@@ -325,15 +413,24 @@ impl App {
             .await
             .map_err(AppError::from)?
             .ok_or_else(|| invalid(&what, format!("no user {:?}", t.user)))?;
-        let existing = self.store().tokens_of_user(user.id).await.map_err(AppError::from)?;
+        let existing = self
+            .store()
+            .tokens_of_user(user.id)
+            .await
+            .map_err(AppError::from)?;
         if existing.iter().any(|x| x.name == t.name) {
             report.unchanged += 1;
             return Ok(());
         }
         let expiration = match &t.expires_in {
             None => None,
-            Some(toml::Value::Integer(days)) => Some(Expiration::Days(u16::try_from(*days).unwrap_or(0))),
-            Some(toml::Value::String(s)) => Some(Expiration::parse_expires_in(s).ok_or_else(|| invalid(&what, format!("expires_in {s:?}")))?),
+            Some(toml::Value::Integer(days)) => {
+                Some(Expiration::Days(u16::try_from(*days).unwrap_or(0)))
+            }
+            Some(toml::Value::String(s)) => Some(
+                Expiration::parse_expires_in(s)
+                    .ok_or_else(|| invalid(&what, format!("expires_in {s:?}")))?,
+            ),
             Some(other) => return Err(invalid(&what, format!("expires_in {other}"))),
         };
         let issued = match t.kind.as_str() {
@@ -341,7 +438,10 @@ impl App {
                 let selection = t
                     .repository_selection
                     .as_deref()
-                    .map(|s| patgate_domain::model::RepositorySelection::parse(s).ok_or_else(|| invalid(&what, format!("repository_selection {s:?}"))))
+                    .map(|s| {
+                        patgate_domain::model::RepositorySelection::parse(s)
+                            .ok_or_else(|| invalid(&what, format!("repository_selection {s:?}")))
+                    })
                     .transpose()?;
                 self.create_fine_grained(
                     &user,
@@ -377,17 +477,31 @@ impl App {
                 )
                 .await
             }
-            other => return Err(invalid(&what, format!("kind {other:?} is not fine_grained or classic"))),
+            other => {
+                return Err(invalid(
+                    &what,
+                    format!("kind {other:?} is not fine_grained or classic"),
+                ));
+            }
         }
         .map_err(|e| invalid(&what, e.to_string()))?;
         let mut secret = issued.secret.expose().to_owned();
-        if let Some(fixed) = &t.secret {
+        // A fixed secret that does not fit this deployment's prefixes is ignored: the token keeps
+        // its generated secret, which the report shows.
+        let fixed = t
+            .secret
+            .as_deref()
+            .filter(|s| self.token_format().parse(s).is_ok());
+        if let Some(fixed) = fixed {
             let parsed = self
                 .token_format()
                 .parse(fixed)
                 .map_err(|e| invalid(&what, format!("secret: {e}")))?;
             if parsed.kind != issued.token.kind() {
-                return Err(invalid(&what, "secret has the prefix of another kind of token"));
+                return Err(invalid(
+                    &what,
+                    "secret has the prefix of another kind of token",
+                ));
             }
             self.store()
                 .regenerate_token(
@@ -397,7 +511,12 @@ impl App {
                     issued.token.issued_at,
                     issued.token.expires_at,
                     &[NewAuditEvent {
-                        action: "personal_access_token.credential_regenerated".into(),
+                        action: if issued.token.kind() == patgate_domain::token::TokenKind::Classic
+                        {
+                            "oauth_access.regenerate".into()
+                        } else {
+                            "personal_access_token.credential_regenerated".into()
+                        },
                         actor: Some(user.id),
                         actor_login: Some(user.login.clone()),
                         org: None,
@@ -408,14 +527,15 @@ impl App {
                 )
                 .await
                 .map_err(AppError::from)?;
-            secret = fixed.clone();
+            secret = fixed.to_owned();
         }
         let state = match &issued.token.grant {
             TokenGrant::FineGrained { state, .. } => state.as_str(),
             _ => "classic",
         };
-        report.new_tokens.push((format!("{}/{}", t.user, t.name), state.to_owned(), secret));
-        let _ = NewToken::clone;
+        report
+            .new_tokens
+            .push((format!("{}/{}", t.user, t.name), state.to_owned(), secret));
         Ok(())
     }
 }

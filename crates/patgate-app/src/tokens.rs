@@ -140,7 +140,11 @@ impl ResolvedOwner {
 }
 
 impl App {
-    async fn resolve_owner(&self, user: &User, login: Option<&str>) -> Result<ResolvedOwner, AppError> {
+    async fn resolve_owner(
+        &self,
+        user: &User,
+        login: Option<&str>,
+    ) -> Result<ResolvedOwner, AppError> {
         let login = login.map(str::trim).filter(|l| !l.is_empty());
         let Some(login) = login.filter(|l| !l.eq_ignore_ascii_case(&user.login)) else {
             return Ok(ResolvedOwner {
@@ -191,7 +195,11 @@ impl App {
         Ok((found, unknown))
     }
 
-    pub async fn create_fine_grained(&self, user: &User, req: CreateFineGrained) -> Result<Issued, AppError> {
+    pub async fn create_fine_grained(
+        &self,
+        user: &User,
+        req: CreateFineGrained,
+    ) -> Result<Issued, AppError> {
         if !user.email_verified {
             // Checked first: nothing else about the request matters (seed 004).
             return Err(validate::validate_fine_grained(
@@ -214,14 +222,21 @@ impl App {
                 },
             )
             .err()
-            .map_or(AppError::Forbidden("email not verified".into()), AppError::Validation));
+            .map_or(
+                AppError::Forbidden("email not verified".into()),
+                AppError::Validation,
+            ));
         }
-        let owner = self.resolve_owner(user, req.resource_owner.as_deref()).await?;
-        let selection = req.repository_selection.unwrap_or(if req.repositories.is_empty() {
-            RepositorySelection::None
-        } else {
-            RepositorySelection::Subset
-        });
+        let owner = self
+            .resolve_owner(user, req.resource_owner.as_deref())
+            .await?;
+        let selection = req
+            .repository_selection
+            .unwrap_or(if req.repositories.is_empty() {
+                RepositorySelection::None
+            } else {
+                RepositorySelection::Subset
+            });
         let (repos, unknown) = self.resolve_repositories(&owner, &req.repositories).await?;
         let existing = self.store().tokens_of_user(user.id).await?;
         let fine_grained: Vec<&Token> = existing
@@ -270,10 +285,31 @@ impl App {
             "user": user.login,
             "hashed_token": secret.hash().to_base64(),
         });
-        let mut events = vec![audit(self, "personal_access_token.create", user, org, None, data.clone())];
+        let mut events = vec![audit(
+            self,
+            "personal_access_token.create",
+            user,
+            org,
+            None,
+            data.clone(),
+        )];
         match state {
-            GrantState::Pending => events.push(audit(self, "personal_access_token.request_created", user, org, None, data)),
-            GrantState::Approved => events.push(audit(self, "personal_access_token.access_granted", user, org, None, data)),
+            GrantState::Pending => events.push(audit(
+                self,
+                "personal_access_token.request_created",
+                user,
+                org,
+                None,
+                data,
+            )),
+            GrantState::Approved => events.push(audit(
+                self,
+                "personal_access_token.access_granted",
+                user,
+                org,
+                None,
+                data,
+            )),
             _ => {}
         }
         let token = self
@@ -296,7 +332,11 @@ impl App {
         Ok(Issued { token, secret })
     }
 
-    pub async fn create_classic(&self, user: &User, req: CreateClassic) -> Result<Issued, AppError> {
+    pub async fn create_classic(
+        &self,
+        user: &User,
+        req: CreateClassic,
+    ) -> Result<Issued, AppError> {
         let valid = validate::validate_classic(
             &ClassicRequest {
                 note: &req.note,
@@ -336,7 +376,11 @@ impl App {
     }
 
     /// The user's tokens, newest first.
-    pub async fn list_tokens(&self, user: &User, kind: Option<TokenKind>) -> Result<Vec<Token>, AppError> {
+    pub async fn list_tokens(
+        &self,
+        user: &User,
+        kind: Option<TokenKind>,
+    ) -> Result<Vec<Token>, AppError> {
         let mut tokens = self.store().tokens_of_user(user.id).await?;
         if let Some(kind) = kind {
             tokens.retain(|t| t.kind() == kind);
@@ -352,7 +396,12 @@ impl App {
         }
     }
 
-    pub async fn edit_fine_grained(&self, user: &User, id: TokenId, edit: EditFineGrained) -> Result<Token, AppError> {
+    pub async fn edit_fine_grained(
+        &self,
+        user: &User,
+        id: TokenId,
+        edit: EditFineGrained,
+    ) -> Result<Token, AppError> {
         let token = self.own_token(user, id).await?;
         let TokenGrant::FineGrained {
             resource_owner,
@@ -378,7 +427,9 @@ impl App {
         let selection = edit.repository_selection.unwrap_or(requested.selection);
         let (repos, unknown) = match &edit.repositories {
             Some(names) => self.resolve_repositories(&owner, names).await?,
-            None if selection == RepositorySelection::Subset => (requested.repositories.clone(), Vec::new()),
+            None if selection == RepositorySelection::Subset => {
+                (requested.repositories.clone(), Vec::new())
+            }
             None => (Vec::new(), Vec::new()),
         };
         let permissions = match edit.permissions {
@@ -386,7 +437,10 @@ impl App {
             None => requested
                 .permissions
                 .iter()
-                .filter(|(p, _)| selection != RepositorySelection::None || p.group() != patgate_domain::catalog::PermissionGroup::Repository)
+                .filter(|(p, _)| {
+                    selection != RepositorySelection::None
+                        || p.group() != patgate_domain::catalog::PermissionGroup::Repository
+                })
                 .map(|(p, l)| RequestedPermission {
                     group: None,
                     name: p.name().to_owned(),
@@ -420,14 +474,18 @@ impl App {
         let new_access: TokenAccess = valid.access;
         let (new_state, new_granted, new_request) = match owner.kind {
             AccountKind::User => (GrantState::NotRequired, Some(new_access.clone()), false),
-            AccountKind::Organization if !valid.needs_approval => (GrantState::Approved, Some(new_access.clone()), false),
+            AccountKind::Organization if !valid.needs_approval => {
+                (GrantState::Approved, Some(new_access.clone()), false)
+            }
             AccountKind::Organization => match (state, granted) {
                 // Reducing access needs no approval.
                 (GrantState::Approved, Some(old)) if old.covers(&new_access) => {
                     (GrantState::Approved, Some(new_access.clone()), false)
                 }
                 // Raising it asks again; the approved access keeps working meanwhile.
-                (GrantState::Approved, Some(old)) => (GrantState::Approved, Some(old.clone()), true),
+                (GrantState::Approved, Some(old)) => {
+                    (GrantState::Approved, Some(old.clone()), true)
+                }
                 _ => (GrantState::Pending, None, true),
             },
         };
@@ -443,9 +501,23 @@ impl App {
             "user_programmatic_access_name": token.name,
             "repository_selection": selection.as_str(),
         });
-        let mut events = vec![audit(self, "personal_access_token.update", user, org, Some(id), data.clone())];
+        let mut events = vec![audit(
+            self,
+            "personal_access_token.update",
+            user,
+            org,
+            Some(id),
+            data.clone(),
+        )];
         if new_request {
-            events.push(audit(self, "personal_access_token.request_created", user, org, Some(id), data));
+            events.push(audit(
+                self,
+                "personal_access_token.request_created",
+                user,
+                org,
+                Some(id),
+                data,
+            ));
         }
         let updated = self
             .store()
@@ -457,15 +529,29 @@ impl App {
 
     /// Issues a new secret for the same token with a newly chosen expiry; the old secret stops
     /// working at once.
-    pub async fn regenerate(&self, user: &User, id: TokenId, expiration: Option<Expiration>) -> Result<Issued, AppError> {
+    pub async fn regenerate(
+        &self,
+        user: &User,
+        id: TokenId,
+        expiration: Option<Expiration>,
+    ) -> Result<Issued, AppError> {
         let token = self.own_token(user, id).await?;
         let kind = token.kind();
         let max_days = match owner_org(&token) {
-            Some(org) => self.effective_policy(org).await?.max_lifetime_days(kind).map(|(d, _)| d),
+            Some(org) => self
+                .effective_policy(org)
+                .await?
+                .max_lifetime_days(kind)
+                .map(|(d, _)| d),
             None => None,
         };
         let now = self.now();
-        let expires_at = validate::validate_regeneration(kind, expiration.unwrap_or(Expiration::Default), max_days, now)?;
+        let expires_at = validate::validate_regeneration(
+            kind,
+            expiration.unwrap_or(Expiration::Default),
+            max_days,
+            now,
+        )?;
         let secret = self.token_format().generate(kind);
         let action = match kind {
             TokenKind::Classic => "oauth_access.regenerate",
@@ -504,7 +590,10 @@ impl App {
         });
         let (deleted, keys) = self
             .store()
-            .delete_token(id, &[audit(self, action, user, owner_org(&token), Some(id), data)])
+            .delete_token(
+                id,
+                &[audit(self, action, user, owner_org(&token), Some(id), data)],
+            )
             .await?;
         self.forget_token(id);
         Ok((deleted, keys.len()))
@@ -513,19 +602,25 @@ impl App {
 
 impl App {
     /// Replaces a classic token's scopes (GitHub's Authorizations API allowed the same).
-    pub async fn edit_classic_scopes(&self, user: &User, id: TokenId, scopes: &[String]) -> Result<Token, AppError> {
+    pub async fn edit_classic_scopes(
+        &self,
+        user: &User,
+        id: TokenId,
+        scopes: &[String],
+    ) -> Result<Token, AppError> {
         let token = self.own_token(user, id).await?;
         if token.kind() != TokenKind::Classic {
             return Err(AppError::NotFound);
         }
-        let scopes = patgate_domain::scopes::Scopes::from_names(scopes.iter().map(String::as_str)).map_err(|e| {
-            AppError::Validation(ValidationErrors::one(FieldError::new(
-                "PersonalAccessToken",
-                "scopes",
-                ErrorCode::Invalid,
-                e.to_string(),
-            )))
-        })?;
+        let scopes = patgate_domain::scopes::Scopes::from_names(scopes.iter().map(String::as_str))
+            .map_err(|e| {
+                AppError::Validation(ValidationErrors::one(FieldError::new(
+                    "PersonalAccessToken",
+                    "scopes",
+                    ErrorCode::Invalid,
+                    e.to_string(),
+                )))
+            })?;
         let data = json!({
             "oauth_application_name": token.name,
             "token_scopes": patgate_store::codec::encode_scopes(&scopes),
@@ -536,7 +631,14 @@ impl App {
                 id,
                 None,
                 &TokenGrant::Classic { scopes },
-                &[audit(self, "oauth_access.update", user, None, Some(id), data)],
+                &[audit(
+                    self,
+                    "oauth_access.update",
+                    user,
+                    None,
+                    Some(id),
+                    data,
+                )],
             )
             .await?;
         self.forget_token(id);

@@ -1,6 +1,7 @@
 //! Token verification: parse (prefix, length, alphabet, checksum) → SHA-256 → in-process cache →
 //! store. The cache is keyed by the token's hash, never the token, and entries are dropped at
-//! write time by the process that changes a token; other processes see the change within the TTL.
+//! write time by the process that changes a token; other processes see the change within the TTL
+//! (see `cache` for how the TTL is measured and why a racing insert cannot undo an invalidation).
 //!
 //! "Last used" is kept in memory and flushed to the store in batches, at most once per
 //! `LAST_USED_GRANULARITY` per token, so verification never writes.
@@ -11,12 +12,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use moka::sync::Cache;
 use time::OffsetDateTime;
 
 use patgate_domain::model::{AccountId, Credential, TokenId};
 use patgate_domain::token::TokenHash;
 
+use crate::cache::TtlCache;
 use crate::{App, AppError};
 
 /// A token's last-used time is recorded at most this often (seconds).
@@ -42,18 +43,14 @@ impl VerifiedToken {
 }
 
 pub(crate) struct VerifyCache {
-    tokens: Cache<TokenHash, Arc<VerifiedToken>>,
+    tokens: TtlCache<TokenHash, Arc<VerifiedToken>>,
     pending_last_used: Mutex<HashMap<TokenId, OffsetDateTime>>,
 }
 
 impl VerifyCache {
     pub(crate) fn new(ttl: Duration, capacity: u64) -> Self {
         VerifyCache {
-            tokens: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(ttl)
-                .support_invalidation_closures()
-                .build(),
+            tokens: TtlCache::new(ttl, capacity),
             pending_last_used: Mutex::new(HashMap::new()),
         }
     }
@@ -63,16 +60,24 @@ impl App {
     /// Verifies a presented token. Malformed tokens are refused before any lookup; unknown,
     /// expired or deleted ones get the same `BadCredentials`.
     pub async fn verify(&self, presented: &str) -> Result<Arc<VerifiedToken>, AppError> {
-        let parsed = self
-            .token_format()
-            .parse(presented)
-            .map_err(|_| AppError::BadCredentials)?;
-        let hash = parsed.hash();
+        let format = self.token_format();
+        // Prefix and length first; the checksum guards the store, so it is checked before a
+        // lookup there. A cache hit needs no checksum: its key is the SHA-256 of a token that was
+        // verified in full.
+        if !format.has_shape(presented) {
+            return Err(AppError::BadCredentials);
+        }
+        let hash = TokenHash::of(presented);
         let now = self.now();
+        let now_secs = now.unix_timestamp();
         let cache = &self.inner.verify;
-        let verified = match cache.tokens.get(&hash) {
+        let verified = match cache.tokens.get(&hash, now_secs) {
             Some(hit) => hit,
             None => {
+                format
+                    .parse(presented)
+                    .map_err(|_| AppError::BadCredentials)?;
+                let ticket = cache.tokens.ticket();
                 let token = self
                     .store()
                     .token_by_hash(&hash)
@@ -83,7 +88,9 @@ impl App {
                     token.name.clone(),
                     token.last_used_at,
                 ));
-                cache.tokens.insert(hash, verified.clone());
+                cache
+                    .tokens
+                    .insert(ticket, hash, verified.clone(), now_secs);
                 verified
             }
         };
@@ -112,7 +119,8 @@ impl App {
 
     /// Writes the buffered last-used times in one batch. Called periodically and at shutdown.
     pub async fn flush_last_used(&self) -> Result<usize, AppError> {
-        let batch: Vec<(TokenId, OffsetDateTime)> = match self.inner.verify.pending_last_used.lock() {
+        let batch: Vec<(TokenId, OffsetDateTime)> = match self.inner.verify.pending_last_used.lock()
+        {
             Ok(mut pending) => pending.drain().collect(),
             Err(_) => return Err(AppError::Internal("last-used buffer poisoned".into())),
         };
@@ -136,25 +144,23 @@ impl App {
 
     /// Drops a token from the verification cache (after any change to it).
     pub fn forget_token(&self, id: TokenId) {
-        let _ = self
-            .inner
+        self.inner
             .verify
             .tokens
-            .invalidate_entries_if(move |_, v| v.credential.token_id == id);
+            .retain(|v| v.credential.token_id != id);
     }
 
     /// Drops every token of a user from the verification cache.
     pub fn forget_user_tokens(&self, user: AccountId) {
-        let _ = self
-            .inner
+        self.inner
             .verify
             .tokens
-            .invalidate_entries_if(move |_, v| v.credential.user == user);
+            .retain(|v| v.credential.user != user);
     }
 
     /// Drops everything cached (used when another replica announces a change it cannot name).
     pub fn forget_all(&self) {
-        self.inner.verify.tokens.invalidate_all();
+        self.inner.verify.tokens.clear();
         self.inner.access.clear();
     }
 }

@@ -171,6 +171,12 @@ impl TokenFormat {
 
     /// Checks prefix, then total length, then alphabet, then checksum, before anything else; never
     /// allocates.
+    /// The cheap first check of `parse`: a known prefix and the right length.
+    pub fn has_shape(&self, token: &str) -> bool {
+        self.kind_of(token)
+            .is_some_and(|kind| token.len() == self.prefix(kind).len() + SUFFIX_LEN)
+    }
+
     pub fn parse<'a>(&self, token: &'a str) -> Result<ParsedToken<'a>, TokenParseError> {
         let kind = self.kind_of(token).ok_or(TokenParseError::Prefix)?;
         let prefix_len = self.prefix(kind).len();

@@ -49,6 +49,42 @@ pub struct Settings {
     )]
     pub cache_ttl_secs: u64,
 
+    /// PostgreSQL: the most connections this process opens.
+    #[arg(
+        long,
+        env = "PATGATE_PG_MAX_CONNECTIONS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub pg_max_connections: u32,
+
+    /// PostgreSQL: seconds a request waits for a connection before it fails with 503.
+    #[arg(
+        long,
+        env = "PATGATE_PG_ACQUIRE_TIMEOUT_SECS",
+        default_value_t = 3,
+        global = true
+    )]
+    pub pg_acquire_timeout_secs: u64,
+
+    /// PostgreSQL: the longest a statement may run, in seconds.
+    #[arg(
+        long,
+        env = "PATGATE_PG_STATEMENT_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub pg_statement_timeout_secs: u64,
+
+    /// Seconds between checks for due scheduled jobs (each runs once a day across all processes).
+    #[arg(
+        long,
+        env = "PATGATE_JOBS_INTERVAL_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub jobs_interval_secs: u64,
+
     /// Where the bare git repositories live (default: <data-dir>/git).
     #[arg(long, env = "PATGATE_GIT_ROOT", global = true)]
     pub git_root: Option<PathBuf>,
@@ -69,7 +105,22 @@ pub struct Settings {
     pub insecure_fast_passwords: bool,
 }
 
+/// Parses `Settings` alone (for `Settings::defaults_in`).
+#[derive(clap::Parser)]
+struct SettingsOnly {
+    #[command(flatten)]
+    settings: Settings,
+}
+
 impl Settings {
+    /// The defaults (and `PATGATE_*` variables) with the data directory set: what `patgate`
+    /// would use when run with `--data-dir DIR`.
+    pub fn defaults_in(data_dir: &std::path::Path) -> Settings {
+        use clap::Parser;
+        let mut s = SettingsOnly::parse_from(["patgate"]).settings;
+        s.data_dir = data_dir.to_path_buf();
+        s
+    }
     pub fn git_config(&self) -> crate::git::GitConfig {
         crate::git::GitConfig {
             root: self

@@ -7,4 +7,4 @@ pub mod startup;
 pub mod state;
 
 pub use config::Settings;
-pub use startup::{build_app, open_store, router, serve};
+pub use startup::{build_app, connect_store, open_store, router, serve};

@@ -47,6 +47,15 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Copy every row from one database to another, empty one (e.g. SQLite to PostgreSQL).
+    Copy {
+        /// Source database URL.
+        #[arg(long)]
+        from: String,
+        /// Target database URL (migrated first; must hold no data).
+        #[arg(long)]
+        to: String,
+    },
     /// Load a directory file (TOML, docs/seed-format.md); loading it again changes nothing.
     Seed {
         file: PathBuf,
@@ -415,7 +424,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .to_owned();
             println!(
                 "patgate listening on http://{addr} (database {})",
-                settings.database_url()
+                patgate_server::startup::redact(&settings.database_url())
             );
             patgate_server::serve(
                 listener,
@@ -424,12 +433,39 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     base_url,
                     git: Some(settings.git_config()),
                 },
+                std::time::Duration::from_secs(settings.jobs_interval_secs),
             )
             .await
         }
         Command::Migrate => {
             open_store(&settings).await?;
             println!("migrations applied to {}", settings.database_url());
+            Ok(())
+        }
+        Command::Copy { from, to } => {
+            let source = patgate_server::connect_store(&settings, &from).await?;
+            source
+                .migrate()
+                .await
+                .context("bringing the source schema up to date")?;
+            let target = patgate_server::connect_store(&settings, &to).await?;
+            target
+                .migrate()
+                .await
+                .context("creating the target schema")?;
+            let dump = source
+                .export_dump()
+                .await
+                .map_err(|e| anyhow!("reading {}: {e}", patgate_server::startup::redact(&from)))?;
+            target
+                .import_dump(&dump)
+                .await
+                .map_err(|e| anyhow!("writing {}: {e}", patgate_server::startup::redact(&to)))?;
+            println!(
+                "copied {} to {}",
+                patgate_server::startup::redact(&from),
+                patgate_server::startup::redact(&to)
+            );
             Ok(())
         }
         Command::Seed { file, json } => {
@@ -618,6 +654,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         VisibilityArg::Private => Visibility::Private,
                         VisibilityArg::Internal => Visibility::Internal,
                     };
+                    if visibility == Visibility::Internal
+                        && !matches!(&account, patgate_store::Account::Organization(o) if o.enterprise.is_some())
+                    {
+                        bail!("internal repositories belong to an organization of an enterprise");
+                    }
                     let (repo, up) = app
                         .store()
                         .upsert_repo(

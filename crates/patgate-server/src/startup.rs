@@ -23,7 +23,14 @@ use crate::state::AppState;
 
 /// Opens (and migrates) the store a database URL names.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
-    let url = settings.database_url();
+    let store = connect_store(settings, &settings.database_url()).await?;
+    store.migrate().await.context("applying migrations")?;
+    Ok(store)
+}
+
+/// Connects to the store a URL names, without migrating.
+pub async fn connect_store(settings: &Settings, url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    let url = url.to_owned();
     let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
         if settings.database_url.is_none() {
             std::fs::create_dir_all(&settings.data_dir).with_context(|| {
@@ -36,14 +43,38 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
                 .with_context(|| format!("opening {url}"))?,
         )
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        anyhow::bail!(
-            "PostgreSQL is not available in this build yet (issue 5); use a sqlite:// URL"
+        let options = patgate_store_postgres::PgOptions {
+            max_connections: settings.pg_max_connections,
+            acquire_timeout: Duration::from_secs(settings.pg_acquire_timeout_secs),
+            statement_timeout: Duration::from_secs(settings.pg_statement_timeout_secs),
+            ..patgate_store_postgres::PgOptions::default()
+        };
+        Arc::new(
+            patgate_store_postgres::PostgresStore::connect(&url, options)
+                .await
+                .with_context(|| format!("connecting to {}", redact(&url)))?,
         )
     } else {
-        anyhow::bail!("unsupported database URL {url:?}: use sqlite://FILE or postgres://...")
+        anyhow::bail!(
+            "unsupported database URL {:?}: use sqlite://FILE or postgres://...",
+            redact(&url)
+        )
     };
-    store.migrate().await.context("applying migrations")?;
     Ok(store)
+}
+
+/// A database URL without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
 }
 
 pub fn build_app(store: Arc<dyn Store>, settings: &Settings) -> anyhow::Result<App> {
@@ -96,8 +127,34 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves until ctrl-c / SIGTERM, flushing last-used times periodically and at the end.
-pub async fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    jobs_interval: Duration,
+) -> anyhow::Result<()> {
     let app = state.app.clone();
+    let follower = tokio::spawn({
+        let app = app.clone();
+        async move { app.follow_changes().await }
+    });
+    let jobs = tokio::spawn({
+        let app = app.clone();
+        let holder = format!("{}:{}", hostname(), std::process::id());
+        async move {
+            let mut tick = tokio::time::interval(jobs_interval.max(Duration::from_secs(1)));
+            loop {
+                tick.tick().await;
+                match app.run_due_jobs(&holder).await {
+                    Ok(outcomes) => {
+                        for o in outcomes.iter().filter(|o| o.ran) {
+                            tracing::info!(job = o.job, period = %o.period, affected = o.affected, "job ran");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "scheduled jobs"),
+                }
+            }
+        }
+    });
     let flusher = tokio::spawn({
         let app = app.clone();
         async move {
@@ -154,8 +211,16 @@ pub async fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<()>
     .await
     .context("serving HTTP")?;
     flusher.abort();
+    follower.abort();
+    jobs.abort();
     app.flush_last_used().await.ok();
     Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "patgate".to_owned())
 }
 
 async fn shutdown_signal() {

@@ -10,10 +10,14 @@
 //!
 //! The SQL is kept portable (see `migrations/0001_init.sql`): the PostgreSQL backend copies it.
 //! Queries are runtime queries over static strings; the encodings are `patgate_store::codec`'s.
+//! One process owns the file, so there is no change feed ([`Store::changes`] is `None`); job
+//! claims (`job_runs`) still go through the database, and a dump copies to PostgreSQL as is.
 
 mod audit;
 mod directory;
+mod dump;
 mod error;
+mod jobs;
 mod keys;
 mod rows;
 mod tokens;
@@ -120,6 +124,14 @@ pub(crate) async fn commit(tx: Transaction<'static, Sqlite>) -> StoreResult<()> 
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn export_dump(&self) -> StoreResult<patgate_store::dump::Dump> {
+        self.export().await
+    }
+
+    async fn import_dump(&self, dump: &patgate_store::dump::Dump) -> StoreResult<()> {
+        self.import(dump).await
+    }
+
     async fn migrate(&self) -> StoreResult<()> {
         sqlx::migrate!()
             .run(&self.writer)

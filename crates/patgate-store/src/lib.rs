@@ -301,9 +301,60 @@ pub trait AuditStore: Send + Sync {
     async fn audit_events(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>>;
 }
 
+/// A change that every process must honour at once (cross-replica cache invalidation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// A token was edited, regenerated, deleted or had its grant changed.
+    Token(TokenId),
+    /// Anything in the directory: users, organizations, memberships, repositories,
+    /// collaborators, policies.
+    Directory,
+    /// Notifications may have been missed (the connection to the database was lost): forget
+    /// everything cached.
+    Everything,
+}
+
+/// Scheduled jobs, run once per period across every process.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Claims the run of `job` for `period` (e.g. `2026-11-21` for a daily job). Exactly one
+    /// caller, across every process sharing the database, gets `true`.
+    async fn claim_job_run(
+        &self,
+        job: &str,
+        period: &str,
+        holder: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Who claimed a run, if anyone.
+    async fn job_run_holder(&self, job: &str, period: &str) -> StoreResult<Option<String>>;
+    /// Personal access tokens (not app installation tokens) not used since `cutoff`: last used
+    /// before it (or never), and their current secret issued before it too (a token never used
+    /// counts from when its secret was issued; a regenerated one is as good as new). By id.
+    async fn tokens_unused_since(&self, cutoff: OffsetDateTime) -> StoreResult<Vec<TokenId>>;
+}
+
+/// Every row of every table, for moving an installation between backends (ids preserved).
+pub mod dump;
+
 /// Everything a patgate process needs from its database.
 #[async_trait]
-pub trait Store: DirectoryStore + TokenStore + KeyStore + AuditStore {
+pub trait Store: DirectoryStore + TokenStore + KeyStore + AuditStore + JobStore {
+    /// Changes made by any process sharing the database (this one included), as the database
+    /// announces them; a new receiver per call. `None` when the backend serves a single process
+    /// (SQLite), where the in-process invalidation suffices. A receiver that falls behind
+    /// (`RecvError::Lagged`) must forget everything, as for [`Change::Everything`].
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>> {
+        None
+    }
+    /// Every row, for a copy to another backend, from one snapshot.
+    async fn export_dump(&self) -> StoreResult<dump::Dump>;
+    /// Loads a dump into an empty database in one transaction (all or nothing), keeping ids and
+    /// moving id sequences past them and past the ids the audit log mentions
+    /// ([`dump::Dump::highest_ids`]). Refuses (`Conflict`) when the database already holds
+    /// accounts or enterprises; a dangling reference in the dump is `Conflict` too. Other
+    /// processes are told to forget everything ([`Change::Everything`]).
+    async fn import_dump(&self, dump: &dump::Dump) -> StoreResult<()>;
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
     /// Cheap liveness probe.

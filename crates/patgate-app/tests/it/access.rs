@@ -14,7 +14,12 @@ async fn losing_membership_removes_access_at_once() {
     let classic_token = classic(&app, &bob, "acme", &["repo"]).await;
     let fine = fine_grained(&app, &bob, "acme", Some("acme"), &[("contents", "read")]).await;
     // Approve bob's fine-grained token (simulated through the store).
-    let TokenGrant::FineGrained { resource_owner, resource_owner_kind, requested, .. } = fine.token.grant.clone()
+    let TokenGrant::FineGrained {
+        resource_owner,
+        resource_owner_kind,
+        requested,
+        ..
+    } = fine.token.grant.clone()
     else {
         unreachable!()
     };
@@ -25,23 +30,43 @@ async fn losing_membership_removes_access_at_once() {
         requested,
         state: GrantState::Approved,
     };
-    app.store().update_token(fine.token.id, None, &approved, &[]).await.expect("approved");
+    app.store()
+        .update_token(fine.token.id, None, &approved, &[])
+        .await
+        .expect("approved");
     app.forget_token(fine.token.id);
 
     // Both read acme/api now (and the rights are cached).
     for secret in [classic_token.secret.expose(), fine.secret.expose()] {
-        access(&app, secret, "acme/api", contents(Level::Read)).await.expect("member reads");
+        access(&app, secret, "acme/api", contents(Level::Read))
+            .await
+            .expect("member reads");
     }
 
-    let acme = app.store().org_by_login("acme").await.expect("store").expect("acme");
-    assert!(app.store().remove_membership(acme.id, bob.id).await.expect("removed"));
+    let acme = app
+        .store()
+        .org_by_login("acme")
+        .await
+        .expect("store")
+        .expect("acme");
+    assert!(
+        app.store()
+            .remove_membership(acme.id, bob.id)
+            .await
+            .expect("removed")
+    );
     app.directory_changed();
 
     for secret in [classic_token.secret.expose(), fine.secret.expose()] {
         let d = denial(access(&app, secret, "acme/api", contents(Level::Read)).await);
-        assert_eq!((d.status, d.reason), (DenyStatus::NotFound, DenyReason::UserCannotSee));
+        assert_eq!(
+            (d.status, d.reason),
+            (DenyStatus::NotFound, DenyReason::UserCannotSee)
+        );
         // The public repository stays readable.
-        access(&app, secret, "acme/site", contents(Level::Read)).await.expect("public read");
+        access(&app, secret, "acme/site", contents(Level::Read))
+            .await
+            .expect("public read");
     }
 }
 
@@ -53,16 +78,33 @@ async fn an_enterprise_that_restricts_classic_tokens_refuses_them_on_its_organiz
     let secret = token.secret.expose();
 
     let d = denial(access(&app, secret, "globex/core", contents(Level::Read)).await);
-    assert_eq!((d.status, d.reason), (DenyStatus::Forbidden, DenyReason::KindRestricted));
+    assert_eq!(
+        (d.status, d.reason),
+        (DenyStatus::Forbidden, DenyReason::KindRestricted)
+    );
     assert!(d.message.contains("'corp' enterprise"), "{}", d.message);
     // Elsewhere the token keeps working.
-    access(&app, secret, "acme/api", contents(Level::Read)).await.expect("acme is not corp's");
+    access(&app, secret, "acme/api", contents(Level::Read))
+        .await
+        .expect("acme is not corp's");
 
     // Fine-grained tokens are not restricted there.
-    let fine = fine_grained(&app, &bob, "globex", Some("globex"), &[("contents", "read")]).await;
-    access(&app, fine.secret.expose(), "globex/core", contents(Level::Read))
-        .await
-        .expect("fine-grained reads globex/core");
+    let fine = fine_grained(
+        &app,
+        &bob,
+        "globex",
+        Some("globex"),
+        &[("contents", "read")],
+    )
+    .await;
+    access(
+        &app,
+        fine.secret.expose(),
+        "globex/core",
+        contents(Level::Read),
+    )
+    .await
+    .expect("fine-grained reads globex/core");
 }
 
 #[tokio::test]
@@ -70,10 +112,17 @@ async fn anonymous_requests_read_public_repositories_only() {
     let (app, _clock, _dir) = app().await;
     let site = crate::repo(&app, "acme/site").await;
     let api = crate::repo(&app, "acme/api").await;
-    app.authorize_repo(None, &site, contents(Level::Read)).await.expect("public read");
+    app.authorize_repo(None, &site, contents(Level::Read))
+        .await
+        .expect("public read");
     assert!(matches!(
         app.authorize_repo(None, &api, contents(Level::Read)).await,
         Err(patgate_app::AppError::NotFound)
     ));
-    assert!(app.repo_facts("acme", "nothing").await.expect("store").is_none());
+    assert!(
+        app.repo_facts("acme", "nothing")
+            .await
+            .expect("store")
+            .is_none()
+    );
 }

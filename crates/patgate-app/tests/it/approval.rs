@@ -20,15 +20,28 @@ fn state(grant: &TokenGrant) -> GrantState {
 async fn bobs_token_for_acme_is_pending_and_reads_only_public_site() {
     let (app, _clock, _dir) = app().await;
     let bob = user(&app, "bob").await;
-    let issued = fine_grained(&app, &bob, "acme work", Some("acme"), &[("contents", "read")]).await;
+    let issued = fine_grained(
+        &app,
+        &bob,
+        "acme work",
+        Some("acme"),
+        &[("contents", "read")],
+    )
+    .await;
     assert_eq!(state(&issued.token.grant), GrantState::Pending);
     assert!(has_pending_request(&issued.token));
-    let TokenGrant::FineGrained { granted, .. } = &issued.token.grant else { unreachable!() };
+    let TokenGrant::FineGrained { granted, .. } = &issued.token.grant else {
+        unreachable!()
+    };
     assert_eq!(granted, &None);
 
     let secret = issued.secret.expose();
-    app.verify(secret).await.expect("a pending token is a valid credential");
-    access(&app, secret, "acme/site", contents(Level::Read)).await.expect("public read");
+    app.verify(secret)
+        .await
+        .expect("a pending token is a valid credential");
+    access(&app, secret, "acme/site", contents(Level::Read))
+        .await
+        .expect("public read");
     let d = denial(access(&app, secret, "acme/api", contents(Level::Read)).await);
     assert_eq!(d.status, DenyStatus::NotFound);
     assert_eq!(d.reason, DenyReason::GrantNotActive(GrantState::Pending));
@@ -41,37 +54,73 @@ async fn bobs_token_for_acme_is_pending_and_reads_only_public_site() {
 async fn alice_as_acme_owner_gets_her_token_approved_at_once() {
     let (app, _clock, _dir) = app().await;
     let alice = user(&app, "alice").await;
-    let issued = fine_grained(&app, &alice, "acme admin", Some("acme"), &[("contents", "write")]).await;
+    let issued = fine_grained(
+        &app,
+        &alice,
+        "acme admin",
+        Some("acme"),
+        &[("contents", "write")],
+    )
+    .await;
     assert_eq!(state(&issued.token.grant), GrantState::Approved);
     assert!(!has_pending_request(&issued.token));
     let secret = issued.secret.expose();
-    access(&app, secret, "acme/api", contents(Level::Write)).await.expect("approved: writes acme/api");
+    access(&app, secret, "acme/api", contents(Level::Write))
+        .await
+        .expect("approved: writes acme/api");
     // Its resource owner is acme: alice's own private repository is out of reach.
     let d = denial(access(&app, secret, "alice/notes", contents(Level::Read)).await);
-    assert_eq!((d.status, d.reason), (DenyStatus::NotFound, DenyReason::WrongResourceOwner));
+    assert_eq!(
+        (d.status, d.reason),
+        (DenyStatus::NotFound, DenyReason::WrongResourceOwner)
+    );
 }
 
 #[tokio::test]
 async fn an_organization_without_approval_approves_members_tokens_at_once() {
     let (app, _clock, _dir) = app().await;
     let bob = user(&app, "bob").await;
-    let issued = fine_grained(&app, &bob, "globex", Some("globex"), &[("contents", "read")]).await;
+    let issued = fine_grained(
+        &app,
+        &bob,
+        "globex",
+        Some("globex"),
+        &[("contents", "read")],
+    )
+    .await;
     assert_eq!(state(&issued.token.grant), GrantState::Approved);
-    access(&app, issued.secret.expose(), "globex/core", contents(Level::Read))
-        .await
-        .expect("reads globex/core");
+    access(
+        &app,
+        issued.secret.expose(),
+        "globex/core",
+        contents(Level::Read),
+    )
+    .await
+    .expect("reads globex/core");
 }
 
 #[tokio::test]
 async fn an_edit_that_raises_bobs_approved_access_keeps_the_old_access_working() {
     let (app, _clock, _dir) = app().await;
     let bob = user(&app, "bob").await;
-    let issued = fine_grained(&app, &bob, "acme work", Some("acme"), &[("contents", "read")]).await;
+    let issued = fine_grained(
+        &app,
+        &bob,
+        "acme work",
+        Some("acme"),
+        &[("contents", "read")],
+    )
+    .await;
     let id = issued.token.id;
     let secret = issued.secret.expose();
 
     // An owner approves (simulated through the store), and the app is told.
-    let TokenGrant::FineGrained { resource_owner, resource_owner_kind, requested, .. } = issued.token.grant.clone()
+    let TokenGrant::FineGrained {
+        resource_owner,
+        resource_owner_kind,
+        requested,
+        ..
+    } = issued.token.grant.clone()
     else {
         unreachable!()
     };
@@ -82,12 +131,20 @@ async fn an_edit_that_raises_bobs_approved_access_keeps_the_old_access_working()
         requested: requested.clone(),
         state: GrantState::Approved,
     };
-    app.store().update_token(id, None, &approved, &[]).await.expect("approved");
+    app.store()
+        .update_token(id, None, &approved, &[])
+        .await
+        .expect("approved");
     app.forget_token(id);
-    access(&app, secret, "acme/api", contents(Level::Read)).await.expect("approved: reads");
+    access(&app, secret, "acme/api", contents(Level::Read))
+        .await
+        .expect("approved: reads");
     let issues = Need::new(Permission::ISSUES, Level::Read);
     let d = denial(access(&app, secret, "acme/api", issues).await);
-    assert_eq!((d.status, d.reason), (DenyStatus::Forbidden, DenyReason::MissingPermission));
+    assert_eq!(
+        (d.status, d.reason),
+        (DenyStatus::Forbidden, DenyReason::MissingPermission)
+    );
 
     // Bob asks for more: a new request, the approved access stays in force meanwhile.
     let edited = app
@@ -102,16 +159,31 @@ async fn an_edit_that_raises_bobs_approved_access_keeps_the_old_access_working()
         .await
         .expect("edited");
     assert!(has_pending_request(&edited));
-    let TokenGrant::FineGrained { requested: now_requested, granted, state, .. } = &edited.grant else {
+    let TokenGrant::FineGrained {
+        requested: now_requested,
+        granted,
+        state,
+        ..
+    } = &edited.grant
+    else {
         unreachable!()
     };
     assert_eq!(*state, GrantState::Approved);
     assert_eq!(granted.as_ref(), Some(&requested));
-    assert_eq!(now_requested.permissions.get(Permission::ISSUES), Some(Level::Read));
+    assert_eq!(
+        now_requested.permissions.get(Permission::ISSUES),
+        Some(Level::Read)
+    );
 
-    access(&app, secret, "acme/api", contents(Level::Read)).await.expect("old access still works");
+    access(&app, secret, "acme/api", contents(Level::Read))
+        .await
+        .expect("old access still works");
     let d = denial(access(&app, secret, "acme/api", issues).await);
-    assert_eq!(d.reason, DenyReason::MissingPermission, "the raise waits for approval");
+    assert_eq!(
+        d.reason,
+        DenyReason::MissingPermission,
+        "the raise waits for approval"
+    );
 
     // Reducing access needs no approval and applies at once.
     let reduced = app
@@ -152,8 +224,13 @@ async fn an_outside_collaborator_cannot_target_the_organization_and_uses_a_class
     }
     let token = crate::classic(&app, &carol, "collab", &["repo"]).await;
     let secret = token.secret.expose();
-    access(&app, secret, "acme/api", contents(Level::Write)).await.expect("collaborator writes");
+    access(&app, secret, "acme/api", contents(Level::Write))
+        .await
+        .expect("collaborator writes");
     let admin = Need::new(Permission::ADMINISTRATION, Level::Write);
     let d = denial(access(&app, secret, "acme/api", admin).await);
-    assert_eq!((d.status, d.reason), (DenyStatus::Forbidden, DenyReason::OwnerLacksRights));
+    assert_eq!(
+        (d.status, d.reason),
+        (DenyStatus::Forbidden, DenyReason::OwnerLacksRights)
+    );
 }

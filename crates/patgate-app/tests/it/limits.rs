@@ -37,7 +37,12 @@ async fn dave_with_an_unverified_email_cannot_create_tokens() {
         Err(AppError::Validation(e)) => assert!(e.has("email", ErrorCode::Custom), "{e}"),
         other => panic!("expected a validation error, got {other:?}"),
     }
-    assert!(app.list_tokens(&dave, None).await.expect("listed").is_empty());
+    assert!(
+        app.list_tokens(&dave, None)
+            .await
+            .expect("listed")
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -54,7 +59,9 @@ async fn the_51st_fine_grained_token_is_refused() {
         )
     };
     for i in 1..=MAX_FINE_GRAINED_PER_USER {
-        create(format!("token {i}")).await.unwrap_or_else(|e| panic!("token {i}: {e:?}"));
+        create(format!("token {i}"))
+            .await
+            .unwrap_or_else(|e| panic!("token {i}: {e:?}"));
     }
     match create("one too many".into()).await {
         Err(AppError::Validation(e)) => {
@@ -66,8 +73,13 @@ async fn the_51st_fine_grained_token_is_refused() {
     // The limit is on fine-grained tokens only.
     classic(&app, &alice, "still allowed", &["repo"]).await;
     // Deleting one makes room again.
-    let tokens = app.list_tokens(&alice, Some(patgate_domain::token::TokenKind::FineGrained)).await.expect("listed");
+    let tokens = app
+        .list_tokens(&alice, Some(patgate_domain::token::TokenKind::FineGrained))
+        .await
+        .expect("listed");
     assert_eq!(tokens.len(), MAX_FINE_GRAINED_PER_USER);
-    app.delete_token(&alice, tokens[0].id).await.expect("deleted");
+    app.delete_token(&alice, tokens[0].id)
+        .await
+        .expect("deleted");
     create("one more".into()).await.expect("room again");
 }

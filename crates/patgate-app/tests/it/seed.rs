@@ -24,16 +24,28 @@ async fn seed_loads_twice_and_the_second_report_shows_no_change() {
     let acme = store.org_by_login("acme").await.unwrap().expect("acme");
     let alice = user(&app, "alice").await;
     let bob = user(&app, "bob").await;
-    assert_eq!(store.membership(acme.id, alice.id).await.unwrap(), Some(OrgRole::Owner));
-    assert_eq!(store.membership(acme.id, bob.id).await.unwrap(), Some(OrgRole::Member));
+    assert_eq!(
+        store.membership(acme.id, alice.id).await.unwrap(),
+        Some(OrgRole::Owner)
+    );
+    assert_eq!(
+        store.membership(acme.id, bob.id).await.unwrap(),
+        Some(OrgRole::Member)
+    );
     assert!(!user(&app, "dave").await.email_verified);
 }
 
 #[tokio::test]
 async fn a_seed_naming_an_unknown_user_is_refused() {
     let (app, _clock, _dir) = empty_app().await;
-    let seed = SeedFile::parse("[[orgs]]\nlogin = \"acme\"\nowners = [\"nobody\"]\n").expect("parses");
-    let err = app.load_seed(&seed).await.expect_err("nobody is not a user");
+    let seed =
+        SeedFile::parse("[[orgs]]\nlogin = \"acme\"\nowners = [\"nobody\"]\n").expect("parses");
+    let err = app
+        .load_seed(&seed)
+        .await
+        .expect_err("nobody is not a user");
     assert!(err.to_string().contains("nobody"), "{err}");
-    assert!(SeedFile::parse("[[users]]\nlogin = \"x\"\nemail = \"x@x\"\ncolour = \"red\"\n").is_err());
+    assert!(
+        SeedFile::parse("[[users]]\nlogin = \"x\"\nemail = \"x@x\"\ncolour = \"red\"\n").is_err()
+    );
 }

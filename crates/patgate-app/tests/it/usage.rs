@@ -13,7 +13,12 @@ async fn last_used_times_are_buffered_and_written_by_flush_last_used() {
     let issued = classic(&app, &alice, "used", &["repo"]).await;
     let id = issued.token.id;
     let stored = |app: patgate_app::App| async move {
-        app.store().token_by_id(id).await.expect("store").expect("token").last_used_at
+        app.store()
+            .token_by_id(id)
+            .await
+            .expect("store")
+            .expect("token")
+            .last_used_at
     };
     assert_eq!(stored(app.clone()).await, None);
 
@@ -58,11 +63,21 @@ async fn authenticate_password_takes_the_right_password_and_refuses_wrong_and_un
     assert_bad_credentials(wrong);
     assert_bad_credentials(unknown);
     assert_bad_credentials(no_password);
-    assert!(messages.iter().all(|m| m == "Bad credentials"), "{messages:?}");
+    assert!(
+        messages.iter().all(|m| m == "Bad credentials"),
+        "{messages:?}"
+    );
 
     // A password set later replaces the seeded one.
-    app.set_password("alice", "a new password").await.expect("set");
+    app.set_password("alice", "a new password")
+        .await
+        .expect("set");
     assert_bad_credentials(app.authenticate_password("alice", "alice-password").await);
-    app.authenticate_password("alice", "a new password").await.expect("new password");
-    assert!(matches!(app.set_password("alice", "short").await, Err(AppError::Forbidden(_))));
+    app.authenticate_password("alice", "a new password")
+        .await
+        .expect("new password");
+    assert!(matches!(
+        app.set_password("alice", "short").await,
+        Err(AppError::Forbidden(_))
+    ));
 }

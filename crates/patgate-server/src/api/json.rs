@@ -266,9 +266,10 @@ pub fn classic_token(base: &str, t: &Token, user: &User, secret: Option<&str>) -
     })
 }
 
-pub fn key(base: &str, k: &Key) -> Value {
-    let url = match k.repo {
-        Some(_) => format!("{base}/keys/{}", k.id.0),
+/// A user key (`repo_full_name` None) or a deploy key of that repository.
+pub fn key(base: &str, k: &Key, repo_full_name: Option<&str>) -> Value {
+    let url = match repo_full_name {
+        Some(full) => format!("{base}/repos/{full}/keys/{}", k.id.0),
         None => format!("{base}/user/keys/{}", k.id.0),
     };
     json!({

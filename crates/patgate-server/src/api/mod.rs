@@ -189,7 +189,10 @@ async fn list_user_keys(
     TokenAuth(token): TokenAuth,
 ) -> ApiResult<Response> {
     let keys = s.app.user_keys(&token).await?;
-    let body: Vec<_> = keys.iter().map(|k| json::key(&s.base_url, k)).collect();
+    let body: Vec<_> = keys
+        .iter()
+        .map(|k| json::key(&s.base_url, k, None))
+        .collect();
     Ok(accepted(
         Some(&token),
         Need::new(Permission::KEYS, Level::Read),
@@ -208,7 +211,7 @@ async fn get_user_key(
         .iter()
         .find(|k| k.id == KeyId(id))
         .ok_or_else(ApiError::not_found)?;
-    Ok(axum::Json(json::key(&s.base_url, key)).into_response())
+    Ok(axum::Json(json::key(&s.base_url, key, None)).into_response())
 }
 
 async fn add_user_key(
@@ -222,7 +225,7 @@ async fn add_user_key(
         .await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(json::key(&s.base_url, &key)),
+        axum::Json(json::key(&s.base_url, &key, None)),
     )
         .into_response())
 }
@@ -243,7 +246,11 @@ async fn list_deploy_keys(
 ) -> ApiResult<Response> {
     let facts = repo_facts(&s, &owner, &repo).await?;
     let keys = s.app.deploy_keys(&token, &facts).await?;
-    let body: Vec<_> = keys.iter().map(|k| json::key(&s.base_url, k)).collect();
+    let full = facts.repo.full_name();
+    let body: Vec<_> = keys
+        .iter()
+        .map(|k| json::key(&s.base_url, k, Some(&full)))
+        .collect();
     Ok(axum::Json(body).into_response())
 }
 
@@ -264,9 +271,10 @@ async fn add_deploy_key(
             body.read_only,
         )
         .await?;
+    let full = facts.repo.full_name();
     Ok((
         StatusCode::CREATED,
-        axum::Json(json::key(&s.base_url, &key)),
+        axum::Json(json::key(&s.base_url, &key, Some(&full))),
     )
         .into_response())
 }

@@ -30,7 +30,7 @@ pub const OPERATIONS: &[Operation] = &[
         method: "get",
         path: "/healthz",
         id: "meta/healthz",
-        summary: "Liveness: 200 while the server runs",
+        summary: "Health: 200 when the server and its database answer, 503 when the database does not",
         auth: Auth::None,
         success: 200,
     },

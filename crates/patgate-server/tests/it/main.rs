@@ -11,5 +11,6 @@ mod api_repos;
 mod api_tokens;
 mod api_user;
 mod cli;
+mod git;
 mod openapi;
 mod support;

@@ -118,17 +118,11 @@ impl Drop for Server {
 }
 
 fn settings(dir: &TempDir) -> Settings {
-    Settings {
-        database_url: None,
-        data_dir: dir.path().to_path_buf(),
-        prefix_fine_grained: TokenFormat::DEFAULT_FINE_GRAINED.to_owned(),
-        prefix_classic: TokenFormat::DEFAULT_CLASSIC.to_owned(),
-        prefix_app: TokenFormat::DEFAULT_APP.to_owned(),
-        cache_ttl_secs: 5,
-        git_root: None,
-        git_binary: "git".to_owned(),
-        insecure_fast_passwords: true,
-    }
+    let mut s = Settings::defaults_in(dir.path());
+    s.database_url = None;
+    s.cache_ttl_secs = 5;
+    s.insecure_fast_passwords = true;
+    s
 }
 
 /// A server with the system clock, built as `patgate serve` builds it.
@@ -139,7 +133,7 @@ pub async fn spawn() -> Server {
         .await
         .expect("open the store");
     let app = patgate_server::build_app(store, &settings).expect("build the app");
-    start(app, dir).await
+    start(app, dir, settings.git_config()).await
 }
 
 /// A server whose time is `clock`, which the test moves.
@@ -159,10 +153,10 @@ pub async fn spawn_with_clock(clock: Arc<ManualClock>) -> Server {
             ..AppConfig::default()
         },
     );
-    start(app, dir).await
+    start(app, dir, settings.git_config()).await
 }
 
-async fn start(app: App, dir: TempDir) -> Server {
+async fn start(app: App, dir: TempDir, git: patgate_server::git::GitConfig) -> Server {
     let seed = SeedFile::parse(SEED).expect("the test directory parses");
     app.load_seed(&seed)
         .await
@@ -174,7 +168,7 @@ async fn start(app: App, dir: TempDir) -> Server {
     let state = AppState {
         app: app.clone(),
         base_url: base.clone(),
-        git: None,
+        git: Some(git),
     };
     let handle = tokio::spawn(async move {
         let service =

@@ -20,17 +20,24 @@
 //!   newest first (ties: newest id first); `limit` 0 means 100; events given to a token method
 //!   without a `token_id` are recorded with the token's id;
 //! * `update_token` cannot change a token's kind (`Conflict`);
-//! * timestamps have whole-second precision.
+//! * timestamps have whole-second precision;
+//! * a job run is claimed once per (job, period); `tokens_unused_since` lists personal tokens
+//!   whose last use and current secret both predate the cutoff, by id;
+//! * a dump exported from one store imports into an empty one (all or nothing; `Conflict` when
+//!   it holds accounts) and exports again identically; later inserts get ids past every imported
+//!   id and every token or account id the audit log mentions.
 //!
 //! Test code: it panics on failure by design.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod audit;
 mod directory;
+mod jobs;
 mod tokens;
 
 pub use audit::*;
 pub use directory::*;
+pub use jobs::*;
 pub use tokens::*;
 
 use time::OffsetDateTime;
@@ -48,12 +55,20 @@ use crate::{NewAuditEvent, NewToken, NewUser, Store};
 /// Expands to one `#[tokio::test]` per behaviour of the suite, in a module `conformance`. `$make`
 /// is an `async fn() -> (S, G)` returning a fresh migrated store (`S` is `Box<dyn Store>`,
 /// `Arc<dyn Store>` or anything that derefs to `dyn Store`) and a guard that must live as long
-/// as the test (a temporary directory, a database to drop, or `()`). The calling crate needs
-/// `tokio` with the `macros` and `rt-multi-thread` features.
+/// as the test (a temporary directory, a database to drop, or `()`); behaviours over two stores
+/// (export, then import) call it twice.
+///
+/// `conformance_tests!(optional $make)` takes an `async fn() -> Option<(S, G)>` instead: `None`
+/// ends the test early, passing (for a backend whose server is absent; the maker says so).
+///
+/// The calling crate needs `tokio` with the `macros` and `rt-multi-thread` features.
 #[macro_export]
 macro_rules! conformance_tests {
-    ($make:path) => {
-        $crate::conformance_tests!(@tests $make;
+    (optional $make:path) => {
+        $crate::conformance_tests!(@list optional $make);
+    };
+    (@list $mode:ident $make:path) => {
+        $crate::conformance_tests!(@tests $mode $make;
             ping_and_backend,
             upsert_user_reports_created_unchanged_updated,
             user_logins_are_case_insensitive,
@@ -88,20 +103,47 @@ macro_rules! conformance_tests {
             audit_events_filter_by_query,
             audit_limit_defaults_to_100,
             failed_changes_write_no_audit,
+            claim_job_run_is_won_once_per_period,
+            tokens_unused_since_finds_old_unused_personal_tokens,
+            import_refuses_a_database_that_holds_accounts,
+            import_is_all_or_nothing,
+            ;
+            // Behaviours over two fresh stores.
+            export_then_import_round_trips_everything,
         );
     };
-    (@tests $make:path; $($name:ident),* $(,)?) => {
+    (@fresh required $make:path) => {
+        $make().await
+    };
+    (@fresh optional $make:path) => {
+        match $make().await {
+            ::core::option::Option::Some(fixture) => fixture,
+            ::core::option::Option::None => return,
+        }
+    };
+    (@tests $mode:ident $make:path; $($name:ident),* $(,)? ; $($pair:ident),* $(,)?) => {
         mod conformance {
             #[allow(unused_imports)]
             use super::*;
             $(
                 #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let (store, _guard) = $make().await;
+                    let (store, _guard) = $crate::conformance_tests!(@fresh $mode $make);
                     $crate::testkit::$name(&*store).await;
                 }
             )*
+            $(
+                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $pair() {
+                    let (first, _first_guard) = $crate::conformance_tests!(@fresh $mode $make);
+                    let (second, _second_guard) = $crate::conformance_tests!(@fresh $mode $make);
+                    $crate::testkit::$pair(&*first, &*second).await;
+                }
+            )*
         }
+    };
+    ($make:path) => {
+        $crate::conformance_tests!(@list required $make);
     };
 }
 

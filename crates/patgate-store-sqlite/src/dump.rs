@@ -1,0 +1,470 @@
+//! Export and import of every row ([`patgate_store::dump::Dump`]), ids preserved.
+//!
+//! Export reads every table in one read transaction (one snapshot). Import writes every table in
+//! one write transaction into a database without accounts or enterprises; `AUTOINCREMENT`
+//! sequences follow the inserted ids by themselves, and are moved past the ids the audit log
+//! mentions ([`Dump::highest_ids`]), so later inserts get fresh ids.
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+
+use patgate_store::dump::{
+    AccountRow, AuditEventRow, CollaboratorRow, Dump, EnterpriseRow, JobRunRow, KeyRow,
+    MembershipRow, OrgPolicyRow, PolicyCols, RepositoryRow, TokenRepositoryRow, TokenRow,
+};
+use patgate_store::{StoreError, StoreResult};
+
+use crate::rows::fold;
+use crate::{SqliteStore, commit, db_err};
+
+fn get<'r, T>(row: &'r SqliteRow, column: &str) -> StoreResult<T>
+where
+    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+{
+    row.try_get(column).map_err(db_err)
+}
+
+fn flag(row: &SqliteRow, column: &str) -> StoreResult<bool> {
+    Ok(get::<i64>(row, column)? != 0)
+}
+
+fn policy(row: &SqliteRow) -> StoreResult<PolicyCols> {
+    Ok(PolicyCols {
+        fine_grained: get(row, "fine_grained")?,
+        classic: get(row, "classic")?,
+        approval: get(row, "approval")?,
+        fine_grained_max_lifetime_days: get(row, "fine_grained_max_lifetime_days")?,
+        classic_max_lifetime_days: get(row, "classic_max_lifetime_days")?,
+        exempt_administrators: flag(row, "exempt_administrators")?,
+    })
+}
+
+async fn all<T>(
+    conn: &mut SqliteConnection,
+    sql: &'static str,
+    map: impl Fn(&SqliteRow) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    let rows = sqlx::query(sql).fetch_all(conn).await.map_err(db_err)?;
+    rows.iter().map(map).collect()
+}
+
+impl SqliteStore {
+    pub(crate) async fn export(&self) -> StoreResult<Dump> {
+        let mut tx = self.reader.begin().await.map_err(db_err)?;
+        let c = &mut *tx;
+        let dump = Dump {
+            enterprises: all(
+                c,
+                "SELECT id, slug, fine_grained, classic, approval, fine_grained_max_lifetime_days, \
+                 classic_max_lifetime_days, exempt_administrators FROM enterprises ORDER BY id",
+                |r| {
+                    Ok(EnterpriseRow {
+                        id: get(r, "id")?,
+                        slug: get(r, "slug")?,
+                        policy: policy(r)?,
+                    })
+                },
+            )
+            .await?,
+            accounts: all(
+                c,
+                "SELECT id, kind, login, created_at, email, email_verified, site_admin, \
+                 password_hash, enterprise_id, base_permission FROM accounts ORDER BY id",
+                |r| {
+                    Ok(AccountRow {
+                        id: get(r, "id")?,
+                        kind: get(r, "kind")?,
+                        login: get(r, "login")?,
+                        created_at: get(r, "created_at")?,
+                        email: get(r, "email")?,
+                        email_verified: flag(r, "email_verified")?,
+                        site_admin: flag(r, "site_admin")?,
+                        password_hash: get(r, "password_hash")?,
+                        enterprise_id: get(r, "enterprise_id")?,
+                        base_permission: get(r, "base_permission")?,
+                    })
+                },
+            )
+            .await?,
+            org_policies: all(
+                c,
+                "SELECT org_id, fine_grained, classic, approval, fine_grained_max_lifetime_days, \
+                 classic_max_lifetime_days, exempt_administrators FROM org_policies \
+                 ORDER BY org_id",
+                |r| {
+                    Ok(OrgPolicyRow {
+                        org_id: get(r, "org_id")?,
+                        policy: policy(r)?,
+                    })
+                },
+            )
+            .await?,
+            memberships: all(
+                c,
+                "SELECT org_id, user_id, role FROM memberships ORDER BY org_id, user_id",
+                |r| {
+                    Ok(MembershipRow {
+                        org_id: get(r, "org_id")?,
+                        user_id: get(r, "user_id")?,
+                        role: get(r, "role")?,
+                    })
+                },
+            )
+            .await?,
+            repositories: all(
+                c,
+                "SELECT id, owner_id, name, visibility, description, created_at \
+                 FROM repositories ORDER BY id",
+                |r| {
+                    Ok(RepositoryRow {
+                        id: get(r, "id")?,
+                        owner_id: get(r, "owner_id")?,
+                        name: get(r, "name")?,
+                        visibility: get(r, "visibility")?,
+                        description: get(r, "description")?,
+                        created_at: get(r, "created_at")?,
+                    })
+                },
+            )
+            .await?,
+            collaborators: all(
+                c,
+                "SELECT repo_id, user_id, role FROM collaborators ORDER BY repo_id, user_id",
+                |r| {
+                    Ok(CollaboratorRow {
+                        repo_id: get(r, "repo_id")?,
+                        user_id: get(r, "user_id")?,
+                        role: get(r, "role")?,
+                    })
+                },
+            )
+            .await?,
+            tokens: all(
+                c,
+                "SELECT id, kind, user_id, hash, last_eight, name, description, justification, \
+                 created_at, issued_at, expires_at, last_used_at, resource_owner_id, \
+                 resource_owner_kind, requested_selection, requested_permissions, \
+                 granted_selection, granted_permissions, grant_state, scopes, app_org_id, \
+                 app_permissions FROM tokens ORDER BY id",
+                |r| {
+                    Ok(TokenRow {
+                        id: get(r, "id")?,
+                        kind: get(r, "kind")?,
+                        user_id: get(r, "user_id")?,
+                        hash: get(r, "hash")?,
+                        last_eight: get(r, "last_eight")?,
+                        name: get(r, "name")?,
+                        description: get(r, "description")?,
+                        justification: get(r, "justification")?,
+                        created_at: get(r, "created_at")?,
+                        issued_at: get(r, "issued_at")?,
+                        expires_at: get(r, "expires_at")?,
+                        last_used_at: get(r, "last_used_at")?,
+                        resource_owner_id: get(r, "resource_owner_id")?,
+                        resource_owner_kind: get(r, "resource_owner_kind")?,
+                        requested_selection: get(r, "requested_selection")?,
+                        requested_permissions: get(r, "requested_permissions")?,
+                        granted_selection: get(r, "granted_selection")?,
+                        granted_permissions: get(r, "granted_permissions")?,
+                        grant_state: get(r, "grant_state")?,
+                        scopes: get(r, "scopes")?,
+                        app_org_id: get(r, "app_org_id")?,
+                        app_permissions: get(r, "app_permissions")?,
+                    })
+                },
+            )
+            .await?,
+            token_repositories: all(
+                c,
+                "SELECT token_id, repo_id, granted FROM token_repositories \
+                 ORDER BY token_id, granted, repo_id",
+                |r| {
+                    Ok(TokenRepositoryRow {
+                        token_id: get(r, "token_id")?,
+                        repo_id: get(r, "repo_id")?,
+                        granted: flag(r, "granted")?,
+                    })
+                },
+            )
+            .await?,
+            keys: all(
+                c,
+                "SELECT id, title, public_key, repo_id, user_id, read_only, created_by_token, \
+                 created_at FROM keys ORDER BY id",
+                |r| {
+                    Ok(KeyRow {
+                        id: get(r, "id")?,
+                        title: get(r, "title")?,
+                        public_key: get(r, "public_key")?,
+                        repo_id: get(r, "repo_id")?,
+                        user_id: get(r, "user_id")?,
+                        read_only: flag(r, "read_only")?,
+                        created_by_token: get(r, "created_by_token")?,
+                        created_at: get(r, "created_at")?,
+                    })
+                },
+            )
+            .await?,
+            audit_events: all(
+                c,
+                "SELECT id, action, actor_id, actor_login, org_id, token_id, data, created_at \
+                 FROM audit_events ORDER BY id",
+                |r| {
+                    let id: i64 = get(r, "id")?;
+                    let data: String = get(r, "data")?;
+                    Ok(AuditEventRow {
+                        id,
+                        action: get(r, "action")?,
+                        actor_id: get(r, "actor_id")?,
+                        actor_login: get(r, "actor_login")?,
+                        org_id: get(r, "org_id")?,
+                        token_id: get(r, "token_id")?,
+                        data: serde_json::from_str(&data).map_err(|e| {
+                            StoreError::Corrupt(format!("audit event {id} data: {e}"))
+                        })?,
+                        created_at: get(r, "created_at")?,
+                    })
+                },
+            )
+            .await?,
+            job_runs: all(
+                c,
+                "SELECT job, period, holder, claimed_at FROM job_runs ORDER BY job, period",
+                |r| {
+                    Ok(JobRunRow {
+                        job: get(r, "job")?,
+                        period: get(r, "period")?,
+                        holder: get(r, "holder")?,
+                        claimed_at: get(r, "claimed_at")?,
+                    })
+                },
+            )
+            .await?,
+        };
+        tx.rollback().await.map_err(db_err)?;
+        Ok(dump)
+    }
+
+    pub(crate) async fn import(&self, dump: &Dump) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        let c = &mut *tx;
+        let held: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM accounts) + (SELECT COUNT(*) FROM enterprises)",
+        )
+        .fetch_one(&mut *c)
+        .await
+        .map_err(db_err)?;
+        if held > 0 {
+            return Err(StoreError::Conflict(
+                "the target database is not empty (it holds accounts or enterprises)".into(),
+            ));
+        }
+        for e in &dump.enterprises {
+            sqlx::query(
+                "INSERT INTO enterprises (id, slug, slug_lower, fine_grained, classic, approval, \
+                 fine_grained_max_lifetime_days, classic_max_lifetime_days, \
+                 exempt_administrators) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(e.id)
+            .bind(&e.slug)
+            .bind(fold(&e.slug))
+            .bind(e.policy.fine_grained.as_deref())
+            .bind(e.policy.classic.as_deref())
+            .bind(e.policy.approval.as_deref())
+            .bind(e.policy.fine_grained_max_lifetime_days)
+            .bind(e.policy.classic_max_lifetime_days)
+            .bind(i64::from(e.policy.exempt_administrators))
+            .execute(&mut *c)
+            .await
+            .map_err(db_err)?;
+        }
+        for a in &dump.accounts {
+            sqlx::query(
+                "INSERT INTO accounts (id, kind, login, login_lower, created_at, email, \
+                 email_verified, site_admin, password_hash, enterprise_id, base_permission) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(a.id)
+            .bind(&a.kind)
+            .bind(&a.login)
+            .bind(fold(&a.login))
+            .bind(a.created_at)
+            .bind(a.email.as_deref())
+            .bind(i64::from(a.email_verified))
+            .bind(i64::from(a.site_admin))
+            .bind(a.password_hash.as_deref())
+            .bind(a.enterprise_id)
+            .bind(a.base_permission.as_deref())
+            .execute(&mut *c)
+            .await
+            .map_err(db_err)?;
+        }
+        for p in &dump.org_policies {
+            sqlx::query(
+                "INSERT INTO org_policies (org_id, fine_grained, classic, approval, \
+                 fine_grained_max_lifetime_days, classic_max_lifetime_days, \
+                 exempt_administrators) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(p.org_id)
+            .bind(p.policy.fine_grained.as_deref())
+            .bind(p.policy.classic.as_deref())
+            .bind(p.policy.approval.as_deref())
+            .bind(p.policy.fine_grained_max_lifetime_days)
+            .bind(p.policy.classic_max_lifetime_days)
+            .bind(i64::from(p.policy.exempt_administrators))
+            .execute(&mut *c)
+            .await
+            .map_err(db_err)?;
+        }
+        for m in &dump.memberships {
+            sqlx::query("INSERT INTO memberships (org_id, user_id, role) VALUES (?, ?, ?)")
+                .bind(m.org_id)
+                .bind(m.user_id)
+                .bind(&m.role)
+                .execute(&mut *c)
+                .await
+                .map_err(db_err)?;
+        }
+        for r in &dump.repositories {
+            sqlx::query(
+                "INSERT INTO repositories (id, owner_id, name, name_lower, visibility, \
+                 description, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(r.id)
+            .bind(r.owner_id)
+            .bind(&r.name)
+            .bind(fold(&r.name))
+            .bind(&r.visibility)
+            .bind(r.description.as_deref())
+            .bind(r.created_at)
+            .execute(&mut *c)
+            .await
+            .map_err(db_err)?;
+        }
+        for k in &dump.collaborators {
+            sqlx::query("INSERT INTO collaborators (repo_id, user_id, role) VALUES (?, ?, ?)")
+                .bind(k.repo_id)
+                .bind(k.user_id)
+                .bind(&k.role)
+                .execute(&mut *c)
+                .await
+                .map_err(db_err)?;
+        }
+        for t in &dump.tokens {
+            sqlx::query(
+                "INSERT INTO tokens (id, kind, user_id, hash, last_eight, name, description, \
+                 justification, created_at, issued_at, expires_at, last_used_at, \
+                 resource_owner_id, resource_owner_kind, requested_selection, \
+                 requested_permissions, granted_selection, granted_permissions, grant_state, \
+                 scopes, app_org_id, app_permissions) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(t.id)
+            .bind(&t.kind)
+            .bind(t.user_id)
+            .bind(t.hash.as_slice())
+            .bind(&t.last_eight)
+            .bind(&t.name)
+            .bind(t.description.as_deref())
+            .bind(t.justification.as_deref())
+            .bind(t.created_at)
+            .bind(t.issued_at)
+            .bind(t.expires_at)
+            .bind(t.last_used_at)
+            .bind(t.resource_owner_id)
+            .bind(t.resource_owner_kind.as_deref())
+            .bind(t.requested_selection.as_deref())
+            .bind(t.requested_permissions.as_deref())
+            .bind(t.granted_selection.as_deref())
+            .bind(t.granted_permissions.as_deref())
+            .bind(t.grant_state.as_deref())
+            .bind(t.scopes.as_deref())
+            .bind(t.app_org_id)
+            .bind(t.app_permissions.as_deref())
+            .execute(&mut *c)
+            .await
+            .map_err(db_err)?;
+        }
+        for tr in &dump.token_repositories {
+            sqlx::query(
+                "INSERT INTO token_repositories (token_id, repo_id, granted) VALUES (?, ?, ?)",
+            )
+            .bind(tr.token_id)
+            .bind(tr.repo_id)
+            .bind(i64::from(tr.granted))
+            .execute(&mut *c)
+            .await
+            .map_err(db_err)?;
+        }
+        for k in &dump.keys {
+            sqlx::query(
+                "INSERT INTO keys (id, title, public_key, repo_id, user_id, read_only, \
+                 created_by_token, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(k.id)
+            .bind(&k.title)
+            .bind(&k.public_key)
+            .bind(k.repo_id)
+            .bind(k.user_id)
+            .bind(i64::from(k.read_only))
+            .bind(k.created_by_token)
+            .bind(k.created_at)
+            .execute(&mut *c)
+            .await
+            .map_err(db_err)?;
+        }
+        for e in &dump.audit_events {
+            let data =
+                serde_json::to_string(&e.data).map_err(|e| StoreError::Backend(Box::new(e)))?;
+            sqlx::query(
+                "INSERT INTO audit_events (id, action, actor_id, actor_login, org_id, token_id, \
+                 data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(e.id)
+            .bind(&e.action)
+            .bind(e.actor_id)
+            .bind(e.actor_login.as_deref())
+            .bind(e.org_id)
+            .bind(e.token_id)
+            .bind(data)
+            .bind(e.created_at)
+            .execute(&mut *c)
+            .await
+            .map_err(db_err)?;
+        }
+        for j in &dump.job_runs {
+            sqlx::query(
+                "INSERT INTO job_runs (job, period, holder, claimed_at) VALUES (?, ?, ?, ?)",
+            )
+            .bind(&j.job)
+            .bind(&j.period)
+            .bind(&j.holder)
+            .bind(j.claimed_at)
+            .execute(&mut *c)
+            .await
+            .map_err(db_err)?;
+        }
+        // AUTOINCREMENT already follows the inserted ids; ids the audit log mentions count too.
+        for (table, highest) in dump.highest_ids() {
+            if highest == 0 {
+                continue;
+            }
+            sqlx::query("UPDATE sqlite_sequence SET seq = ?2 WHERE name = ?1 AND seq < ?2")
+                .bind(table)
+                .bind(highest)
+                .execute(&mut *c)
+                .await
+                .map_err(db_err)?;
+            sqlx::query(
+                "INSERT INTO sqlite_sequence (name, seq) SELECT ?1, ?2 \
+                 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?1)",
+            )
+            .bind(table)
+            .bind(highest)
+            .execute(&mut *c)
+            .await
+            .map_err(db_err)?;
+        }
+        commit(tx).await
+    }
+}
