@@ -53,6 +53,8 @@ mod jobs;
 mod keys;
 pub mod listener;
 mod rows;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod tokens;
 
 use std::str::FromStr;

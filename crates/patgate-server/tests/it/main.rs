@@ -13,4 +13,5 @@ mod api_user;
 mod cli;
 mod git;
 mod openapi;
+mod replicas;
 mod support;

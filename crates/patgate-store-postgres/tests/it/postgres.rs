@@ -17,7 +17,7 @@ use patgate_store::{
 use patgate_store_postgres::{PgOptions, PostgresStore};
 use patgate_store_sqlite::SqliteStore;
 
-use super::{TestDb, admin_url};
+use patgate_store_postgres::testing::{TestDb, admin_url};
 
 /// The test's database, or the end of the test (PostgreSQL absent; the notice is printed).
 macro_rules! db_or_skip {

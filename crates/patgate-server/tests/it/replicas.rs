@@ -1,0 +1,521 @@
+//! Several `patgate serve` processes on one PostgreSQL database (issue 5): a change made through
+//! one is honoured by the other within a second, a daily job runs once, and a database outage
+//! answers 503 and heals by itself. Skipped with a notice when PostgreSQL is absent, unless
+//! `PATGATE_REQUIRE_PG=1`.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+
+use patgate_store::{DirectoryStore, TokenStore};
+use patgate_store_postgres::testing::TestDb;
+
+use crate::support::SEED;
+
+/// A running `patgate serve` process; killed when dropped.
+struct Replica {
+    base: String,
+    _child: Child,
+    _dir: tempfile::TempDir,
+}
+
+async fn patgate(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_patgate"))
+        .args(args)
+        .env("PATGATE_INSECURE_FAST_PASSWORDS", "1")
+        .output()
+        .await
+        .expect("patgate runs")
+}
+
+async fn seed(db_url: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("seed.toml");
+    std::fs::write(&file, SEED).expect("write seed");
+    let out = patgate(&[
+        "seed",
+        file.to_str().expect("utf-8"),
+        "--database-url",
+        db_url,
+    ])
+    .await;
+    assert!(
+        out.status.success(),
+        "seed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+async fn replica(db_url: &str, extra: &[&str]) -> Replica {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_patgate"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--database-url", db_url])
+        .args(["--data-dir", dir.path().to_str().expect("utf-8")])
+        // A long TTL: only the change feed can make the other replica notice in time.
+        .args(["--cache-ttl-secs", "60", "--jobs-interval-secs", "1"])
+        .args(extra)
+        .env("PATGATE_INSECURE_FAST_PASSWORDS", "1")
+        .env("PATGATE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("patgate serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let base = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.expect("read stdout") {
+            if let Some(rest) = line.strip_prefix("patgate listening on ") {
+                return rest.split_whitespace().next().expect("address").to_owned();
+            }
+        }
+        panic!("patgate serve exited before listening");
+    })
+    .await
+    .expect("patgate serve listens within 30 s");
+    // Keep draining stdout so the process never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Replica {
+        base,
+        _child: child,
+        _dir: dir,
+    }
+}
+
+async fn classic_token(base: &str) -> (i64, String) {
+    let r: Value = reqwest::Client::new()
+        .post(format!("{base}/authorizations"))
+        .basic_auth("alice", Some("alice-password"))
+        .json(&json!({"note": "replicas", "scopes": ["repo"]}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    (
+        r["id"].as_i64().expect("id"),
+        r["token"].as_str().expect("token").to_owned(),
+    )
+}
+
+async fn get_user(base: &str, token: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("{base}/user"))
+        .bearer_auth(token)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
+/// Polls until `get_user` answers `status`; returns how long it took.
+async fn until_status(base: &str, token: &str, status: u16, limit: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if get_user(base, token).await == status {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_deleted_or_regenerated_through_one_replica_is_refused_by_the_other_within_a_second()
+ {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    seed(&db.url).await;
+    let a = replica(&db.url, &[]).await;
+    let b = replica(&db.url, &[]).await;
+
+    let (id, token) = classic_token(&a.base).await;
+    assert_eq!(
+        get_user(&b.base, &token).await,
+        200,
+        "b verifies (and caches) the token"
+    );
+    let deleted = reqwest::Client::new()
+        .delete(format!("{}/authorizations/{id}", a.base))
+        .basic_auth("alice", Some("alice-password"))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(deleted.status().as_u16(), 204);
+    let took = until_status(&b.base, &token, 401, Duration::from_secs(5)).await;
+    assert!(
+        took.is_some_and(|t| t < Duration::from_secs(1)),
+        "b refused the deleted token after {took:?}"
+    );
+
+    let (id, old) = classic_token(&a.base).await;
+    assert_eq!(get_user(&b.base, &old).await, 200);
+    let regenerated = reqwest::Client::new()
+        .post(format!("{}/authorizations/{id}/regenerate", a.base))
+        .basic_auth("alice", Some("alice-password"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("regenerate");
+    assert_eq!(regenerated.status().as_u16(), 200);
+    let took = until_status(&b.base, &old, 401, Duration::from_secs(5)).await;
+    assert!(
+        took.is_some_and(|t| t < Duration::from_secs(1)),
+        "b refused the old secret after {took:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_change_through_one_replica_is_honoured_by_the_other_within_a_second() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    seed(&db.url).await;
+    let a = replica(&db.url, &[]).await;
+    let b = replica(&db.url, &[]).await;
+    // carol reads acme/api as an outside collaborator.
+    let r: Value = reqwest::Client::new()
+        .post(format!("{}/authorizations", a.base))
+        .basic_auth("carol", Some("carol-password"))
+        .json(&json!({"note": "collab", "scopes": ["repo"]}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let token = r["token"].as_str().expect("token").to_owned();
+    let repo = |base: &str| {
+        let url = format!("{base}/repos/acme/api");
+        let token = token.clone();
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
+    };
+    assert_eq!(repo(&b.base).await, 200);
+    // The operator removes carol from the repository through the first replica's store.
+    let store = patgate_store_postgres::PostgresStore::connect(&db.url, Default::default())
+        .await
+        .expect("connect");
+    let api = store
+        .repo_by_name("acme", "api")
+        .await
+        .expect("repo")
+        .expect("exists");
+    let carol = store
+        .user_by_login("carol")
+        .await
+        .expect("user")
+        .expect("exists");
+    assert!(
+        store
+            .remove_collaborator(api.id, carol.id)
+            .await
+            .expect("remove")
+    );
+    let start = Instant::now();
+    let mut status = 200;
+    while start.elapsed() < Duration::from_secs(5) {
+        status = repo(&b.base).await;
+        if status == 404 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, 404);
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daily_job_runs_once_not_once_per_replica() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    seed(&db.url).await;
+    // A token nobody has used for more than a year.
+    let out = patgate(&[
+        "token",
+        "create",
+        "--user",
+        "bob",
+        "--kind",
+        "classic",
+        "--name",
+        "old",
+        "--scopes",
+        "repo",
+        "--json",
+        "--database-url",
+        &db.url,
+    ])
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let id = created["id"].as_i64().expect("id");
+    let store = patgate_store_postgres::PostgresStore::connect(&db.url, Default::default())
+        .await
+        .expect("connect");
+    sqlx::query("UPDATE tokens SET created_at = created_at - 400 * 86400, issued_at = issued_at - 400 * 86400 WHERE id = $1")
+        .bind(id)
+        .execute(store.pool())
+        .await
+        .expect("backdate");
+
+    let _a = replica(&db.url, &[]).await;
+    let _b = replica(&db.url, &[]).await;
+    let start = Instant::now();
+    while store
+        .token_by_id(patgate_domain::model::TokenId(id))
+        .await
+        .expect("read")
+        .is_some()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the sweep never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Both replicas keep ticking every second; give them several chances to run it again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let runs: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM job_runs WHERE job = 'remove_unused_tokens'")
+            .fetch_one(store.pool())
+            .await
+            .expect("count runs");
+    assert_eq!(runs, 1);
+    let destroyed: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events WHERE action = 'oauth_access.destroy' AND token_id = $1",
+    )
+    .bind(id)
+    .fetch_one(store.pool())
+    .await
+    .expect("count audit");
+    assert_eq!(destroyed, 1);
+}
+
+/// A TCP proxy in front of PostgreSQL that the test can take down (every connection cut, new
+/// ones refused) and bring back: what a database restart looks like from patgate.
+struct Outage {
+    port: u16,
+    up: Arc<AtomicBool>,
+    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    _accept: JoinHandle<()>,
+}
+
+impl Outage {
+    async fn start(target: String) -> Outage {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let up = Arc::new(AtomicBool::new(true));
+        let connections: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let accept = tokio::spawn({
+            let up = up.clone();
+            let connections = connections.clone();
+            async move {
+                while let Ok((mut client, _)) = listener.accept().await {
+                    if !up.load(Ordering::SeqCst) {
+                        drop(client);
+                        continue;
+                    }
+                    let target = target.clone();
+                    let task = tokio::spawn(async move {
+                        if let Ok(mut server) = TcpStream::connect(&target).await {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                        }
+                    });
+                    connections.lock().await.push(task);
+                }
+            }
+        });
+        Outage {
+            port,
+            up,
+            connections,
+            _accept: accept,
+        }
+    }
+
+    async fn stop_database(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for task in self.connections.lock().await.drain(..) {
+            task.abort();
+        }
+    }
+
+    fn start_database(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_answers_503_and_service_resumes_by_itself() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    seed(&db.url).await;
+    let (host_port, through_proxy) = {
+        let rest = db
+            .url
+            .split_once('@')
+            .map(|(_, r)| r)
+            .expect("url has a host");
+        let host_port = rest.split('/').next().expect("host").to_owned();
+        (host_port.clone(), (host_port, rest.to_owned()))
+    };
+    let proxy = Outage::start(host_port).await;
+    let url = db
+        .url
+        .replace(&through_proxy.0, &format!("127.0.0.1:{}", proxy.port));
+    let a = replica(&url, &["--pg-acquire-timeout-secs", "1"]).await;
+    let (_, token) = classic_token(&a.base).await;
+    assert_eq!(get_user(&a.base, &token).await, 200);
+
+    // Under load: a client keeps asking while the database goes away and comes back.
+    let statuses: Arc<Mutex<Vec<(Instant, u16)>>> = Arc::default();
+    let running = Arc::new(AtomicBool::new(true));
+    let load = tokio::spawn({
+        let statuses = statuses.clone();
+        let running = running.clone();
+        let base = a.base.clone();
+        let token = token.clone();
+        async move {
+            while running.load(Ordering::SeqCst) {
+                let s = get_user(&base, &token).await;
+                statuses.lock().await.push((Instant::now(), s));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.stop_database().await;
+    let down_at = Instant::now();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    // While it is down, requests that need the database get GitHub's 503 JSON.
+    let during = reqwest::Client::new()
+        .get(format!("{}/user", a.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(during.status().as_u16(), 503);
+    let body: Value = during.json().await.expect("json");
+    assert_eq!(body["status"], "503");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("unavailable"))
+    );
+    proxy.start_database();
+    let up_at = Instant::now();
+    let healed = until_status(&a.base, &token, 200, Duration::from_secs(20)).await;
+    running.store(false, Ordering::SeqCst);
+    let _ = load.await;
+    assert!(
+        healed.is_some(),
+        "service did not resume after the database came back"
+    );
+    let statuses = statuses.lock().await;
+    assert!(
+        statuses
+            .iter()
+            .any(|(t, s)| *t > down_at && *t < up_at && *s == 503),
+        "no 503 during the outage"
+    );
+    assert!(
+        statuses.iter().all(|(_, s)| *s == 200 || *s == 503),
+        "only 200 and 503 expected: {:?}",
+        statuses
+            .iter()
+            .map(|(_, s)| s)
+            .collect::<std::collections::BTreeSet<_>>()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_moves_a_sqlite_installation_to_postgresql_with_working_tokens() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8");
+    let file = dir.path().join("seed.toml");
+    std::fs::write(&file, SEED).expect("write seed");
+    let out = patgate(&["seed", file.to_str().expect("utf-8"), "--data-dir", data]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = patgate(&[
+        "token",
+        "create",
+        "--user",
+        "alice",
+        "--kind",
+        "classic",
+        "--name",
+        "moved",
+        "--scopes",
+        "repo",
+        "--json",
+        "--data-dir",
+        data,
+    ])
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = serde_json::from_slice::<Value>(&out.stdout).expect("json")["token"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let sqlite = format!("sqlite://{data}/patgate.db");
+    let out = patgate(&["copy", "--from", &sqlite, "--to", &db.url]).await;
+    assert!(
+        out.status.success(),
+        "copy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Copying again into the now full database is refused and changes nothing.
+    let again = patgate(&["copy", "--from", &sqlite, "--to", &db.url]).await;
+    assert!(!again.status.success());
+    assert!(!String::from_utf8_lossy(&again.stderr).is_empty());
+
+    let a = replica(&db.url, &[]).await;
+    assert_eq!(get_user(&a.base, &token).await, 200);
+    let r = reqwest::Client::new()
+        .get(format!("{}/repos/acme/api", a.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("repo");
+    assert_eq!(r.status().as_u16(), 200);
+}
