@@ -13,9 +13,9 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
+  # nextest does not run doctests; run them first so that nextest's summary closes the output.
+  cargo test --workspace --doc --all-features --quiet
   cargo nextest run --workspace --all-features --no-fail-fast
-  # nextest does not run doctests
-  cargo test --workspace --doc --all-features
 else
   cargo test --workspace --all-features --no-fail-fast
 fi
