@@ -2,8 +2,21 @@
 # The whole test suite: formatting, lints, every crate's tests (unit, conformance, HTTP, CLI).
 # Tests that need PostgreSQL run when it answers on 127.0.0.1:5432 (PATGATE_TEST_PG_URL overrides);
 # PATGATE_REQUIRE_PG=1 (set by .ci/run) turns "PostgreSQL absent" into a failure.
+# Then the octokit end-to-end test (scripts/e2e.sh) when node is installed, last, so that node's
+# test summary closes the output; PATGATE_REQUIRE_NODE=1 (set by .ci/run) turns "node absent" into
+# a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+e2e=1
+if ! command -v node >/dev/null 2>&1; then
+  if [ "${PATGATE_REQUIRE_NODE:-}" = "1" ]; then
+    echo "node is not installed and PATGATE_REQUIRE_NODE=1: the octokit end-to-end test cannot run" >&2
+    exit 1
+  fi
+  echo "== node is not installed: the octokit end-to-end test (scripts/e2e.sh) will be skipped"
+  e2e=0
+fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -18,4 +31,15 @@ if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --all-features --no-fail-fast
 else
   cargo test --workspace --all-features --no-fail-fast
+fi
+
+if [ "$e2e" = 1 ]; then
+  echo "== end-to-end: @octokit/rest against patgate"
+  # The tests above built the binary with the workspace's features; use it rather than rebuild.
+  target_dir="${CARGO_TARGET_DIR:-target}"
+  if [ -z "${PATGATE_BIN:-}" ] && [ -x "$target_dir/debug/patgate" ]; then
+    case "$target_dir" in /*) ;; *) target_dir="$(pwd)/$target_dir" ;; esac
+    export PATGATE_BIN="$target_dir/debug/patgate"
+  fi
+  ./scripts/e2e.sh
 fi

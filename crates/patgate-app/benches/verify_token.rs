@@ -9,7 +9,12 @@
 //!   per-iteration `block_on` of `hit` costs about as much as the floor by itself);
 //! * `miss`: the same after `App::forget_all`, against a SQLite store in a temporary file;
 //! * `parse`: `TokenFormat::parse` alone (prefix, length, alphabet, CRC32);
-//! * `parts/*`: the pieces of a hit measured separately, to see what dominates.
+//! * `parts/*`: the pieces of a hit measured separately, to see what dominates;
+//! * `pg/*`: the same fixture on a PostgreSQL store (a throwaway database made by
+//!   `patgate_store_postgres::testing::TestDb` on `PATGATE_TEST_PG_URL`, default
+//!   `postgres://postgres@127.0.0.1:5432/postgres`, dropped at the end): `pg/hit` as `hit`,
+//!   `pg/miss` as `miss`, and `pg/ping` (`SELECT 1` through the pool) for one round trip.
+//!   Skipped, with a `SKIPPED` notice, when PostgreSQL is not reachable.
 //!
 //! Run: `cargo bench -p patgate-app --bench verify_token -- --warm-up-time 1 --measurement-time 3`
 //! (figures in `docs/benchmarks.md`).
@@ -27,6 +32,7 @@ use tokio::runtime::Runtime;
 use patgate_app::auth::PasswordParams;
 use patgate_app::seed::SeedFile;
 use patgate_app::tokens::{CreateClassic, CreateFineGrained};
+use patgate_app::verify::VerifiedToken;
 use patgate_app::{App, AppConfig, Clock, SystemClock};
 use patgate_domain::authz::{self, Need};
 use patgate_domain::catalog::{Level, Permission};
@@ -34,6 +40,7 @@ use patgate_domain::model::RepositorySelection;
 use patgate_domain::token::TokenHash;
 use patgate_domain::validate::RequestedPermission;
 use patgate_store::Store;
+use patgate_store_postgres::testing::TestDb;
 use patgate_store_sqlite::SqliteStore;
 
 const SEED: &str = r#"
@@ -65,56 +72,90 @@ struct Fixture {
     _dir: tempfile::TempDir,
 }
 
+/// The app over `store` (migrated here), the seed loaded, and alice's fine-grained token.
+async fn app_with_token(store: Arc<dyn Store>) -> (App, String) {
+    store.migrate().await.expect("migrate");
+    let app = App::new(
+        store,
+        Arc::new(SystemClock),
+        AppConfig {
+            password_hashing: PasswordParams::insecure_fast(),
+            // Long enough that no entry expires during a measurement.
+            cache_ttl: std::time::Duration::from_secs(600),
+            ..Default::default()
+        },
+    );
+    app.load_seed(&SeedFile::parse(SEED).expect("seed"))
+        .await
+        .expect("load");
+    let alice = app
+        .store()
+        .user_by_login("alice")
+        .await
+        .expect("store")
+        .expect("alice");
+    // alice owns acme: her token is approved at once.
+    let issued = app
+        .create_fine_grained(
+            &alice,
+            CreateFineGrained {
+                name: "bench".into(),
+                resource_owner: Some("acme".into()),
+                repository_selection: Some(RepositorySelection::All),
+                permissions: vec![RequestedPermission {
+                    group: None,
+                    name: "contents".into(),
+                    level: "read".into(),
+                }],
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("token");
+    (app, issued.secret.expose().to_owned())
+}
+
 fn fixture(rt: &Runtime) -> Fixture {
     rt.block_on(async {
         let dir = tempfile::tempdir().expect("temporary directory");
         let store = SqliteStore::open_file(&dir.path().join("bench.db"))
             .await
             .expect("open");
-        store.migrate().await.expect("migrate");
-        let app = App::new(
-            Arc::new(store),
-            Arc::new(SystemClock),
-            AppConfig {
-                password_hashing: PasswordParams::insecure_fast(),
-                // Long enough that no entry expires during a measurement.
-                cache_ttl: std::time::Duration::from_secs(600),
-                ..Default::default()
-            },
-        );
-        app.load_seed(&SeedFile::parse(SEED).expect("seed"))
-            .await
-            .expect("load");
-        let alice = app
-            .store()
-            .user_by_login("alice")
-            .await
-            .expect("store")
-            .expect("alice");
-        // alice owns acme: her token is approved at once.
-        let issued = app
-            .create_fine_grained(
-                &alice,
-                CreateFineGrained {
-                    name: "bench".into(),
-                    resource_owner: Some("acme".into()),
-                    repository_selection: Some(RepositorySelection::All),
-                    permissions: vec![RequestedPermission {
-                        group: None,
-                        name: "contents".into(),
-                        level: "read".into(),
-                    }],
-                    ..Default::default()
+        let (app, secret) = app_with_token(Arc::new(store)).await;
+        Fixture {
+            app,
+            secret,
+            _dir: dir,
+        }
+    })
+}
+
+/// Creates `OTHER_TOKENS` live tokens of bob's and verifies each, so that they sit in the
+/// verification cache; returns their hashes with what verification returned.
+async fn other_tokens(app: &App) -> Vec<([u8; 32], Arc<VerifiedToken>)> {
+    let bob = app
+        .store()
+        .user_by_login("bob")
+        .await
+        .expect("store")
+        .expect("bob");
+    let mut others = Vec::with_capacity(OTHER_TOKENS);
+    for i in 0..OTHER_TOKENS {
+        let other = app
+            .create_classic(
+                &bob,
+                CreateClassic {
+                    note: format!("other {i}"),
+                    scopes: vec!["repo".into()],
+                    expiration: None,
                 },
             )
             .await
             .expect("token");
-        Fixture {
-            app,
-            secret: issued.secret.expose().to_owned(),
-            _dir: dir,
-        }
-    })
+        let v = app.verify(other.secret.expose()).await.expect("verifies");
+        others.push((other.secret.hash().0, v));
+    }
+    others
 }
 
 fn need() -> Need {
@@ -146,30 +187,7 @@ fn verify_token(c: &mut Criterion) {
     // entries, so that neither is a one-entry table.
     let format = app.token_format().clone();
     let verified = rt.block_on(app.verify(secret)).expect("verifies");
-    let mut map: HashMap<[u8; 32], Arc<_>> = HashMap::new();
-    rt.block_on(async {
-        let bob = app
-            .store()
-            .user_by_login("bob")
-            .await
-            .expect("store")
-            .expect("bob");
-        for i in 0..OTHER_TOKENS {
-            let other = app
-                .create_classic(
-                    &bob,
-                    CreateClassic {
-                        note: format!("other {i}"),
-                        scopes: vec!["repo".into()],
-                        expiration: None,
-                    },
-                )
-                .await
-                .expect("token");
-            let v = app.verify(other.secret.expose()).await.expect("verifies");
-            map.insert(other.secret.hash().0, v);
-        }
-    });
+    let mut map: HashMap<[u8; 32], Arc<_>> = rt.block_on(other_tokens(&app)).into_iter().collect();
     map.insert(TokenHash::of(secret).0, verified.clone());
 
     c.bench_function("floor: sha256 + HashMap::get", |b| {
@@ -298,6 +316,68 @@ fn verify_token(c: &mut Criterion) {
         b.iter(|| quick.get(black_box(&hash)))
     });
     parts.finish();
+
+    postgres(c, &rt);
+}
+
+/// `hit` and `miss` again on a PostgreSQL store, when one is reachable.
+fn postgres(c: &mut Criterion, rt: &Runtime) {
+    let Some(db) = rt.block_on(TestDb::create()) else {
+        // TestDb printed why (SKIPPED: ...).
+        return;
+    };
+    {
+        let store = rt.block_on(db.store());
+        let (app, secret) = rt.block_on(app_with_token(Arc::new(store.clone())));
+        let secret = secret.as_str();
+        let facts = rt
+            .block_on(app.repo_facts("acme", "api"))
+            .expect("store")
+            .expect("acme/api");
+        let need = need();
+        rt.block_on(async {
+            // The same cache contents as on SQLite.
+            other_tokens(&app).await;
+            let v = app.verify(secret).await.expect("verifies");
+            app.authorize_repo(Some(&v.credential), &facts, need)
+                .await
+                .expect("allowed");
+        });
+
+        let mut pg = c.benchmark_group("pg");
+        pg.bench_function("hit", |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let v = app.verify(black_box(secret)).await.expect("verifies");
+                    app.authorize_repo(Some(&v.credential), &facts, need)
+                        .await
+                        .expect("allowed");
+                })
+            })
+        });
+        pg.bench_function("miss", |b| {
+            b.iter_batched(
+                || app.forget_all(),
+                |()| {
+                    rt.block_on(async {
+                        let v = app.verify(black_box(secret)).await.expect("verifies");
+                        app.authorize_repo(Some(&v.credential), &facts, need)
+                            .await
+                            .expect("allowed");
+                    })
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        pg.bench_function("ping", |b| {
+            b.iter(|| rt.block_on(app.store().ping()).expect("ping"))
+        });
+        pg.finish();
+        drop(app);
+        // Close the pool and stop the listener before the database is dropped.
+        rt.block_on(store.close());
+    }
+    drop(db);
 }
 
 criterion_group!(benches, verify_token);

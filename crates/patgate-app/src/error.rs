@@ -32,7 +32,7 @@ pub enum AppError {
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound => AppError::NotFound,
+            StoreError::NotFound | StoreError::Missing(_) => AppError::NotFound,
             StoreError::UniqueViolation(what) => {
                 AppError::Conflict(format!("already exists: {what}"))
             }

@@ -14,6 +14,7 @@ mod cache;
 pub mod changes;
 pub mod clock;
 pub mod error;
+pub mod governance;
 pub mod jobs;
 pub mod keys;
 pub mod seed;

@@ -519,10 +519,23 @@ impl App {
                 data,
             ));
         }
-        let updated = self
-            .store()
-            .update_token(id, description.as_deref(), &grant, &events)
-            .await?;
+        let updated = if new_request {
+            self.store()
+                .update_token_requesting(
+                    id,
+                    description.as_deref(),
+                    &grant,
+                    edit.justification.as_deref(),
+                    self.now(),
+                    &events,
+                )
+                .await?
+                .0
+        } else {
+            self.store()
+                .update_token(id, description.as_deref(), &grant, &events)
+                .await?
+        };
         self.forget_token(id);
         Ok(updated)
     }

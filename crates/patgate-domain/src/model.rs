@@ -30,6 +30,12 @@ id_newtype!(
     /// Stable across regeneration (GitHub's `token_id`).
     TokenId,
     KeyId,
+    /// An organization's approval request (GitHub's `pat_request_id`).
+    RequestId,
+    /// An organization's grant to a token (GitHub's `pat_id`).
+    GrantId,
+    /// An app registered by an organization (its installation mints app tokens).
+    AppId,
 );
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -74,6 +74,81 @@ enum Command {
     /// A user's personal access tokens (operator acting for the user named by --user).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// An organization's apps, whose installation tokens call the organization API.
+    #[command(subcommand)]
+    App(AppCommand),
+    /// An organization's pending fine-grained token requests.
+    #[command(subcommand)]
+    Request(RequestCommand),
+    /// An organization's grants (fine-grained tokens with access to it).
+    #[command(subcommand)]
+    Grant(GrantCommand),
+}
+
+#[derive(Subcommand)]
+enum AppCommand {
+    /// Register an app (as an owner of the organization).
+    Create {
+        org: String,
+        #[arg(long = "as")]
+        owner: String,
+        #[arg(long)]
+        name: String,
+        /// PERMISSION=LEVEL, e.g. organization_personal_access_token_requests=write (repeat).
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mint a one-hour installation token of an app; printed once.
+    Token {
+        org: String,
+        app_id: i64,
+        #[arg(long = "as")]
+        owner: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum RequestCommand {
+    List {
+        org: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve or deny requests, all or none (as an owner).
+    Review {
+        org: String,
+        #[arg(long = "as")]
+        owner: String,
+        #[arg(required = true)]
+        ids: Vec<i64>,
+        #[arg(long, conflicts_with = "deny", required_unless_present = "deny")]
+        approve: bool,
+        #[arg(long)]
+        deny: bool,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum GrantCommand {
+    List {
+        org: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke grants, all or none (as an owner).
+    Revoke {
+        org: String,
+        #[arg(long = "as")]
+        owner: String,
+        #[arg(required = true)]
+        ids: Vec<i64>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -88,6 +163,41 @@ enum UserCommand {
 
 #[derive(Subcommand)]
 enum OrgCommand {
+    /// Set the organization's token policy (as one of its owners); prints the effective policy.
+    Policy {
+        login: String,
+        /// The owner making the change.
+        #[arg(long = "as")]
+        owner: String,
+        /// allow or restrict (omit: not set).
+        #[arg(long)]
+        fine_grained: Option<String>,
+        #[arg(long)]
+        classic: Option<String>,
+        /// require or disable.
+        #[arg(long)]
+        approval: Option<String>,
+        #[arg(long)]
+        fine_grained_max_lifetime_days: Option<u16>,
+        #[arg(long)]
+        classic_max_lifetime_days: Option<u16>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The organization's audit log (as one of its owners).
+    Audit {
+        login: String,
+        #[arg(long = "as")]
+        owner: String,
+        #[arg(long)]
+        action: Option<String>,
+        #[arg(long)]
+        actor: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
     List {
         #[arg(long)]
         json: bool,
@@ -432,6 +542,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     app,
                     base_url,
                     git: Some(settings.git_config()),
+                    revoke_throttle: Default::default(),
                 },
                 std::time::Duration::from_secs(settings.jobs_interval_secs),
             )
@@ -563,6 +674,90 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                             .join("\n")
                     });
                 }
+                OrgCommand::Policy {
+                    login,
+                    owner,
+                    fine_grained,
+                    classic,
+                    approval,
+                    fine_grained_max_lifetime_days,
+                    classic_max_lifetime_days,
+                    json,
+                } => {
+                    let u = user(&app, &owner).await?;
+                    let access = |name: &str, v: &Option<String>| -> anyhow::Result<Option<patgate_domain::policy::Access>> {
+                        v.as_deref().map(|x| patgate_domain::policy::Access::parse(x).ok_or_else(|| anyhow!("--{name} takes allow or restrict"))).transpose()
+                    };
+                    let settings = patgate_domain::policy::PolicySettings {
+                        fine_grained: access("fine-grained", &fine_grained)?,
+                        classic: access("classic", &classic)?,
+                        approval: approval
+                            .as_deref()
+                            .map(|x| {
+                                patgate_domain::policy::Approval::parse(x)
+                                    .ok_or_else(|| anyhow!("--approval takes require or disable"))
+                            })
+                            .transpose()?,
+                        fine_grained_max_lifetime_days,
+                        classic_max_lifetime_days,
+                        exempt_administrators: false,
+                    };
+                    let p = app
+                        .set_org_policy(&u, &login, &settings)
+                        .await
+                        .map_err(explain)?;
+                    let v = json!({
+                        "fine_grained": p.fine_grained.0.as_str(),
+                        "classic": p.classic.0.as_str(),
+                        "approval": p.approval.0.as_str(),
+                        "fine_grained_max_lifetime_days": p.fine_grained_max_lifetime_days.map(|d| d.0),
+                        "classic_max_lifetime_days": p.classic_max_lifetime_days.map(|d| d.0),
+                    });
+                    print(json, &v, || {
+                        serde_json::to_string_pretty(&v).unwrap_or_default()
+                    });
+                }
+                OrgCommand::Audit {
+                    login,
+                    owner,
+                    action,
+                    actor,
+                    limit,
+                    json,
+                } => {
+                    let u = user(&app, &owner).await?;
+                    let events = app
+                        .org_audit_log(
+                            &u,
+                            &login,
+                            patgate_store::AuditQuery {
+                                action,
+                                actor_login: actor,
+                                limit,
+                                ..Default::default()
+                            },
+                        )
+                        .await
+                        .map_err(explain)?;
+                    let v: Vec<Value> = events
+                        .iter()
+                        .map(|e| json!({"id": e.id, "action": e.action, "actor": e.actor_login, "token_id": e.token_id.map(|t| t.0), "created_at": wire::ts(e.created_at), "data": e.data}))
+                        .collect();
+                    print(json, &json!(v), || {
+                        events
+                            .iter()
+                            .map(|e| {
+                                format!(
+                                    "{}  {:<50} {}",
+                                    wire::ts(e.created_at),
+                                    e.action,
+                                    e.actor_login.as_deref().unwrap_or("-")
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    });
+                }
                 OrgCommand::Show { login, json } => {
                     let org = app
                         .store()
@@ -689,6 +884,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token(cmd) => token_command(cmd, &settings).await,
+        Command::App(cmd) => app_command(cmd, &settings).await,
+        Command::Request(cmd) => request_command(cmd, &settings).await,
+        Command::Grant(cmd) => grant_command(cmd, &settings).await,
     }
 }
 
@@ -885,6 +1083,194 @@ async fn token_command(cmd: TokenCommand, settings: &Settings) -> anyhow::Result
                     v["expires_at"].as_str().unwrap_or("never")
                 )
             });
+        }
+    }
+    Ok(())
+}
+
+async fn app_command(cmd: AppCommand, settings: &Settings) -> anyhow::Result<()> {
+    let app = build_app(open_store(settings).await?, settings)?;
+    match cmd {
+        AppCommand::Create {
+            org,
+            owner,
+            name,
+            permissions: perms,
+            json,
+        } => {
+            let u = user(&app, &owner).await?;
+            let record = app
+                .register_app(&u, &org, &name, &permissions(&perms)?)
+                .await
+                .map_err(explain)?;
+            let v = json!({"id": record.id.0, "name": record.name, "org": org});
+            print(json, &v, || {
+                format!("app {} ({}) registered for {org}", record.id.0, record.name)
+            });
+        }
+        AppCommand::Token {
+            org,
+            app_id,
+            owner,
+            json,
+        } => {
+            let u = user(&app, &owner).await?;
+            let (record, issued) = app
+                .mint_app_token(&u, &org, patgate_domain::model::AppId(app_id))
+                .await
+                .map_err(explain)?;
+            let v = json!({"app": record.name, "token": issued.secret.expose(), "expires_at": wire::opt_ts(issued.token.expires_at)});
+            print(json, &v, || {
+                format!(
+                    "installation token of {} (shown once, expires {}): {}",
+                    record.name,
+                    v["expires_at"].as_str().unwrap_or(""),
+                    issued.secret.expose()
+                )
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn request_command(cmd: RequestCommand, settings: &Settings) -> anyhow::Result<()> {
+    let app = build_app(open_store(settings).await?, settings)?;
+    match cmd {
+        RequestCommand::List { org, json } => {
+            let o = app.org_named(&org).await.map_err(explain)?;
+            let page = app
+                .list_org_requests(
+                    &o,
+                    &patgate_app::governance::OrgTokenQuery {
+                        per_page: 100,
+                        page: 1,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(explain)?;
+            let v: Vec<Value> = page
+                .items
+                .iter()
+                .map(|r| json!({"id": r.request.id.0, "owner": r.owner.login, "token_id": r.token.id.0, "token_name": r.token.name, "reason": r.request.reason, "repository_selection": r.request.access.selection.as_str(), "permissions": wire::permissions(&r.request.access), "created_at": wire::ts(r.request.created_at)}))
+                .collect();
+            print(json, &json!(v), || {
+                page.items
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{:>6}  {:<16} {:<24} {}",
+                            r.request.id.0,
+                            r.owner.login,
+                            r.token.name,
+                            r.request.reason.as_deref().unwrap_or("")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        RequestCommand::Review {
+            org,
+            owner,
+            ids,
+            approve,
+            deny: _,
+            reason,
+        } => {
+            let u = user(&app, &owner).await?;
+            let o = app.org_named(&org).await.map_err(explain)?;
+            if app
+                .store()
+                .membership(o.id, u.id)
+                .await
+                .map_err(|e| explain(e.into()))?
+                != Some(patgate_domain::catalog::OrgRole::Owner)
+            {
+                bail!("{owner} is not an owner of {org}");
+            }
+            let actor = patgate_app::governance::Actor {
+                id: Some(u.id),
+                login: u.login.clone(),
+            };
+            let ids: Vec<_> = ids
+                .into_iter()
+                .map(patgate_domain::model::RequestId)
+                .collect();
+            app.review_requests(&o, &actor, &ids, approve, reason.as_deref())
+                .await
+                .map_err(explain)?;
+            println!(
+                "{} {} request(s)",
+                if approve { "approved" } else { "denied" },
+                ids.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn grant_command(cmd: GrantCommand, settings: &Settings) -> anyhow::Result<()> {
+    let app = build_app(open_store(settings).await?, settings)?;
+    match cmd {
+        GrantCommand::List { org, json } => {
+            let o = app.org_named(&org).await.map_err(explain)?;
+            let page = app
+                .list_org_grants(
+                    &o,
+                    &patgate_app::governance::OrgTokenQuery {
+                        per_page: 100,
+                        page: 1,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(explain)?;
+            let v: Vec<Value> = page
+                .items
+                .iter()
+                .map(|g| json!({"id": g.grant.id.0, "owner": g.owner.login, "token_id": g.token.id.0, "token_name": g.token.name, "repository_selection": g.access.selection.as_str(), "permissions": wire::permissions(&g.access), "access_granted_at": wire::ts(g.grant.access_granted_at)}))
+                .collect();
+            print(json, &json!(v), || {
+                page.items
+                    .iter()
+                    .map(|g| {
+                        format!(
+                            "{:>6}  {:<16} {:<24} since {}",
+                            g.grant.id.0,
+                            g.owner.login,
+                            g.token.name,
+                            wire::ts(g.grant.access_granted_at)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        GrantCommand::Revoke { org, owner, ids } => {
+            let u = user(&app, &owner).await?;
+            let o = app.org_named(&org).await.map_err(explain)?;
+            if app
+                .store()
+                .membership(o.id, u.id)
+                .await
+                .map_err(|e| explain(e.into()))?
+                != Some(patgate_domain::catalog::OrgRole::Owner)
+            {
+                bail!("{owner} is not an owner of {org}");
+            }
+            let actor = patgate_app::governance::Actor {
+                id: Some(u.id),
+                login: u.login.clone(),
+            };
+            let ids: Vec<_> = ids
+                .into_iter()
+                .map(patgate_domain::model::GrantId)
+                .collect();
+            app.revoke_org_grants(&o, &actor, &ids)
+                .await
+                .map_err(explain)?;
+            println!("revoked {} grant(s)", ids.len());
         }
     }
     Ok(())

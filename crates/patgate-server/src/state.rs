@@ -8,4 +8,6 @@ pub struct AppState {
     pub base_url: String,
     /// The git gateway's storage; `None` disables git over HTTP.
     pub git: Option<crate::git::GitConfig>,
+    /// The abuse limit of `POST /credentials/revoke` (per process).
+    pub revoke_throttle: std::sync::Arc<crate::api::governance::RevokeThrottle>,
 }

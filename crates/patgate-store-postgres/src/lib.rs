@@ -49,6 +49,7 @@ mod audit;
 mod directory;
 mod dump;
 mod error;
+mod governance;
 mod jobs;
 mod keys;
 pub mod listener;

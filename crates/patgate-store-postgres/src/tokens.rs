@@ -7,6 +7,8 @@
 //! A token is read with its repository lists in one statement (`array_agg` subqueries), so a
 //! reader never sees a grant half updated, and verification costs one round trip. Changes
 //! (update, regenerate, delete) lock the row first and announce `token:<id>` on commit.
+//! Inserting and updating keep the organization's requests and grants in step
+//! ([`crate::governance`]).
 
 use std::collections::BTreeMap;
 
@@ -22,9 +24,11 @@ use patgate_store::codec::{
     decode_permissions, decode_scopes, encode_permissions, encode_scopes, from_unix, opt_from_unix,
     to_unix,
 };
+use patgate_store::governance::change_time;
 use patgate_store::{NewAuditEvent, NewToken, StoreError, StoreResult, TokenStore};
 
 use crate::audit::insert_all;
+use crate::governance;
 use crate::rows::{account_kind_str, corrupt, parse_account_kind};
 use crate::{PostgresStore, commit, db_err};
 
@@ -258,7 +262,10 @@ impl GrantCols {
     }
 }
 
-async fn token_row_by_id(conn: &mut PgConnection, id: i64) -> StoreResult<Option<Token>> {
+pub(crate) async fn token_row_by_id(
+    conn: &mut PgConnection,
+    id: i64,
+) -> StoreResult<Option<Token>> {
     let row: Option<TokenRow> = sqlx::query_as(concat!(
         "SELECT ",
         token_cols!(),
@@ -273,7 +280,7 @@ async fn token_row_by_id(conn: &mut PgConnection, id: i64) -> StoreResult<Option
 
 /// Locks the token's row for the rest of the transaction; `NotFound` when there is none (or a
 /// concurrent transaction deleted it first).
-async fn lock_token(conn: &mut PgConnection, id: TokenId) -> StoreResult<String> {
+pub(crate) async fn lock_token(conn: &mut PgConnection, id: TokenId) -> StoreResult<String> {
     sqlx::query_scalar("SELECT kind FROM tokens WHERE id = $1 FOR UPDATE")
         .bind(id.0)
         .fetch_optional(&mut *conn)
@@ -284,6 +291,71 @@ async fn lock_token(conn: &mut PgConnection, id: TokenId) -> StoreResult<String>
 
 fn hash_bytes(hash: &TokenHash) -> &[u8] {
     hash.as_bytes()
+}
+
+/// Replaces the token's grant (columns and repository lists); `NotFound` when there is no such
+/// token, `Conflict` when the grant is of another kind. The caller has locked the row.
+pub(crate) async fn set_grant(
+    conn: &mut PgConnection,
+    id: TokenId,
+    grant: &TokenGrant,
+) -> StoreResult<()> {
+    let cols = GrantCols::of(grant);
+    let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM tokens WHERE id = $1")
+        .bind(id.0)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    match kind {
+        None => return Err(StoreError::NotFound),
+        Some(k) if k != kind_str(grant) => {
+            return Err(StoreError::Conflict(format!(
+                "token {id} is {k}; its kind cannot change to {}",
+                kind_str(grant)
+            )));
+        }
+        Some(_) => {}
+    }
+    sqlx::query(
+        "UPDATE tokens SET resource_owner_id = $1, resource_owner_kind = $2, \
+         requested_selection = $3, requested_permissions = $4, granted_selection = $5, \
+         granted_permissions = $6, grant_state = $7, scopes = $8, app_org_id = $9, \
+         app_permissions = $10 WHERE id = $11",
+    )
+    .bind(cols.resource_owner_id)
+    .bind(cols.resource_owner_kind)
+    .bind(cols.requested_selection)
+    .bind(cols.requested_permissions.as_deref())
+    .bind(cols.granted_selection)
+    .bind(cols.granted_permissions.as_deref())
+    .bind(cols.grant_state)
+    .bind(cols.scopes.as_deref())
+    .bind(cols.app_org_id)
+    .bind(cols.app_permissions.as_deref())
+    .bind(id.0)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    sqlx::query("DELETE FROM token_repositories WHERE token_id = $1")
+        .bind(id.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    cols.insert_repos(conn, id.0).await
+}
+
+pub(crate) async fn set_description(
+    conn: &mut PgConnection,
+    id: TokenId,
+    description: Option<&str>,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE tokens SET description = $1 WHERE id = $2")
+        .bind(description)
+        .bind(id.0)
+        .execute(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
 }
 
 #[async_trait]
@@ -326,6 +398,7 @@ impl TokenStore for PostgresStore {
         let stored = token_row_by_id(&mut tx, id)
             .await?
             .ok_or(StoreError::NotFound)?;
+        governance::after_insert(&mut tx, &stored, token.justification.as_deref()).await?;
         commit(tx).await?;
         Ok(stored)
     }
@@ -369,47 +442,16 @@ impl TokenStore for PostgresStore {
         grant: &TokenGrant,
         audit: &[NewAuditEvent],
     ) -> StoreResult<Token> {
-        let cols = GrantCols::of(grant);
         let mut tx = self.write_tx().await?;
-        let kind = lock_token(&mut tx, id).await?;
-        if kind != kind_str(grant) {
-            return Err(StoreError::Conflict(format!(
-                "token {id} is {kind}; its kind cannot change to {}",
-                kind_str(grant)
-            )));
-        }
-        sqlx::query(
-            "UPDATE tokens SET description = $1, resource_owner_id = $2, resource_owner_kind = $3, \
-             requested_selection = $4, requested_permissions = $5, granted_selection = $6, \
-             granted_permissions = $7, grant_state = $8, scopes = $9, app_org_id = $10, \
-             app_permissions = $11 WHERE id = $12",
-        )
-        .bind(description)
-        .bind(cols.resource_owner_id)
-        .bind(cols.resource_owner_kind)
-        .bind(cols.requested_selection)
-        .bind(cols.requested_permissions.as_deref())
-        .bind(cols.granted_selection)
-        .bind(cols.granted_permissions.as_deref())
-        .bind(cols.grant_state)
-        .bind(cols.scopes.as_deref())
-        .bind(cols.app_org_id)
-        .bind(cols.app_permissions.as_deref())
-        .bind(id.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        sqlx::query("DELETE FROM token_repositories WHERE token_id = $1")
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        cols.insert_repos(&mut tx, id.0).await?;
-        insert_all(&mut tx, audit, Some(id)).await?;
-        self.notify_token(&mut tx, id).await?;
+        lock_token(&mut tx, id).await?;
+        set_grant(&mut tx, id, grant).await?;
+        set_description(&mut tx, id, description).await?;
         let stored = token_row_by_id(&mut tx, id.0)
             .await?
             .ok_or(StoreError::NotFound)?;
+        governance::sync(&mut tx, &stored, change_time(audit)).await?;
+        insert_all(&mut tx, audit, Some(id)).await?;
+        self.notify_token(&mut tx, id).await?;
         commit(tx).await?;
         Ok(stored)
     }

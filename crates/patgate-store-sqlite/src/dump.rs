@@ -9,8 +9,9 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
 use patgate_store::dump::{
-    AccountRow, AuditEventRow, CollaboratorRow, Dump, EnterpriseRow, JobRunRow, KeyRow,
-    MembershipRow, OrgPolicyRow, PolicyCols, RepositoryRow, TokenRepositoryRow, TokenRow,
+    AccountRow, AppRow, AuditEventRow, CollaboratorRow, Dump, EnterpriseRow, GrantRow, JobRunRow,
+    KeyRow, MembershipRow, OrgPolicyRow, PolicyCols, RepositoryRow, RequestRepositoryRow,
+    TokenRepositoryRow, TokenRequestRow, TokenRow,
 };
 use patgate_store::{StoreError, StoreResult};
 
@@ -240,6 +241,70 @@ impl SqliteStore {
                 },
             )
             .await?,
+            token_requests: all(
+                c,
+                "SELECT id, token_id, org_id, user_id, reason, requested_selection, \
+                 requested_permissions, created_at, status, decided_at, decided_by, \
+                 decision_reason FROM token_requests ORDER BY id",
+                |r| {
+                    Ok(TokenRequestRow {
+                        id: get(r, "id")?,
+                        token_id: get(r, "token_id")?,
+                        org_id: get(r, "org_id")?,
+                        user_id: get(r, "user_id")?,
+                        reason: get(r, "reason")?,
+                        requested_selection: get(r, "requested_selection")?,
+                        requested_permissions: get(r, "requested_permissions")?,
+                        created_at: get(r, "created_at")?,
+                        status: get(r, "status")?,
+                        decided_at: get(r, "decided_at")?,
+                        decided_by: get(r, "decided_by")?,
+                        decision_reason: get(r, "decision_reason")?,
+                    })
+                },
+            )
+            .await?,
+            request_repositories: all(
+                c,
+                "SELECT request_id, repo_id FROM request_repositories \
+                 ORDER BY request_id, repo_id",
+                |r| {
+                    Ok(RequestRepositoryRow {
+                        request_id: get(r, "request_id")?,
+                        repo_id: get(r, "repo_id")?,
+                    })
+                },
+            )
+            .await?,
+            grants: all(
+                c,
+                "SELECT id, token_id, org_id, access_granted_at FROM grants ORDER BY id",
+                |r| {
+                    Ok(GrantRow {
+                        id: get(r, "id")?,
+                        token_id: get(r, "token_id")?,
+                        org_id: get(r, "org_id")?,
+                        access_granted_at: get(r, "access_granted_at")?,
+                    })
+                },
+            )
+            .await?,
+            apps: all(
+                c,
+                "SELECT id, org_id, name, permissions, created_by, created_at FROM apps \
+                 ORDER BY id",
+                |r| {
+                    Ok(AppRow {
+                        id: get(r, "id")?,
+                        org_id: get(r, "org_id")?,
+                        name: get(r, "name")?,
+                        permissions: get(r, "permissions")?,
+                        created_by: get(r, "created_by")?,
+                        created_at: get(r, "created_at")?,
+                    })
+                },
+            )
+            .await?,
         };
         tx.rollback().await.map_err(db_err)?;
         Ok(dump)
@@ -440,6 +505,64 @@ impl SqliteStore {
             .bind(&j.period)
             .bind(&j.holder)
             .bind(j.claimed_at)
+            .execute(&mut *c)
+            .await
+            .map_err(db_err)?;
+        }
+        for r in &dump.token_requests {
+            sqlx::query(
+                "INSERT INTO token_requests (id, token_id, org_id, user_id, reason, \
+                 requested_selection, requested_permissions, created_at, status, decided_at, \
+                 decided_by, decision_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(r.id)
+            .bind(r.token_id)
+            .bind(r.org_id)
+            .bind(r.user_id)
+            .bind(r.reason.as_deref())
+            .bind(&r.requested_selection)
+            .bind(&r.requested_permissions)
+            .bind(r.created_at)
+            .bind(&r.status)
+            .bind(r.decided_at)
+            .bind(r.decided_by)
+            .bind(r.decision_reason.as_deref())
+            .execute(&mut *c)
+            .await
+            .map_err(db_err)?;
+        }
+        for rr in &dump.request_repositories {
+            sqlx::query("INSERT INTO request_repositories (request_id, repo_id) VALUES (?, ?)")
+                .bind(rr.request_id)
+                .bind(rr.repo_id)
+                .execute(&mut *c)
+                .await
+                .map_err(db_err)?;
+        }
+        for g in &dump.grants {
+            sqlx::query(
+                "INSERT INTO grants (id, token_id, org_id, access_granted_at) VALUES (?, ?, ?, ?)",
+            )
+            .bind(g.id)
+            .bind(g.token_id)
+            .bind(g.org_id)
+            .bind(g.access_granted_at)
+            .execute(&mut *c)
+            .await
+            .map_err(db_err)?;
+        }
+        for a in &dump.apps {
+            sqlx::query(
+                "INSERT INTO apps (id, org_id, name, name_lower, permissions, created_by, \
+                 created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(a.id)
+            .bind(a.org_id)
+            .bind(&a.name)
+            .bind(fold(&a.name))
+            .bind(&a.permissions)
+            .bind(a.created_by)
+            .bind(a.created_at)
             .execute(&mut *c)
             .await
             .map_err(db_err)?;

@@ -17,6 +17,7 @@ mod audit;
 mod directory;
 mod dump;
 mod error;
+mod governance;
 mod jobs;
 mod keys;
 mod rows;

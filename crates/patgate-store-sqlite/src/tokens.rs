@@ -3,6 +3,9 @@
 //!
 //! Audit events given to a token method that leave `token_id` unset are recorded with the
 //! token's id (at insertion the caller cannot know it yet).
+//!
+//! Inserting and updating keep the organization's requests and grants in step
+//! ([`crate::governance`]).
 
 use std::collections::HashMap;
 
@@ -18,9 +21,11 @@ use patgate_store::codec::{
     decode_permissions, decode_scopes, encode_permissions, encode_scopes, from_unix, opt_from_unix,
     to_unix,
 };
+use patgate_store::governance::change_time;
 use patgate_store::{NewAuditEvent, NewToken, StoreError, StoreResult, TokenStore};
 
 use crate::audit::insert_all;
+use crate::governance;
 use crate::rows::{account_kind_str, corrupt, parse_account_kind};
 use crate::{SqliteStore, commit, db_err};
 
@@ -274,7 +279,10 @@ async fn complete(
     }
 }
 
-async fn token_row_by_id(conn: &mut SqliteConnection, id: i64) -> StoreResult<Option<Token>> {
+pub(crate) async fn token_row_by_id(
+    conn: &mut SqliteConnection,
+    id: i64,
+) -> StoreResult<Option<Token>> {
     let row: Option<TokenRow> = sqlx::query_as(concat!(
         "SELECT ",
         token_cols!(),
@@ -289,6 +297,71 @@ async fn token_row_by_id(conn: &mut SqliteConnection, id: i64) -> StoreResult<Op
 
 fn hash_bytes(hash: &TokenHash) -> &[u8] {
     hash.as_bytes()
+}
+
+/// Replaces the token's grant (columns and repository lists); `NotFound` when there is no such
+/// token, `Conflict` when the grant is of another kind.
+pub(crate) async fn set_grant(
+    conn: &mut SqliteConnection,
+    id: TokenId,
+    grant: &TokenGrant,
+) -> StoreResult<()> {
+    let cols = GrantCols::of(grant);
+    let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM tokens WHERE id = ?")
+        .bind(id.0)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    match kind {
+        None => return Err(StoreError::NotFound),
+        Some(k) if k != kind_str(grant) => {
+            return Err(StoreError::Conflict(format!(
+                "token {id} is {k}; its kind cannot change to {}",
+                kind_str(grant)
+            )));
+        }
+        Some(_) => {}
+    }
+    sqlx::query(
+        "UPDATE tokens SET resource_owner_id = ?, resource_owner_kind = ?, \
+         requested_selection = ?, requested_permissions = ?, granted_selection = ?, \
+         granted_permissions = ?, grant_state = ?, scopes = ?, app_org_id = ?, \
+         app_permissions = ? WHERE id = ?",
+    )
+    .bind(cols.resource_owner_id)
+    .bind(cols.resource_owner_kind)
+    .bind(cols.requested_selection)
+    .bind(cols.requested_permissions.as_deref())
+    .bind(cols.granted_selection)
+    .bind(cols.granted_permissions.as_deref())
+    .bind(cols.grant_state)
+    .bind(cols.scopes.as_deref())
+    .bind(cols.app_org_id)
+    .bind(cols.app_permissions.as_deref())
+    .bind(id.0)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    sqlx::query("DELETE FROM token_repositories WHERE token_id = ?")
+        .bind(id.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    cols.insert_repos(conn, id.0).await
+}
+
+pub(crate) async fn set_description(
+    conn: &mut SqliteConnection,
+    id: TokenId,
+    description: Option<&str>,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE tokens SET description = ? WHERE id = ?")
+        .bind(description)
+        .bind(id.0)
+        .execute(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
 }
 
 #[async_trait]
@@ -331,6 +404,7 @@ impl TokenStore for SqliteStore {
         let stored = token_row_by_id(&mut tx, id)
             .await?
             .ok_or(StoreError::NotFound)?;
+        governance::after_insert(&mut tx, &stored, token.justification.as_deref()).await?;
         commit(tx).await?;
         Ok(stored)
     }
@@ -402,54 +476,14 @@ impl TokenStore for SqliteStore {
         grant: &TokenGrant,
         audit: &[NewAuditEvent],
     ) -> StoreResult<Token> {
-        let cols = GrantCols::of(grant);
         let mut tx = self.write_tx().await?;
-        let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM tokens WHERE id = ?")
-            .bind(id.0)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        match kind {
-            None => return Err(StoreError::NotFound),
-            Some(k) if k != kind_str(grant) => {
-                return Err(StoreError::Conflict(format!(
-                    "token {id} is {k}; its kind cannot change to {}",
-                    kind_str(grant)
-                )));
-            }
-            Some(_) => {}
-        }
-        sqlx::query(
-            "UPDATE tokens SET description = ?, resource_owner_id = ?, resource_owner_kind = ?, \
-             requested_selection = ?, requested_permissions = ?, granted_selection = ?, \
-             granted_permissions = ?, grant_state = ?, scopes = ?, app_org_id = ?, \
-             app_permissions = ? WHERE id = ?",
-        )
-        .bind(description)
-        .bind(cols.resource_owner_id)
-        .bind(cols.resource_owner_kind)
-        .bind(cols.requested_selection)
-        .bind(cols.requested_permissions.as_deref())
-        .bind(cols.granted_selection)
-        .bind(cols.granted_permissions.as_deref())
-        .bind(cols.grant_state)
-        .bind(cols.scopes.as_deref())
-        .bind(cols.app_org_id)
-        .bind(cols.app_permissions.as_deref())
-        .bind(id.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        sqlx::query("DELETE FROM token_repositories WHERE token_id = ?")
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        cols.insert_repos(&mut tx, id.0).await?;
-        insert_all(&mut tx, audit, Some(id)).await?;
+        set_grant(&mut tx, id, grant).await?;
+        set_description(&mut tx, id, description).await?;
         let stored = token_row_by_id(&mut tx, id.0)
             .await?
             .ok_or(StoreError::NotFound)?;
+        governance::sync(&mut tx, &stored, change_time(audit)).await?;
+        insert_all(&mut tx, audit, Some(id)).await?;
         commit(tx).await?;
         Ok(stored)
     }

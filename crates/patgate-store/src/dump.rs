@@ -21,6 +21,10 @@ pub struct Dump {
     pub keys: Vec<KeyRow>,
     pub audit_events: Vec<AuditEventRow>,
     pub job_runs: Vec<JobRunRow>,
+    pub token_requests: Vec<TokenRequestRow>,
+    pub request_repositories: Vec<RequestRepositoryRow>,
+    pub grants: Vec<GrantRow>,
+    pub apps: Vec<AppRow>,
 }
 
 impl Dump {
@@ -37,6 +41,10 @@ impl Dump {
             + self.keys.len()
             + self.audit_events.len()
             + self.job_runs.len()
+            + self.token_requests.len()
+            + self.request_repositories.len()
+            + self.grants.len()
+            + self.apps.len()
     }
 }
 
@@ -46,7 +54,7 @@ impl Dump {
     /// be past it. The audit log outlives what it talks about,
     /// so the accounts and tokens it names count too: a deleted token's id never comes back as
     /// another token's.
-    pub fn highest_ids(&self) -> [(&'static str, i64); 6] {
+    pub fn highest_ids(&self) -> [(&'static str, i64); 9] {
         fn max(ids: impl Iterator<Item = i64>) -> i64 {
             ids.max().unwrap_or(0).max(0)
         }
@@ -73,6 +81,12 @@ impl Dump {
             ),
             ("keys", max(self.keys.iter().map(|k| k.id))),
             ("audit_events", max(audit.iter().map(|e| e.id))),
+            (
+                "token_requests",
+                max(self.token_requests.iter().map(|r| r.id)),
+            ),
+            ("grants", max(self.grants.iter().map(|g| g.id))),
+            ("apps", max(self.apps.iter().map(|a| a.id))),
         ]
     }
 }
@@ -215,4 +229,50 @@ pub struct JobRunRow {
     pub period: String,
     pub holder: String,
     pub claimed_at: i64,
+}
+
+/// An organization's approval request, with the access asked for as it was then (the
+/// repositories of a `subset` selection are rows of `request_repositories`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRequestRow {
+    pub id: i64,
+    pub token_id: i64,
+    pub org_id: i64,
+    pub user_id: i64,
+    pub reason: Option<String>,
+    pub requested_selection: String,
+    pub requested_permissions: String,
+    pub created_at: i64,
+    /// `pending`, `approved`, `denied` or `cancelled`.
+    pub status: String,
+    pub decided_at: Option<i64>,
+    pub decided_by: Option<i64>,
+    pub decision_reason: Option<String>,
+}
+
+/// A repository of a request's `subset` selection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestRepositoryRow {
+    pub request_id: i64,
+    pub repo_id: i64,
+}
+
+/// An organization's grant to a token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrantRow {
+    pub id: i64,
+    pub token_id: i64,
+    pub org_id: i64,
+    pub access_granted_at: i64,
+}
+
+/// An app an organization registered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppRow {
+    pub id: i64,
+    pub org_id: i64,
+    pub name: String,
+    pub permissions: String,
+    pub created_by: Option<i64>,
+    pub created_at: i64,
 }

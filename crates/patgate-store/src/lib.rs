@@ -8,15 +8,17 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use patgate_domain::catalog::PermissionSet;
 use patgate_domain::catalog::{OrgRole, RepoRole};
 use patgate_domain::model::{
-    AccountId, AccountKind, Enterprise, EnterpriseId, Key, KeyId, Organization, RepoId, Repository,
-    Token, TokenGrant, TokenId, User, Visibility,
+    AccountId, AccountKind, AppId, Enterprise, EnterpriseId, GrantId, Key, KeyId, Organization,
+    RepoId, Repository, RequestId, Token, TokenAccess, TokenGrant, TokenId, User, Visibility,
 };
 use patgate_domain::policy::PolicySettings;
 use patgate_domain::token::TokenHash;
 
 pub mod codec;
+pub mod governance;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
@@ -24,6 +26,9 @@ pub mod testkit;
 pub enum StoreError {
     #[error("not found")]
     NotFound,
+    /// A row named in a batch is gone (`grant 7`, `request 12`): `NotFound` naming it.
+    #[error("not found: {0}")]
+    Missing(String),
     #[error("already exists: {0}")]
     UniqueViolation(String),
     #[error("conflict: {0}")]
@@ -337,9 +342,165 @@ pub trait JobStore: Send + Sync {
 /// Every row of every table, for moving an installation between backends (ids preserved).
 pub mod dump;
 
+/// Where an organization's approval request stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RequestStatus {
+    Pending,
+    Approved,
+    Denied,
+    /// Withdrawn by the requester, or superseded by a newer request for the same token.
+    Cancelled,
+}
+
+impl RequestStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestStatus::Pending => "pending",
+            RequestStatus::Approved => "approved",
+            RequestStatus::Denied => "denied",
+            RequestStatus::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<RequestStatus> {
+        match s {
+            "pending" => Some(RequestStatus::Pending),
+            "approved" => Some(RequestStatus::Approved),
+            "denied" => Some(RequestStatus::Denied),
+            "cancelled" => Some(RequestStatus::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// A request for a fine-grained token's access to an organization (rule 7).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRequest {
+    pub id: RequestId,
+    pub token_id: TokenId,
+    pub org: AccountId,
+    /// The token's user.
+    pub user: AccountId,
+    /// The requester's justification.
+    pub reason: Option<String>,
+    /// The access asked for, as it was when the request was made.
+    pub access: TokenAccess,
+    pub created_at: OffsetDateTime,
+    pub status: RequestStatus,
+    pub decided_at: Option<OffsetDateTime>,
+    pub decided_by: Option<AccountId>,
+    /// The reviewer's reason (≤ 1024), shown to the requester.
+    pub decision_reason: Option<String>,
+}
+
+/// An organization's grant: one per fine-grained token whose access to the organization is in
+/// force. The store keeps grants in step with tokens: a grant row exists exactly while the token's
+/// resource owner is an organization and its state is `Approved` with granted access.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    pub id: GrantId,
+    pub token_id: TokenId,
+    pub org: AccountId,
+    pub access_granted_at: OffsetDateTime,
+}
+
+/// One request's decision and its effect on the token, applied together.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestDecision {
+    pub request: RequestId,
+    pub token: TokenId,
+    /// `Approved` or `Denied`.
+    pub status: RequestStatus,
+    /// The token's grant after the decision.
+    pub grant: TokenGrant,
+}
+
+/// An app an organization registered: its installation mints one-hour app tokens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppRecord {
+    pub id: AppId,
+    pub org: AccountId,
+    pub name: String,
+    pub permissions: PermissionSet,
+    pub created_by: Option<AccountId>,
+    pub created_at: OffsetDateTime,
+}
+
+/// Organization governance: approval requests, grants, apps (seeds 000-003).
+///
+/// Besides these methods, `TokenStore::insert_token` records a pending request (reason: the
+/// token's justification) when it inserts a fine-grained token in state `Pending`, and both
+/// `insert_token` and `update_token` keep grant rows in step (see `Grant`).
+#[async_trait]
+pub trait GovernanceStore: Send + Sync {
+    /// An edit that asks for more access: updates the token, cancels any pending request of the
+    /// token, and records a new pending request for the token's new requested access, in one
+    /// transaction.
+    async fn update_token_requesting(
+        &self,
+        id: TokenId,
+        description: Option<&str>,
+        grant: &TokenGrant,
+        reason: Option<&str>,
+        now: OffsetDateTime,
+        audit: &[NewAuditEvent],
+    ) -> StoreResult<(Token, TokenRequest)>;
+    async fn request_by_id(&self, id: RequestId) -> StoreResult<Option<TokenRequest>>;
+    /// The organization's requests in `status` (every status when `None`), oldest first.
+    async fn requests_of_org(
+        &self,
+        org: AccountId,
+        status: Option<RequestStatus>,
+    ) -> StoreResult<Vec<TokenRequest>>;
+    async fn pending_request_of_token(&self, token: TokenId) -> StoreResult<Option<TokenRequest>>;
+    /// Applies every decision or none: each request must still be pending (else `Conflict`
+    /// naming it, and nothing changes). Records the reviewer, the reason and the time on each
+    /// request, replaces each token's grant, keeps grant rows in step, writes the audit rows.
+    async fn decide_requests(
+        &self,
+        decisions: &[RequestDecision],
+        decided_by: Option<AccountId>,
+        reason: Option<&str>,
+        now: OffsetDateTime,
+        audit: &[NewAuditEvent],
+    ) -> StoreResult<()>;
+    /// The requester withdraws a pending request (`Conflict` when it is no longer pending); the
+    /// token takes `grant`.
+    async fn cancel_request(
+        &self,
+        id: RequestId,
+        grant: &TokenGrant,
+        now: OffsetDateTime,
+        audit: &[NewAuditEvent],
+    ) -> StoreResult<()>;
+    async fn grant_by_id(&self, id: GrantId) -> StoreResult<Option<Grant>>;
+    async fn grant_of_token(&self, token: TokenId) -> StoreResult<Option<Grant>>;
+    /// The organization's grants, oldest first.
+    async fn grants_of_org(&self, org: AccountId) -> StoreResult<Vec<Grant>>;
+    /// Revokes every grant or none (`NotFound` naming a grant that is gone): deletes the grant
+    /// rows and gives each token its new grant.
+    async fn revoke_grants(
+        &self,
+        revocations: &[(GrantId, TokenId, TokenGrant)],
+        audit: &[NewAuditEvent],
+    ) -> StoreResult<()>;
+    async fn insert_app(
+        &self,
+        org: AccountId,
+        name: &str,
+        permissions: &PermissionSet,
+        created_by: Option<AccountId>,
+        now: OffsetDateTime,
+        audit: &[NewAuditEvent],
+    ) -> StoreResult<AppRecord>;
+    async fn app_by_id(&self, id: AppId) -> StoreResult<Option<AppRecord>>;
+    async fn apps_of_org(&self, org: AccountId) -> StoreResult<Vec<AppRecord>>;
+}
+
 /// Everything a patgate process needs from its database.
 #[async_trait]
-pub trait Store: DirectoryStore + TokenStore + KeyStore + AuditStore + JobStore {
+pub trait Store:
+    DirectoryStore + TokenStore + KeyStore + AuditStore + JobStore + GovernanceStore
+{
     /// Changes made by any process sharing the database (this one included), as the database
     /// announces them; a new receiver per call. `None` when the backend serves a single process
     /// (SQLite), where the in-process invalidation suffices. A receiver that falls behind

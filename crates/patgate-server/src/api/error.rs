@@ -18,6 +18,8 @@ pub struct ApiError {
     /// Boxed: every handler returns `Result<_, ApiError>`, so the error stays small
     /// (clippy::result_large_err).
     pub headers: Box<HeaderMap>,
+    /// The endpoint's documentation, when it is more specific than the REST root.
+    pub documentation_url: Option<&'static str>,
 }
 
 impl ApiError {
@@ -27,6 +29,7 @@ impl ApiError {
             message: message.into(),
             errors: Vec::new(),
             headers: Box::default(),
+            documentation_url: None,
         }
     }
     pub fn bad_credentials() -> Self {
@@ -106,7 +109,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = json!({
             "message": self.message,
-            "documentation_url": DOCS,
+            "documentation_url": self.documentation_url.unwrap_or(DOCS),
             "status": self.status.as_u16().to_string(),
         });
         if !self.errors.is_empty() {

@@ -19,8 +19,10 @@ use patgate_domain::model::{KeyId, TokenGrant};
 
 pub mod error;
 pub mod extract;
+pub mod governance;
 pub mod json;
 pub mod openapi;
+pub mod orgs;
 pub mod tokens;
 
 use error::{ApiError, ApiResult};
@@ -73,6 +75,56 @@ pub fn router(state: AppState) -> Router {
             "/authorizations/{token_id}/regenerate",
             post(tokens::regenerate_classic),
         )
+        .route(
+            "/orgs/{org}/personal-access-token-requests",
+            get(orgs::list_requests).post(orgs::review_in_bulk),
+        )
+        .route(
+            "/orgs/{org}/personal-access-token-requests/{pat_request_id}",
+            post(orgs::review_one),
+        )
+        .route(
+            "/orgs/{org}/personal-access-token-requests/{pat_request_id}/repositories",
+            get(orgs::request_repositories),
+        )
+        .route(
+            "/organizations/{org_id}/personal-access-token-requests/{pat_request_id}/repositories",
+            get(orgs::request_repositories_by_org_id),
+        )
+        .route(
+            "/orgs/{org}/personal-access-tokens",
+            get(orgs::list_grants).post(orgs::revoke_in_bulk),
+        )
+        .route(
+            "/orgs/{org}/personal-access-tokens/{pat_id}",
+            post(orgs::revoke_one),
+        )
+        .route(
+            "/orgs/{org}/personal-access-tokens/{pat_id}/repositories",
+            get(orgs::grant_repositories),
+        )
+        .route(
+            "/organizations/{org_id}/personal-access-tokens/{pat_id}/repositories",
+            get(orgs::grant_repositories_by_org_id),
+        )
+        .route(
+            "/orgs/{org}/apps",
+            get(governance::list_apps).post(governance::create_app),
+        )
+        .route(
+            "/orgs/{org}/apps/{app_id}/access_tokens",
+            post(governance::create_app_token),
+        )
+        .route(
+            "/orgs/{org}/personal-access-token-policy",
+            get(governance::get_policy).put(governance::put_policy),
+        )
+        .route("/orgs/{org}/audit-log", get(governance::audit_log))
+        .route(
+            "/user/personal-access-tokens/{token_id}/request",
+            axum::routing::delete(governance::cancel_request),
+        )
+        .route("/credentials/revoke", post(governance::revoke_credentials))
         .route("/openapi.json", get(openapi::document))
         .layer(axum::middleware::from_fn(token_headers))
         .with_state(state)

@@ -13,5 +13,7 @@ mod api_user;
 mod cli;
 mod git;
 mod openapi;
+mod orgs;
 mod replicas;
+mod schema;
 mod support;

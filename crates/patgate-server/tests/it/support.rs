@@ -169,6 +169,7 @@ async fn start(app: App, dir: TempDir, git: patgate_server::git::GitConfig) -> S
         app: app.clone(),
         base_url: base.clone(),
         git: Some(git),
+        revoke_throttle: Default::default(),
     };
     let handle = tokio::spawn(async move {
         let service =

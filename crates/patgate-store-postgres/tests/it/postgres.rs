@@ -7,12 +7,12 @@ use sqlx::{Connection, PgConnection};
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::TryRecvError;
 
-use patgate_domain::catalog::{Level, OrgRole, Permission, RepoRole};
+use patgate_domain::catalog::{Level, OrgRole, Permission, PermissionSet, RepoRole};
 use patgate_domain::model::{AccountKind, GrantState, RepositorySelection, TokenGrant};
 use patgate_store::testkit::{access, at, classic, fine_grained, hash, new_user, org, repo, user};
 use patgate_store::{
-    AuditStore, Change, DirectoryStore, JobStore, KeyStore, NewAuditEvent, NewKey, NewToken, Store,
-    StoreError, TokenStore, Upserted,
+    AuditStore, Change, DirectoryStore, GovernanceStore, JobStore, KeyStore, NewAuditEvent, NewKey,
+    NewToken, RequestDecision, RequestStatus, Store, StoreError, TokenStore, Upserted,
 };
 use patgate_store_postgres::{PgOptions, PostgresStore};
 use patgate_store_sqlite::SqliteStore;
@@ -306,7 +306,50 @@ async fn a_sqlite_dump_imports_into_postgres() {
         .claim_job_run("remove_unused_tokens", "2023-11-14", "sqlite", at(9))
         .await
         .unwrap();
+    // Governance rows: the approved token's grant (above), a pending request with repositories,
+    // an app.
+    let asking = sqlite
+        .insert_token(
+            &NewToken {
+                justification: Some("please".into()),
+                grant: TokenGrant::FineGrained {
+                    resource_owner: acme.id,
+                    resource_owner_kind: AccountKind::Organization,
+                    requested: access(
+                        RepositorySelection::Subset,
+                        &[r1.id],
+                        &[(Permission::ISSUES, Level::Read)],
+                    ),
+                    granted: None,
+                    state: GrantState::Pending,
+                },
+                ..fine_grained(mona.id, "asking", at(9))
+            },
+            &[],
+        )
+        .await
+        .unwrap();
+    sqlite
+        .insert_app(
+            acme.id,
+            "Reviewer",
+            &PermissionSet::new(),
+            Some(mona.id),
+            at(9),
+            &[],
+        )
+        .await
+        .unwrap();
     let dump = sqlite.export_dump().await.unwrap();
+    assert_eq!(
+        (
+            dump.token_requests.len(),
+            dump.request_repositories.len(),
+            dump.grants.len(),
+            dump.apps.len()
+        ),
+        (1, 1, 1, 1)
+    );
 
     let pg = db.store().await;
     let other = db.store().await;
@@ -341,6 +384,24 @@ async fn a_sqlite_dump_imports_into_postgres() {
     assert!(t.id.0 > cl.id.0 && t.id.0 > fg.id.0);
     let r3 = repo(&pg, hubot.id, "new").await;
     assert!(r3.id.0 > r2.id.0);
+    // Governance rows read the same, and their sequences moved too.
+    assert_eq!(
+        pg.pending_request_of_token(asking.id).await.unwrap(),
+        sqlite.pending_request_of_token(asking.id).await.unwrap()
+    );
+    assert_eq!(
+        pg.grant_of_token(fg.id).await.unwrap(),
+        sqlite.grant_of_token(fg.id).await.unwrap()
+    );
+    assert_eq!(
+        pg.apps_of_org(acme.id).await.unwrap(),
+        sqlite.apps_of_org(acme.id).await.unwrap()
+    );
+    let app = pg
+        .insert_app(acme.id, "Second", &PermissionSet::new(), None, at(10), &[])
+        .await
+        .unwrap();
+    assert!(dump.apps.iter().all(|a| a.id < app.id.0));
 }
 
 #[tokio::test]
@@ -493,4 +554,386 @@ async fn migrating_again_from_two_stores_is_harmless() {
     rb.unwrap();
     assert_eq!(a.backend(), "postgres");
     a.ping().await.unwrap();
+}
+
+/// A pending organization token of `user` on `org` asking for issues:read everywhere.
+fn asking(
+    user: patgate_domain::model::AccountId,
+    org: patgate_domain::model::AccountId,
+    seed: &str,
+) -> NewToken {
+    NewToken {
+        grant: TokenGrant::FineGrained {
+            resource_owner: org,
+            resource_owner_kind: AccountKind::Organization,
+            requested: issues_read(),
+            granted: None,
+            state: GrantState::Pending,
+        },
+        ..fine_grained(user, seed, at(1))
+    }
+}
+
+fn issues_read() -> patgate_domain::model::TokenAccess {
+    access(
+        RepositorySelection::All,
+        &[],
+        &[(Permission::ISSUES, Level::Read)],
+    )
+}
+
+fn approved_grant(org: patgate_domain::model::AccountId) -> TokenGrant {
+    TokenGrant::FineGrained {
+        resource_owner: org,
+        resource_owner_kind: AccountKind::Organization,
+        requested: issues_read(),
+        granted: Some(issues_read()),
+        state: GrantState::Approved,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn governance_changes_announce_every_token_they_change() {
+    let db = db_or_skip!();
+    let a = db.store().await;
+    let b = db.store().await;
+    let acme = org(&a, "acme").await;
+    let mona = user(&a, "mona").await;
+    let t1 = a
+        .insert_token(&asking(mona.id, acme.id, "t1"), &[])
+        .await
+        .unwrap();
+    let t2 = a
+        .insert_token(&asking(mona.id, acme.id, "t2"), &[])
+        .await
+        .unwrap();
+    let r1 = a.pending_request_of_token(t1.id).await.unwrap().unwrap();
+    let r2 = a.pending_request_of_token(t2.id).await.unwrap().unwrap();
+    let mut feed = b.changes().unwrap();
+    quiet(&mut feed).await;
+
+    // A batch announces each of its tokens.
+    a.decide_requests(
+        &[
+            RequestDecision {
+                request: r1.id,
+                token: t1.id,
+                status: RequestStatus::Approved,
+                grant: approved_grant(acme.id),
+            },
+            RequestDecision {
+                request: r2.id,
+                token: t2.id,
+                status: RequestStatus::Approved,
+                grant: approved_grant(acme.id),
+            },
+        ],
+        Some(mona.id),
+        None,
+        at(2),
+        &[],
+    )
+    .await
+    .unwrap();
+    let mut got = vec![
+        next_change(&mut feed, SECOND).await.0,
+        next_change(&mut feed, SECOND).await.0,
+    ];
+    got.sort_by_key(|c| format!("{c:?}"));
+    let mut want = vec![Change::Token(t1.id), Change::Token(t2.id)];
+    want.sort_by_key(|c| format!("{c:?}"));
+    assert_eq!(got, want);
+    quiet(&mut feed).await;
+
+    // A failed batch announces nothing.
+    assert!(
+        a.decide_requests(
+            &[RequestDecision {
+                request: r1.id,
+                token: t1.id,
+                status: RequestStatus::Approved,
+                grant: approved_grant(acme.id),
+            }],
+            None,
+            None,
+            at(3),
+            &[],
+        )
+        .await
+        .is_err()
+    );
+    quiet(&mut feed).await;
+
+    let wider = TokenGrant::FineGrained {
+        resource_owner: acme.id,
+        resource_owner_kind: AccountKind::Organization,
+        requested: access(
+            RepositorySelection::All,
+            &[],
+            &[(Permission::ISSUES, Level::Write)],
+        ),
+        granted: Some(issues_read()),
+        state: GrantState::Approved,
+    };
+    let (_, raise) = a
+        .update_token_requesting(t1.id, None, &wider, None, at(4), &[])
+        .await
+        .unwrap();
+    assert_eq!(next_change(&mut feed, SECOND).await.0, Change::Token(t1.id));
+    a.cancel_request(raise.id, &approved_grant(acme.id), at(5), &[])
+        .await
+        .unwrap();
+    assert_eq!(next_change(&mut feed, SECOND).await.0, Change::Token(t1.id));
+    let g2 = a.grant_of_token(t2.id).await.unwrap().unwrap();
+    a.revoke_grants(
+        &[(
+            g2.id,
+            t2.id,
+            TokenGrant::FineGrained {
+                resource_owner: mona.id,
+                resource_owner_kind: AccountKind::User,
+                requested: patgate_domain::model::TokenAccess::none(),
+                granted: None,
+                state: GrantState::Revoked,
+            },
+        )],
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(next_change(&mut feed, SECOND).await.0, Change::Token(t2.id));
+    // A new app is nobody's cached entry.
+    a.insert_app(acme.id, "Reviewer", &PermissionSet::new(), None, at(6), &[])
+        .await
+        .unwrap();
+    quiet(&mut feed).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_reviews_of_one_request_decide_it_once() {
+    let db = db_or_skip!();
+    let stores = [db.store().await, db.store().await];
+    let acme = org(&stores[0], "acme").await;
+    let mona = user(&stores[0], "mona").await;
+    let t = stores[0]
+        .insert_token(&asking(mona.id, acme.id, "t"), &[])
+        .await
+        .unwrap();
+    let r = stores[0]
+        .pending_request_of_token(t.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..6 {
+        let store = stores[i % 2].clone();
+        let (approve, grant) = if i % 2 == 0 {
+            (RequestStatus::Approved, approved_grant(acme.id))
+        } else {
+            (
+                RequestStatus::Denied,
+                TokenGrant::FineGrained {
+                    resource_owner: acme.id,
+                    resource_owner_kind: AccountKind::Organization,
+                    requested: issues_read(),
+                    granted: None,
+                    state: GrantState::Denied,
+                },
+            )
+        };
+        tasks.spawn(async move {
+            let audit = patgate_store::testkit::event("personal_access_token.reviewed", at(2));
+            store
+                .decide_requests(
+                    &[RequestDecision {
+                        request: r.id,
+                        token: t.id,
+                        status: approve,
+                        grant,
+                    }],
+                    None,
+                    None,
+                    at(2),
+                    &[audit],
+                )
+                .await
+                .map(|()| approve)
+        });
+    }
+    let results = tasks.join_all().await;
+    let winners: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .filter(|r| r.is_err())
+            .all(|r| matches!(r, Err(StoreError::Conflict(_))))
+    );
+    let decided = stores[1].request_by_id(r.id).await.unwrap().unwrap();
+    assert_eq!(decided.status, *winners[0]);
+    // The token and its grant row agree with the one decision.
+    let grant = stores[1].grant_of_token(t.id).await.unwrap();
+    assert_eq!(grant.is_some(), decided.status == RequestStatus::Approved);
+    let audit = stores[1]
+        .audit_events(&patgate_store::AuditQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 1, "one review recorded");
+}
+
+/// Version 3 (governance) fills its tables from the tokens stored before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrating_to_governance_backfills_requests_and_grants() {
+    use std::borrow::Cow;
+
+    let db = db_or_skip!();
+    let store = db.store().await;
+    // Back to the schema as it was before governance.
+    sqlx::raw_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let mut before = sqlx::migrate!();
+    before.migrations = Cow::Owned(
+        before
+            .migrations
+            .iter()
+            .filter(|m| m.version < 3)
+            .cloned()
+            .collect(),
+    );
+    before.run(store.pool()).await.unwrap();
+
+    let acme = org(&store, "acme").await;
+    let mona = user(&store, "mona").await;
+    let r1 = repo(&store, acme.id, "one").await;
+    let r2 = repo(&store, acme.id, "two").await;
+    // (name, owner kind, state, granted?, requested repositories, granted repositories).
+    type OldToken<'a> = (&'a str, &'a str, &'a str, bool, Vec<i64>, Vec<i64>);
+    let rows: [OldToken<'_>; 5] = [
+        (
+            "pending",
+            "organization",
+            "pending",
+            false,
+            vec![r1.id.0, r2.id.0],
+            vec![],
+        ),
+        (
+            "raised",
+            "organization",
+            "approved",
+            true,
+            vec![r1.id.0, r2.id.0],
+            vec![r1.id.0],
+        ),
+        (
+            "same",
+            "organization",
+            "approved",
+            true,
+            vec![r2.id.0, r1.id.0],
+            vec![r1.id.0, r2.id.0],
+        ),
+        (
+            "own",
+            "user",
+            "not_required",
+            true,
+            vec![r1.id.0],
+            vec![r1.id.0],
+        ),
+        (
+            "denied",
+            "organization",
+            "denied",
+            false,
+            vec![r1.id.0],
+            vec![],
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (i, (name, kind, state, has_granted, requested, granted)) in rows.iter().enumerate() {
+        let created = 1_700_000_000 + i64::try_from(i).unwrap() * 10;
+        let owner = if *kind == "user" {
+            mona.id.0
+        } else {
+            acme.id.0
+        };
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO tokens (kind, user_id, hash, last_eight, name, justification, created_at, \
+             issued_at, resource_owner_id, resource_owner_kind, requested_selection, \
+             requested_permissions, granted_selection, granted_permissions, grant_state) \
+             VALUES ('fine_grained', $1, $2, 'abcdefgh', $3, $4, $5, $5, $6, $7, 'subset', \
+             'contents:read', $8, $9, $10) RETURNING id",
+        )
+        .bind(mona.id.0)
+        .bind(vec![u8::try_from(i).unwrap(); 32])
+        .bind(*name)
+        .bind(format!("why {name}"))
+        .bind(created)
+        .bind(owner)
+        .bind(*kind)
+        .bind(has_granted.then_some("subset"))
+        .bind(has_granted.then_some("contents:read"))
+        .bind(*state)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        for (flag, list) in [(false, requested), (true, granted)] {
+            for repo in list {
+                sqlx::query(
+                    "INSERT INTO token_repositories (token_id, repo_id, granted) \
+                     VALUES ($1, $2, $3)",
+                )
+                .bind(id)
+                .bind(repo)
+                .bind(flag)
+                .execute(store.pool())
+                .await
+                .unwrap();
+            }
+        }
+        ids.push((
+            patgate_domain::model::TokenId(id),
+            at(i64::try_from(i).unwrap() * 10),
+        ));
+    }
+
+    store.migrate().await.unwrap();
+    let [pending, raised, same, own, denied] = ids.as_slice() else {
+        unreachable!()
+    };
+    for (token, created) in [pending, raised] {
+        let r = store
+            .pending_request_of_token(*token)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (r.org, r.user, r.created_at, r.status),
+            (acme.id, mona.id, *created, RequestStatus::Pending)
+        );
+        assert_eq!(r.access.repositories, vec![r1.id, r2.id]);
+        assert!(r.reason.unwrap().starts_with("why "));
+    }
+    for (token, created) in [raised, same] {
+        let g = store.grant_of_token(*token).await.unwrap().unwrap();
+        assert_eq!((g.org, g.access_granted_at), (acme.id, *created));
+    }
+    for (token, _) in [same, own, denied] {
+        assert_eq!(store.pending_request_of_token(*token).await.unwrap(), None);
+    }
+    for (token, _) in [pending, own, denied] {
+        assert_eq!(store.grant_of_token(*token).await.unwrap(), None);
+    }
+    // The sequences continue after the backfilled rows.
+    let t = store
+        .insert_token(&asking(mona.id, acme.id, "after"), &[])
+        .await
+        .unwrap();
+    let r = store.pending_request_of_token(t.id).await.unwrap().unwrap();
+    let all = store.requests_of_org(acme.id, None).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(all.iter().all(|x| x.id <= r.id));
 }

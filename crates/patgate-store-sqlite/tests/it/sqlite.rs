@@ -134,3 +134,185 @@ async fn foreign_keys_are_enforced() {
         Err(StoreError::Conflict(_))
     ));
 }
+
+/// Version 3 (governance) fills its tables from the tokens stored before it: grants for the
+/// approved organization tokens, pending requests for those awaiting review.
+#[tokio::test]
+async fn migrating_to_governance_backfills_requests_and_grants() {
+    use std::borrow::Cow;
+
+    use patgate_domain::model::{GrantId, RepoId, RepositorySelection, TokenId};
+    use patgate_store::testkit::{org, repo};
+    use patgate_store::{GovernanceStore, RequestStatus};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let store = SqliteStore::open_file(&path).await.unwrap();
+    // The schema as it was before governance.
+    let mut before = sqlx::migrate!();
+    before.migrations = Cow::Owned(
+        before
+            .migrations
+            .iter()
+            .filter(|m| m.version < 3)
+            .cloned()
+            .collect(),
+    );
+    let pool = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .foreign_keys(true),
+    )
+    .await
+    .unwrap();
+    before.run(&pool).await.unwrap();
+
+    let acme = org(&store, "acme").await;
+    let mona = user(&store, "mona").await;
+    let r1 = repo(&store, acme.id, "one").await;
+    let r2 = repo(&store, acme.id, "two").await;
+    // (name, owner kind, state, requested, granted); repositories: (requested, granted).
+    type Row<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        (&'a str, &'a str),
+        Option<(&'a str, &'a str)>,
+        (Vec<i64>, Vec<i64>),
+    );
+    let rows: [Row<'_>; 6] = [
+        (
+            "pending",
+            "organization",
+            "pending",
+            ("subset", "contents:read"),
+            None,
+            (vec![r1.id.0, r2.id.0], vec![]),
+        ),
+        (
+            "as-asked",
+            "organization",
+            "approved",
+            ("all", "contents:read"),
+            Some(("all", "contents:read")),
+            (vec![], vec![]),
+        ),
+        (
+            "raised",
+            "organization",
+            "approved",
+            ("subset", "contents:read"),
+            Some(("subset", "contents:read")),
+            (vec![r1.id.0, r2.id.0], vec![r1.id.0]),
+        ),
+        (
+            "same-subset",
+            "organization",
+            "approved",
+            ("subset", "contents:read"),
+            Some(("subset", "contents:read")),
+            (vec![r2.id.0, r1.id.0], vec![r1.id.0, r2.id.0]),
+        ),
+        (
+            "own",
+            "user",
+            "not_required",
+            ("all", "contents:read"),
+            Some(("all", "contents:read")),
+            (vec![], vec![]),
+        ),
+        (
+            "denied",
+            "organization",
+            "denied",
+            ("all", "issues:write"),
+            None,
+            (vec![], vec![]),
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (i, (name, owner_kind, state, requested, granted, repos)) in rows.iter().enumerate() {
+        let created = 1_700_000_000 + i64::try_from(i).unwrap() * 10;
+        let owner = if *owner_kind == "user" {
+            mona.id.0
+        } else {
+            acme.id.0
+        };
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO tokens (kind, user_id, hash, last_eight, name, justification, created_at, \
+             issued_at, resource_owner_id, resource_owner_kind, requested_selection, \
+             requested_permissions, granted_selection, granted_permissions, grant_state) \
+             VALUES ('fine_grained', ?, ?, 'abcdefgh', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(mona.id.0)
+        .bind(vec![u8::try_from(i).unwrap(); 32])
+        .bind(*name)
+        .bind(format!("why {name}"))
+        .bind(created)
+        .bind(created)
+        .bind(owner)
+        .bind(*owner_kind)
+        .bind(requested.0)
+        .bind(requested.1)
+        .bind(granted.map(|g| g.0))
+        .bind(granted.map(|g| g.1))
+        .bind(*state)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        for (flag, list) in [(0_i64, &repos.0), (1, &repos.1)] {
+            for repo in list {
+                sqlx::query(
+                    "INSERT INTO token_repositories (token_id, repo_id, granted) VALUES (?, ?, ?)",
+                )
+                .bind(id)
+                .bind(repo)
+                .bind(flag)
+                .execute(&pool)
+                .await
+                .unwrap();
+            }
+        }
+        ids.push((TokenId(id), at(i64::try_from(i).unwrap() * 10)));
+    }
+    pool.close().await;
+
+    store.migrate().await.unwrap();
+    let [pending, as_asked, raised, same, own, denied] = ids.as_slice() else {
+        unreachable!()
+    };
+    // Requests: the pending token and the raised one, with their repositories and reasons.
+    for (token, created) in [pending, raised] {
+        let r = store
+            .pending_request_of_token(*token)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (r.org, r.user, r.created_at, r.status),
+            (acme.id, mona.id, *created, RequestStatus::Pending)
+        );
+        assert_eq!(r.access.selection, RepositorySelection::Subset);
+        assert_eq!(
+            r.access.repositories,
+            vec![RepoId(r1.id.0), RepoId(r2.id.0)]
+        );
+        assert!(r.reason.unwrap().starts_with("why "));
+    }
+    // Grants: the approved organization tokens, granted when created.
+    let mut granted = Vec::new();
+    for (token, created) in [as_asked, raised, same] {
+        let g = store.grant_of_token(*token).await.unwrap().unwrap();
+        assert_eq!((g.org, g.access_granted_at), (acme.id, *created));
+        granted.push(g);
+    }
+    assert_eq!(store.grants_of_org(acme.id).await.unwrap(), granted);
+    for (token, _) in [as_asked, same, own, denied] {
+        assert_eq!(store.pending_request_of_token(*token).await.unwrap(), None);
+    }
+    for (token, _) in [pending, own, denied] {
+        assert_eq!(store.grant_of_token(*token).await.unwrap(), None);
+    }
+    assert_eq!(store.requests_of_org(acme.id, None).await.unwrap().len(), 2);
+    assert!(store.grant_by_id(GrantId(0)).await.unwrap().is_none());
+}

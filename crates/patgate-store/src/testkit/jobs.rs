@@ -2,14 +2,17 @@
 
 use patgate_domain::catalog::{Level, OrgRole, Permission, RepoRole};
 use patgate_domain::model::{
-    AccountId, AccountKind, GrantState, RepositorySelection, TokenGrant, TokenId, Visibility,
+    AccountId, AccountKind, GrantState, RepositorySelection, TokenAccess, TokenGrant, TokenId,
+    Visibility,
 };
 use patgate_domain::policy::{Access, Approval, PolicySettings};
 
 use super::{
     DAY, access, app_installation, at, classic, event, fine_grained, hash, insert, org, user,
 };
-use crate::{NewAuditEvent, NewKey, NewToken, NewUser, Store, StoreError};
+use crate::{
+    NewAuditEvent, NewKey, NewToken, NewUser, RequestDecision, RequestStatus, Store, StoreError,
+};
 
 pub async fn claim_job_run_is_won_once_per_period(store: &dyn Store) {
     let job = "remove_unused_tokens";
@@ -254,6 +257,100 @@ async fn populate(store: &dyn Store) -> (TokenId, TokenId) {
         })
         .await
         .unwrap();
+    // Governance: a request decided, one pending (asking for repositories), an app.
+    let asks = insert(
+        store,
+        &NewToken {
+            justification: Some("triage".into()),
+            grant: TokenGrant::FineGrained {
+                resource_owner: octo.id,
+                resource_owner_kind: AccountKind::Organization,
+                requested: access(
+                    RepositorySelection::All,
+                    &[],
+                    &[(Permission::ISSUES, Level::Write)],
+                ),
+                granted: None,
+                state: GrantState::Pending,
+            },
+            ..fine_grained(hubot.id, "hubot-asks", at(8))
+        },
+    )
+    .await;
+    let asked = store
+        .pending_request_of_token(asks.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let TokenGrant::FineGrained {
+        requested, granted, ..
+    } = &asks.grant
+    else {
+        unreachable!()
+    };
+    store
+        .decide_requests(
+            &[RequestDecision {
+                request: asked.id,
+                token: asks.id,
+                status: RequestStatus::Denied,
+                grant: TokenGrant::FineGrained {
+                    resource_owner: octo.id,
+                    resource_owner_kind: AccountKind::Organization,
+                    requested: requested.clone(),
+                    granted: granted.clone(),
+                    state: GrantState::Denied,
+                },
+            }],
+            Some(mona.id),
+            Some("not now"),
+            at(8),
+            &[],
+        )
+        .await
+        .unwrap();
+    let TokenGrant::FineGrained { granted, .. } = &fg.grant else {
+        unreachable!()
+    };
+    store
+        .update_token_requesting(
+            fg.id,
+            Some("asks for more"),
+            &TokenGrant::FineGrained {
+                resource_owner: octo.id,
+                resource_owner_kind: AccountKind::Organization,
+                requested: access(
+                    RepositorySelection::Subset,
+                    &[private.id, public.id],
+                    &[
+                        (Permission::CONTENTS, Level::Write),
+                        (Permission::ISSUES, Level::Read),
+                        (Permission::METADATA, Level::Read),
+                    ],
+                ),
+                granted: granted.clone(),
+                state: GrantState::Approved,
+            },
+            Some("issues too"),
+            at(8),
+            &[],
+        )
+        .await
+        .unwrap();
+    store
+        .insert_app(
+            octo.id,
+            "Reviewer",
+            &super::perms(&[(
+                Permission::ORGANIZATION_PERSONAL_ACCESS_TOKEN_REQUESTS,
+                Level::Write,
+            )]),
+            Some(mona.id),
+            at(8),
+            &[],
+        )
+        .await
+        .unwrap();
     // The newest token is deleted: its id is only mentioned by the audit log.
     let doomed = insert(store, &fine_grained(mona.id, "doomed", at(9))).await;
     store
@@ -279,7 +376,11 @@ pub async fn export_then_import_round_trips_everything(source: &dyn Store, targe
     assert!(!dump.memberships.is_empty());
     assert!(!dump.collaborators.is_empty());
     assert!(!dump.token_repositories.is_empty());
-    assert_eq!(dump.tokens.len(), 3);
+    assert_eq!(dump.tokens.len(), 4);
+    assert_eq!(dump.token_requests.len(), 2);
+    assert!(!dump.request_repositories.is_empty());
+    assert_eq!(dump.grants.len(), 1);
+    assert_eq!(dump.apps.len(), 1);
     assert_eq!(dump.keys.len(), 2);
     assert_eq!(dump.job_runs.len(), 1);
     assert!(dump.audit_events.len() >= 3);
@@ -345,6 +446,21 @@ pub async fn export_then_import_round_trips_everything(source: &dyn Store, targe
             .is_some()
     );
 
+    let octo_requests = target.requests_of_org(octo.id, None).await.unwrap();
+    assert_eq!(
+        octo_requests,
+        source.requests_of_org(octo.id, None).await.unwrap()
+    );
+    assert_eq!(octo_requests.len(), 2);
+    assert_eq!(
+        target.grants_of_org(octo.id).await.unwrap(),
+        source.grants_of_org(octo.id).await.unwrap()
+    );
+    assert_eq!(
+        target.apps_of_org(octo.id).await.unwrap(),
+        source.apps_of_org(octo.id).await.unwrap()
+    );
+
     // New rows get fresh ids: past every imported id, and past the deleted token the audit
     // log still mentions.
     let max_account = dump.accounts.iter().map(|a| a.id).max().unwrap();
@@ -352,6 +468,54 @@ pub async fn export_then_import_round_trips_everything(source: &dyn Store, targe
     assert!(newcomer.id.0 > max_account);
     let t = insert(target, &fine_grained(newcomer.id, "after-import", at(20))).await;
     assert!(t.id.0 > doomed.0, "{} must be past {}", t.id, doomed);
+    let app = target
+        .insert_app(octo.id, "Another", &super::perms(&[]), None, at(20), &[])
+        .await
+        .unwrap();
+    assert!(dump.apps.iter().all(|x| x.id < app.id.0));
+    let approved = access(
+        RepositorySelection::All,
+        &[],
+        &[(Permission::ISSUES, Level::Read)],
+    );
+    let org_grant = |state: GrantState, granted: Option<TokenAccess>| TokenGrant::FineGrained {
+        resource_owner: octo.id,
+        resource_owner_kind: AccountKind::Organization,
+        requested: approved.clone(),
+        granted,
+        state,
+    };
+    let asking = insert(
+        target,
+        &NewToken {
+            grant: org_grant(GrantState::Pending, None),
+            ..fine_grained(newcomer.id, "asks-after-import", at(20))
+        },
+    )
+    .await;
+    let request = target
+        .pending_request_of_token(asking.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(dump.token_requests.iter().all(|x| x.id < request.id.0));
+    target
+        .decide_requests(
+            &[RequestDecision {
+                request: request.id,
+                token: asking.id,
+                status: RequestStatus::Approved,
+                grant: org_grant(GrantState::Approved, Some(approved.clone())),
+            }],
+            None,
+            None,
+            at(21),
+            &[],
+        )
+        .await
+        .unwrap();
+    let grant = target.grant_of_token(asking.id).await.unwrap().unwrap();
+    assert!(dump.grants.iter().all(|x| x.id < grant.id.0));
     let r = super::repo(target, newcomer.id, "new").await;
     assert!(dump.repositories.iter().all(|x| x.id < r.id.0));
     let k = target

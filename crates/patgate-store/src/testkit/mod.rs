@@ -23,6 +23,18 @@
 //! * timestamps have whole-second precision;
 //! * a job run is claimed once per (job, period); `tokens_unused_since` lists personal tokens
 //!   whose last use and current secret both predate the cutoff, by id;
+//! * governance (`crate::governance`): inserting a fine-grained organization token in state
+//!   `Pending` records a pending request (reason: the justification; the requested access as
+//!   it is then); a grant row exists exactly while a token is organization-owned and approved
+//!   with granted access (created at the token's creation, a decision's time, or, for
+//!   `update_token` and `revoke_grants`, the time of the first audit event), kept with its time
+//!   while the token stays approved; a token has at most one pending request, cancelled
+//!   (`decided_at` set, `decided_by` empty) when superseded, withdrawn, revoked or no longer
+//!   needing review; batches are all or nothing and name the first bad id (`Conflict` "request
+//!   N is not pending", `Missing` "request N" / "grant N"); events given to a batch without a
+//!   `token_id` get the token's id when the batch concerns one token; requests and grants are
+//!   listed oldest first (ties by id), apps by id; app names are unique per organization,
+//!   case-insensitively;
 //! * a dump exported from one store imports into an empty one (all or nothing; `Conflict` when
 //!   it holds accounts) and exports again identically; later inserts get ids past every imported
 //!   id and every token or account id the audit log mentions.
@@ -32,11 +44,13 @@
 
 mod audit;
 mod directory;
+mod governance;
 mod jobs;
 mod tokens;
 
 pub use audit::*;
 pub use directory::*;
+pub use governance::*;
 pub use jobs::*;
 pub use tokens::*;
 
@@ -103,6 +117,21 @@ macro_rules! conformance_tests {
             audit_events_filter_by_query,
             audit_limit_defaults_to_100,
             failed_changes_write_no_audit,
+            inserting_a_pending_org_token_records_a_request,
+            inserting_an_approved_org_token_creates_a_grant,
+            tokens_without_an_organization_decision_have_no_request_nor_grant,
+            request_grant_and_token_ids_are_distinct,
+            update_token_requesting_supersedes_the_pending_request,
+            approving_a_request_grants_access,
+            denying_a_request_records_the_reason,
+            a_batch_with_a_decided_request_changes_nothing,
+            cancelling_a_request,
+            requests_of_org_filter_by_status_and_org,
+            revoking_grants_returns_tokens_to_their_users,
+            update_token_keeps_requests_and_grants_in_step,
+            deleting_a_token_deletes_its_requests_and_grant,
+            apps_round_trip_with_unique_names_per_org,
+            governance_audit_rows_are_written_with_the_change,
             claim_job_run_is_won_once_per_period,
             tokens_unused_since_finds_old_unused_personal_tokens,
             import_refuses_a_database_that_holds_accounts,

@@ -1,0 +1,858 @@
+//! Organization governance (seeds 000-003): owners (through an app installation) list and
+//! review fine-grained token requests, list and revoke grants; requesters cancel their requests.
+
+use serde_json::json;
+use time::OffsetDateTime;
+
+use patgate_domain::catalog::{Level, Permission};
+use patgate_domain::model::{
+    AccountId, AccountKind, GrantId, GrantState, Organization, RepoId, Repository, RequestId,
+    Token, TokenAccess, TokenGrant, TokenId, User,
+};
+use patgate_domain::validate::{ErrorCode, FieldError, ValidationErrors};
+use patgate_store::{
+    Grant, NewAuditEvent, RequestDecision, RequestStatus, StoreError, TokenRequest,
+};
+
+use crate::{App, AppError};
+
+pub const MAX_REVIEW_IDS: usize = 100;
+pub const MAX_REASON_CHARS: usize = 1024;
+pub const MAX_OWNER_FILTERS: usize = 10;
+pub const MAX_TOKEN_ID_FILTERS: usize = 50;
+pub const MAX_PER_PAGE: u32 = 100;
+
+/// Who acts on the organization's behalf, for the audit log and the request's reviewer.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    pub id: Option<AccountId>,
+    pub login: String,
+}
+
+/// The filters of GitHub's `GET /orgs/{org}/personal-access-token(-request)s`.
+#[derive(Clone, Debug, Default)]
+pub struct OrgTokenQuery {
+    pub owners: Vec<String>,
+    pub repository: Option<String>,
+    pub permission: Option<(Permission, Level)>,
+    pub last_used_before: Option<OffsetDateTime>,
+    pub last_used_after: Option<OffsetDateTime>,
+    pub token_ids: Vec<TokenId>,
+    /// `direction=asc`; GitHub's default is `desc`.
+    pub ascending: bool,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// One page of a listing and the total, for `Link` headers.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: usize,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl<T> Page<T> {
+    fn of(mut all: Vec<T>, page: u32, per_page: u32) -> Page<T> {
+        let total = all.len();
+        let per = per_page.clamp(1, MAX_PER_PAGE) as usize;
+        let start = (page.max(1) as usize - 1).saturating_mul(per);
+        let items = if start >= total {
+            Vec::new()
+        } else {
+            let end = (start + per).min(total);
+            all.drain(start..end).collect()
+        };
+        Page {
+            items,
+            total,
+            page: page.max(1),
+            per_page: per as u32,
+        }
+    }
+
+    pub fn last_page(&self) -> u32 {
+        let per = self.per_page.max(1) as usize;
+        u32::try_from(self.total.div_ceil(per).max(1)).unwrap_or(u32::MAX)
+    }
+}
+
+/// A request with what the API shows of it.
+#[derive(Clone, Debug)]
+pub struct RequestView {
+    pub request: TokenRequest,
+    pub token: Token,
+    pub owner: User,
+}
+
+/// A grant with what the API shows of it.
+#[derive(Clone, Debug)]
+pub struct GrantView {
+    pub grant: Grant,
+    pub token: Token,
+    pub owner: User,
+    /// The access in force.
+    pub access: TokenAccess,
+}
+
+fn invalid(resource: &'static str, field: &'static str, message: String) -> AppError {
+    AppError::Validation(ValidationErrors::one(FieldError::new(
+        resource,
+        field,
+        ErrorCode::Invalid,
+        message,
+    )))
+}
+
+fn check_reason(reason: Option<&str>) -> Result<(), AppError> {
+    if reason.is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
+        return Err(invalid(
+            "PersonalAccessTokenRequest",
+            "reason",
+            format!("reason is too long (maximum is {MAX_REASON_CHARS} characters)"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_ids(resource: &'static str, field: &'static str, n: usize) -> Result<(), AppError> {
+    if n == 0 || n > MAX_REVIEW_IDS {
+        return Err(invalid(
+            resource,
+            field,
+            format!("{field} must list between 1 and {MAX_REVIEW_IDS} ids"),
+        ));
+    }
+    Ok(())
+}
+
+impl OrgTokenQuery {
+    pub fn validate(&self) -> Result<(), AppError> {
+        if self.owners.len() > MAX_OWNER_FILTERS {
+            return Err(invalid(
+                "PersonalAccessToken",
+                "owner",
+                format!("owner may list at most {MAX_OWNER_FILTERS} logins"),
+            ));
+        }
+        if self.token_ids.len() > MAX_TOKEN_ID_FILTERS {
+            return Err(invalid(
+                "PersonalAccessToken",
+                "token_id",
+                format!("token_id may list at most {MAX_TOKEN_ID_FILTERS} ids"),
+            ));
+        }
+        if self.per_page > MAX_PER_PAGE {
+            return Err(invalid(
+                "PersonalAccessToken",
+                "per_page",
+                format!("per_page must be at most {MAX_PER_PAGE}"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn keeps(
+        &self,
+        token: &Token,
+        owner: &User,
+        access: &TokenAccess,
+        repos: &[Repository],
+    ) -> bool {
+        if !self.owners.is_empty()
+            && !self
+                .owners
+                .iter()
+                .any(|o| o.eq_ignore_ascii_case(&owner.login))
+        {
+            return false;
+        }
+        if !self.token_ids.is_empty() && !self.token_ids.contains(&token.id) {
+            return false;
+        }
+        if let Some(name) = &self.repository {
+            let reaches = match access.selection {
+                patgate_domain::model::RepositorySelection::All => true,
+                patgate_domain::model::RepositorySelection::None => false,
+                patgate_domain::model::RepositorySelection::Subset => repos.iter().any(|r| {
+                    access.repositories.contains(&r.id) && r.name.eq_ignore_ascii_case(name)
+                }),
+            };
+            if !reaches {
+                return false;
+            }
+        }
+        if let Some((p, l)) = self.permission
+            && !access.permissions.grants(p, l)
+        {
+            return false;
+        }
+        if let Some(before) = self.last_used_before
+            && !token.last_used_at.is_some_and(|t| t < before)
+        {
+            return false;
+        }
+        if let Some(after) = self.last_used_after
+            && !token.last_used_at.is_some_and(|t| t > after)
+        {
+            return false;
+        }
+        true
+    }
+}
+
+impl App {
+    /// An organization by login (case-insensitively), or `NotFound`.
+    pub async fn org_named(&self, login: &str) -> Result<Organization, AppError> {
+        self.store()
+            .org_by_login(login)
+            .await?
+            .ok_or(AppError::NotFound)
+    }
+
+    async fn org_repositories(&self, org: AccountId) -> Result<Vec<Repository>, AppError> {
+        Ok(self.store().repos_of_owner(org).await?)
+    }
+
+    fn audit_event(
+        &self,
+        action: &str,
+        actor: &Actor,
+        org: AccountId,
+        token: Option<TokenId>,
+        data: serde_json::Value,
+    ) -> NewAuditEvent {
+        NewAuditEvent {
+            action: action.to_owned(),
+            actor: actor.id,
+            actor_login: Some(actor.login.clone()),
+            org: Some(org),
+            token_id: token,
+            data,
+            created_at: self.now(),
+        }
+    }
+
+    /// `GET /orgs/{org}/personal-access-token-requests`: pending requests, filtered and paged.
+    pub async fn list_org_requests(
+        &self,
+        org: &Organization,
+        q: &OrgTokenQuery,
+    ) -> Result<Page<RequestView>, AppError> {
+        q.validate()?;
+        let repos = self.org_repositories(org.id).await?;
+        let mut out = Vec::new();
+        for request in self
+            .store()
+            .requests_of_org(org.id, Some(RequestStatus::Pending))
+            .await?
+        {
+            let Some(token) = self.store().token_by_id(request.token_id).await? else {
+                continue;
+            };
+            let Some(owner) = self.store().user_by_id(request.user).await? else {
+                continue;
+            };
+            if q.keeps(&token, &owner, &request.access, &repos) {
+                out.push(RequestView {
+                    request,
+                    token,
+                    owner,
+                });
+            }
+        }
+        out.sort_by_key(|v| (v.request.created_at, v.request.id));
+        if !q.ascending {
+            out.reverse();
+        }
+        Ok(Page::of(out, q.page, q.per_page))
+    }
+
+    /// The repositories a request asks for (`subset` only; otherwise none).
+    pub async fn request_repositories(
+        &self,
+        org: &Organization,
+        id: RequestId,
+        page: u32,
+        per_page: u32,
+    ) -> Result<Page<Repository>, AppError> {
+        let request = match self.store().request_by_id(id).await? {
+            Some(r) if r.org == org.id && r.status == RequestStatus::Pending => r,
+            _ => return Err(AppError::NotFound),
+        };
+        let repos = self
+            .store()
+            .repos_by_ids(&request.access.repositories)
+            .await?;
+        Ok(Page::of(repos, page, per_page))
+    }
+
+    /// Approves or denies requests, all or none (one bad id changes nothing and is named).
+    pub async fn review_requests(
+        &self,
+        org: &Organization,
+        actor: &Actor,
+        ids: &[RequestId],
+        approve: bool,
+        reason: Option<&str>,
+    ) -> Result<(), AppError> {
+        check_ids("PersonalAccessTokenRequest", "pat_request_ids", ids.len())?;
+        check_reason(reason)?;
+        let mut decisions = Vec::with_capacity(ids.len());
+        let mut events = Vec::with_capacity(ids.len());
+        let mut seen = std::collections::BTreeSet::new();
+        for id in ids {
+            if !seen.insert(*id) {
+                continue;
+            }
+            let request = match self.store().request_by_id(*id).await? {
+                Some(r) if r.org == org.id && r.status == RequestStatus::Pending => r,
+                _ => {
+                    return Err(invalid(
+                        "PersonalAccessTokenRequest",
+                        "pat_request_ids",
+                        format!("{id} is not a pending request of {}", org.login),
+                    ));
+                }
+            };
+            let token = self
+                .store()
+                .token_by_id(request.token_id)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            let TokenGrant::FineGrained {
+                resource_owner,
+                resource_owner_kind,
+                requested,
+                granted,
+                state,
+            } = &token.grant
+            else {
+                return Err(AppError::Internal(format!(
+                    "request {id} is for a token that is not fine-grained"
+                )));
+            };
+            let grant = if approve {
+                TokenGrant::FineGrained {
+                    resource_owner: *resource_owner,
+                    resource_owner_kind: *resource_owner_kind,
+                    requested: requested.clone(),
+                    granted: Some(request.access.clone()),
+                    state: GrantState::Approved,
+                }
+            } else {
+                match (state, granted) {
+                    // A raise was refused: the approved access stays, the edit is undone.
+                    (GrantState::Approved, Some(old)) => TokenGrant::FineGrained {
+                        resource_owner: *resource_owner,
+                        resource_owner_kind: *resource_owner_kind,
+                        requested: old.clone(),
+                        granted: Some(old.clone()),
+                        state: GrantState::Approved,
+                    },
+                    _ => TokenGrant::FineGrained {
+                        resource_owner: *resource_owner,
+                        resource_owner_kind: *resource_owner_kind,
+                        requested: requested.clone(),
+                        granted: None,
+                        state: GrantState::Denied,
+                    },
+                }
+            };
+            let action = if approve {
+                "personal_access_token.access_granted"
+            } else {
+                "personal_access_token.request_denied"
+            };
+            events.push(self.audit_event(
+                action,
+                actor,
+                org.id,
+                Some(token.id),
+                json!({
+                    "user_programmatic_access_name": token.name,
+                    "user_programmatic_access_request_id": id.0,
+                    "repository_selection": request.access.selection.as_str(),
+                    "reason": reason,
+                }),
+            ));
+            decisions.push(RequestDecision {
+                request: *id,
+                token: token.id,
+                status: if approve {
+                    RequestStatus::Approved
+                } else {
+                    RequestStatus::Denied
+                },
+                grant,
+            });
+        }
+        match self
+            .store()
+            .decide_requests(&decisions, actor.id, reason, self.now(), &events)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Conflict(msg)) => {
+                return Err(invalid(
+                    "PersonalAccessTokenRequest",
+                    "pat_request_ids",
+                    msg,
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        for d in &decisions {
+            self.forget_token(d.token);
+        }
+        Ok(())
+    }
+
+    /// `GET /orgs/{org}/personal-access-tokens`: grants, filtered and paged.
+    pub async fn list_org_grants(
+        &self,
+        org: &Organization,
+        q: &OrgTokenQuery,
+    ) -> Result<Page<GrantView>, AppError> {
+        q.validate()?;
+        let repos = self.org_repositories(org.id).await?;
+        let mut out = Vec::new();
+        for grant in self.store().grants_of_org(org.id).await? {
+            let Some(token) = self.store().token_by_id(grant.token_id).await? else {
+                continue;
+            };
+            let TokenGrant::FineGrained {
+                granted: Some(access),
+                ..
+            } = &token.grant
+            else {
+                continue;
+            };
+            let access = access.clone();
+            let Some(owner) = self.store().user_by_id(token.user).await? else {
+                continue;
+            };
+            if q.keeps(&token, &owner, &access, &repos) {
+                out.push(GrantView {
+                    grant,
+                    token,
+                    owner,
+                    access,
+                });
+            }
+        }
+        out.sort_by_key(|v| (v.grant.access_granted_at, v.grant.id));
+        if !q.ascending {
+            out.reverse();
+        }
+        Ok(Page::of(out, q.page, q.per_page))
+    }
+
+    pub async fn grant_repositories(
+        &self,
+        org: &Organization,
+        id: GrantId,
+        page: u32,
+        per_page: u32,
+    ) -> Result<Page<Repository>, AppError> {
+        let grant = match self.store().grant_by_id(id).await? {
+            Some(g) if g.org == org.id => g,
+            _ => return Err(AppError::NotFound),
+        };
+        let token = self
+            .store()
+            .token_by_id(grant.token_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let ids: Vec<RepoId> = match &token.grant {
+            TokenGrant::FineGrained {
+                granted: Some(a), ..
+            } => a.repositories.clone(),
+            _ => Vec::new(),
+        };
+        Ok(Page::of(
+            self.store().repos_by_ids(&ids).await?,
+            page,
+            per_page,
+        ))
+    }
+
+    /// Revokes grants, all or none. A revoked token is not deleted: its resource owner returns
+    /// to its user, it keeps reading public resources, and keys it created keep working.
+    pub async fn revoke_org_grants(
+        &self,
+        org: &Organization,
+        actor: &Actor,
+        ids: &[GrantId],
+    ) -> Result<(), AppError> {
+        check_ids("PersonalAccessToken", "pat_ids", ids.len())?;
+        let mut revocations = Vec::with_capacity(ids.len());
+        let mut events = Vec::with_capacity(ids.len());
+        let mut seen = std::collections::BTreeSet::new();
+        for id in ids {
+            if !seen.insert(*id) {
+                continue;
+            }
+            let grant = match self.store().grant_by_id(*id).await? {
+                Some(g) if g.org == org.id => g,
+                _ => {
+                    return Err(invalid(
+                        "PersonalAccessToken",
+                        "pat_ids",
+                        format!("{id} is not a grant of {}", org.login),
+                    ));
+                }
+            };
+            let token = self
+                .store()
+                .token_by_id(grant.token_id)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            let selection = match &token.grant {
+                TokenGrant::FineGrained {
+                    granted: Some(a), ..
+                } => a.selection.as_str(),
+                _ => "none",
+            };
+            events.push(self.audit_event(
+                "personal_access_token.access_revoked",
+                actor,
+                org.id,
+                Some(token.id),
+                json!({
+                    "user_programmatic_access_id": id.0,
+                    "user_programmatic_access_name": token.name,
+                    "repository_selection": selection,
+                }),
+            ));
+            let returned = TokenGrant::FineGrained {
+                resource_owner: token.user,
+                resource_owner_kind: AccountKind::User,
+                requested: TokenAccess::none(),
+                granted: None,
+                state: GrantState::Revoked,
+            };
+            revocations.push((*id, token.id, returned));
+        }
+        match self.store().revoke_grants(&revocations, &events).await {
+            Ok(()) => {}
+            Err(StoreError::NotFound) => {
+                return Err(invalid(
+                    "PersonalAccessToken",
+                    "pat_ids",
+                    "a grant was revoked meanwhile".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        for (_, token, _) in &revocations {
+            self.forget_token(*token);
+        }
+        Ok(())
+    }
+
+    /// The requester withdraws the pending request of one of their tokens.
+    pub async fn cancel_token_request(
+        &self,
+        user: &User,
+        token_id: TokenId,
+    ) -> Result<TokenRequest, AppError> {
+        let token = self.own_token(user, token_id).await?;
+        let request = self
+            .store()
+            .pending_request_of_token(token.id)
+            .await?
+            .ok_or_else(|| AppError::Conflict("this token has no pending request".into()))?;
+        let TokenGrant::FineGrained {
+            resource_owner,
+            resource_owner_kind,
+            granted,
+            state,
+            requested,
+        } = &token.grant
+        else {
+            return Err(AppError::NotFound);
+        };
+        let grant = match (state, granted) {
+            (GrantState::Approved, Some(old)) => TokenGrant::FineGrained {
+                resource_owner: *resource_owner,
+                resource_owner_kind: *resource_owner_kind,
+                requested: old.clone(),
+                granted: Some(old.clone()),
+                state: GrantState::Approved,
+            },
+            _ => TokenGrant::FineGrained {
+                resource_owner: *resource_owner,
+                resource_owner_kind: *resource_owner_kind,
+                requested: requested.clone(),
+                granted: None,
+                state: GrantState::Denied,
+            },
+        };
+        let actor = Actor {
+            id: Some(user.id),
+            login: user.login.clone(),
+        };
+        let event = self.audit_event(
+            "personal_access_token.request_cancelled",
+            &actor,
+            request.org,
+            Some(token.id),
+            json!({
+                "user_programmatic_access_name": token.name,
+                "user_programmatic_access_request_id": request.id.0,
+                "repository_selection": request.access.selection.as_str(),
+            }),
+        );
+        self.store()
+            .cancel_request(request.id, &grant, self.now(), &[event])
+            .await?;
+        self.forget_token(token.id);
+        Ok(request)
+    }
+}
+
+/// An app installation token lives one hour, as on GitHub.
+pub const APP_TOKEN_LIFETIME_SECS: i64 = 3600;
+
+impl App {
+    async fn owned_org(&self, user: &User, org_login: &str) -> Result<Organization, AppError> {
+        let org = self.org_named(org_login).await?;
+        match self.store().membership(org.id, user.id).await? {
+            Some(patgate_domain::catalog::OrgRole::Owner) => Ok(org),
+            // Members see that the organization exists but may not administer it.
+            Some(_) => Err(AppError::Forbidden(format!(
+                "You must be an owner of {} to do this.",
+                org.login
+            ))),
+            None => Err(AppError::NotFound),
+        }
+    }
+
+    /// An organization owner registers an app whose installation tokens call the organization
+    /// endpoints (with, for example, `organization_personal_access_token_requests: write`).
+    pub async fn register_app(
+        &self,
+        owner: &User,
+        org_login: &str,
+        name: &str,
+        permissions: &[patgate_domain::validate::RequestedPermission],
+    ) -> Result<patgate_store::AppRecord, AppError> {
+        let org = self.owned_org(owner, org_login).await?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 64 {
+            return Err(invalid(
+                "App",
+                "name",
+                "name must be 1 to 64 characters".into(),
+            ));
+        }
+        let mut set = patgate_domain::catalog::PermissionSet::new();
+        let mut errors = Vec::new();
+        for rp in permissions {
+            match (Permission::from_name(&rp.name), Level::parse(&rp.level)) {
+                (Some(p), Some(l))
+                    if p.allows(l)
+                        && p.group() == patgate_domain::catalog::PermissionGroup::Organization =>
+                {
+                    set.set(p, Some(l));
+                }
+                _ => errors.push(FieldError::new(
+                    "App",
+                    "permissions",
+                    ErrorCode::Invalid,
+                    format!(
+                        "{}={} is not an organization permission at an allowed level",
+                        rp.name, rp.level
+                    ),
+                )),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Validation(ValidationErrors(errors)));
+        }
+        let actor = Actor {
+            id: Some(owner.id),
+            login: owner.login.clone(),
+        };
+        let event = self.audit_event(
+            "integration.create",
+            &actor,
+            org.id,
+            None,
+            json!({"name": name}),
+        );
+        Ok(self
+            .store()
+            .insert_app(org.id, name, &set, Some(owner.id), self.now(), &[event])
+            .await?)
+    }
+
+    pub async fn apps_of(
+        &self,
+        owner: &User,
+        org_login: &str,
+    ) -> Result<Vec<patgate_store::AppRecord>, AppError> {
+        let org = self.owned_org(owner, org_login).await?;
+        Ok(self.store().apps_of_org(org.id).await?)
+    }
+
+    /// Mints a one-hour installation token of an app.
+    pub async fn mint_app_token(
+        &self,
+        owner: &User,
+        org_login: &str,
+        app: patgate_domain::model::AppId,
+    ) -> Result<(patgate_store::AppRecord, crate::tokens::Issued), AppError> {
+        let org = self.owned_org(owner, org_login).await?;
+        let record = match self.store().app_by_id(app).await? {
+            Some(a) if a.org == org.id => a,
+            _ => return Err(AppError::NotFound),
+        };
+        let secret = self
+            .token_format()
+            .generate(patgate_domain::token::TokenKind::AppInstallation);
+        let now = self.now();
+        let actor = Actor {
+            id: Some(owner.id),
+            login: owner.login.clone(),
+        };
+        let event = self.audit_event(
+            "integration_installation.token_created",
+            &actor,
+            org.id,
+            None,
+            json!({"name": record.name, "hashed_token": secret.hash().to_base64()}),
+        );
+        let token = self
+            .store()
+            .insert_token(
+                &patgate_store::NewToken {
+                    user: org.id,
+                    name: record.name.clone(),
+                    description: None,
+                    justification: None,
+                    hash: secret.hash(),
+                    last_eight: secret.last_eight(),
+                    created_at: now,
+                    expires_at: Some(now + time::Duration::seconds(APP_TOKEN_LIFETIME_SECS)),
+                    grant: TokenGrant::AppInstallation {
+                        org: org.id,
+                        permissions: record.permissions,
+                    },
+                },
+                &[event],
+            )
+            .await?;
+        Ok((record, crate::tokens::Issued { token, secret }))
+    }
+
+    /// `POST /credentials/revoke`: deletes the personal access tokens given (ignoring anything
+    /// that is not one), each with an audit row. Never says which existed.
+    pub async fn revoke_credentials(&self, credentials: &[String]) -> Result<usize, AppError> {
+        let mut revoked = 0;
+        for presented in credentials {
+            let Ok(parsed) = self.token_format().parse(presented) else {
+                continue;
+            };
+            if parsed.kind == patgate_domain::token::TokenKind::AppInstallation {
+                continue;
+            }
+            let Some(token) = self.store().token_by_hash(&parsed.hash()).await? else {
+                continue;
+            };
+            let action = match token.kind() {
+                patgate_domain::token::TokenKind::Classic => "oauth_access.revoke",
+                _ => "personal_access_token.credential_revoked",
+            };
+            let event = NewAuditEvent {
+                action: action.to_owned(),
+                actor: None,
+                actor_login: None,
+                org: match &token.grant {
+                    TokenGrant::FineGrained {
+                        resource_owner,
+                        resource_owner_kind: AccountKind::Organization,
+                        ..
+                    } => Some(*resource_owner),
+                    _ => None,
+                },
+                token_id: Some(token.id),
+                data: json!({
+                    "user_programmatic_access_name": token.name,
+                    "explanation": "revoked through the credential revocation API",
+                }),
+                created_at: self.now(),
+            };
+            match self.store().delete_token(token.id, &[event]).await {
+                Ok(_) => revoked += 1,
+                Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+            self.forget_token(token.id);
+        }
+        Ok(revoked)
+    }
+
+    /// An owner changes the organization's policy; each change is audited.
+    pub async fn set_org_policy(
+        &self,
+        owner: &User,
+        org_login: &str,
+        settings: &patgate_domain::policy::PolicySettings,
+    ) -> Result<patgate_domain::policy::EffectivePolicy, AppError> {
+        let org = self.owned_org(owner, org_login).await?;
+        settings
+            .validate()
+            .map_err(|e| invalid("PersonalAccessTokenPolicy", e.field, e.to_string()))?;
+        let before = self.store().org_policy(org.id).await?;
+        let actor = Actor {
+            id: Some(owner.id),
+            login: owner.login.clone(),
+        };
+        let mut events = Vec::new();
+        if before.approval != settings.approval {
+            let action = match settings.approval {
+                Some(patgate_domain::policy::Approval::Disable) => {
+                    "auto_approve_personal_access_token_requests.enable"
+                }
+                _ => "auto_approve_personal_access_token_requests.disable",
+            };
+            events.push(self.audit_event(action, &actor, org.id, None, json!({})));
+        }
+        events.push(self.audit_event(
+            "org.personal_access_token_policy_update",
+            &actor,
+            org.id,
+            None,
+            json!({
+                "fine_grained": settings.fine_grained.map(|a| a.as_str()),
+                "classic": settings.classic.map(|a| a.as_str()),
+                "approval": settings.approval.map(|a| a.as_str()),
+                "fine_grained_max_lifetime_days": settings.fine_grained_max_lifetime_days,
+                "classic_max_lifetime_days": settings.classic_max_lifetime_days,
+            }),
+        ));
+        for e in &events[..events.len() - 1] {
+            self.store().append_audit(e).await?;
+        }
+        if let Some(last) = events.last() {
+            self.store().set_org_policy(org.id, settings, last).await?;
+        }
+        self.directory_changed();
+        self.effective_policy(org.id).await.map(|p| (*p).clone())
+    }
+
+    /// The organization's audit log, for its owners.
+    pub async fn org_audit_log(
+        &self,
+        owner: &User,
+        org_login: &str,
+        mut query: patgate_store::AuditQuery,
+    ) -> Result<Vec<patgate_store::AuditEvent>, AppError> {
+        let org = self.owned_org(owner, org_login).await?;
+        query.org = Some(org.id);
+        Ok(self.store().audit_events(&query).await?)
+    }
+}
