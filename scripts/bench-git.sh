@@ -6,7 +6,8 @@
 #     (FILES text files, about 10 kB each, four commits) into acme/api with alice's demo
 #     fine-grained token;
 #   - the example `git_http_baseline` (crates/patgate-server/examples): the same axum, tokio and
-#     CGI adapter, no authentication or authorization, on the same bare repository;
+#     CGI adapter, no authentication or authorization, on the same bare repository; once as patgate
+#     serves (TCP_NODELAY off) and once with TCP_NODELAY on (`baseline-nodelay`);
 #   - lighttpd with mod_cgi running `git http-backend` directly (the setup of git-http-backend(1)),
 #     when lighttpd is installed or can be (LIGHTTPD=0 skips it).
 # Then times `git ls-remote`, `git clone --bare` and `git clone` against each, with hyperfine
@@ -15,6 +16,7 @@
 #   ./scripts/bench-git.sh
 #   RUNS=20 FILES=4000 ./scripts/bench-git.sh
 #   NO_BUILD=1 ./scripts/bench-git.sh        # use the binaries already in $CARGO_TARGET_DIR/release
+#   PATGATE_BIN=/path/to/patgate NO_BUILD=1 ./scripts/bench-git.sh   # another patgate build
 #
 # Bounded: RUNS (default 10, at most 100) timed runs per command after WARMUP (default 2); the
 # servers run under `timeout MAX_SECS` (default 900) so nothing outlives a stuck run; everything
@@ -31,6 +33,7 @@ LIGHTTPD=${LIGHTTPD:-1}
 PATGATE_PORT=${PATGATE_PORT:-18080}
 BASELINE_PORT=${BASELINE_PORT:-18081}
 LIGHTTPD_PORT=${LIGHTTPD_PORT:-18082}
+NODELAY_PORT=${NODELAY_PORT:-18083}
 [ "$RUNS" -ge 2 ] && [ "$RUNS" -le 100 ] || { echo "RUNS must be 2..100" >&2; exit 2; }
 [ "$FILES" -ge 10 ] && [ "$FILES" -le 20000 ] || { echo "FILES must be 10..20000" >&2; exit 2; }
 
@@ -71,13 +74,13 @@ if [ "${NO_BUILD:-0}" != 1 ]; then
   echo "== cargo build --release --bin patgate --example git_http_baseline"
   cargo build --release --bin patgate --example git_http_baseline
 fi
-PATGATE=$BIN_DIR/patgate
-BASELINE=$BIN_DIR/examples/git_http_baseline
+PATGATE=${PATGATE_BIN:-$BIN_DIR/patgate}
+BASELINE=${BASELINE_BIN:-$BIN_DIR/examples/git_http_baseline}
 [ -x "$PATGATE" ] && [ -x "$BASELINE" ] || { echo "missing $PATGATE or $BASELINE" >&2; exit 1; }
 
-for port in "$PATGATE_PORT" "$BASELINE_PORT" "$LIGHTTPD_PORT"; do
+for port in "$PATGATE_PORT" "$BASELINE_PORT" "$LIGHTTPD_PORT" "$NODELAY_PORT"; do
   if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/"; then
-    echo "port $port is already in use on 127.0.0.1 (set PATGATE_PORT, BASELINE_PORT, LIGHTTPD_PORT)" >&2
+    echo "port $port is already in use on 127.0.0.1 (set PATGATE_PORT, BASELINE_PORT, NODELAY_PORT, LIGHTTPD_PORT)" >&2
     exit 1
   fi
 done
@@ -181,11 +184,15 @@ objects=$(git -C "$BARE" count-objects -v | awk '/^(count|in-pack):/ { s += $2 }
 echo "   $files files, $((tree_kb / 1024)) MiB work tree, 4 commits, $objects objects," \
   "$((pack_kb / 1024)) MiB in $BARE ($((push_ms)) ms to push through patgate)"
 
-echo "== git_http_baseline on 127.0.0.1:$BASELINE_PORT, serving $GIT_ROOT"
+echo "== git_http_baseline on 127.0.0.1:$BASELINE_PORT and, with --nodelay, :$NODELAY_PORT, serving $GIT_ROOT"
 timeout "$MAX_SECS" "$BASELINE" "$GIT_ROOT" "127.0.0.1:$BASELINE_PORT" >"$WORK/baseline.log" 2>&1 &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$BASELINE_PORT/" "${PIDS[-1]}" baseline
 BASELINE_URL="http://127.0.0.1:$BASELINE_PORT/$REPO.git"
+timeout "$MAX_SECS" "$BASELINE" "$GIT_ROOT" "127.0.0.1:$NODELAY_PORT" --nodelay >"$WORK/nodelay.log" 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$NODELAY_PORT/" "${PIDS[-1]}" nodelay
+NODELAY_URL="http://127.0.0.1:$NODELAY_PORT/$REPO.git"
 
 LIGHTTPD_URL=""
 if [ -n "$LIGHTTPD_BIN" ]; then
@@ -217,7 +224,7 @@ EOF
 fi
 
 # Every server must serve the pushed commit before anything is timed.
-for url in "$PATGATE_URL" "$BASELINE_URL" ${LIGHTTPD_URL:+"$LIGHTTPD_URL"}; do
+for url in "$PATGATE_URL" "$BASELINE_URL" "$NODELAY_URL" ${LIGHTTPD_URL:+"$LIGHTTPD_URL"}; do
   got=$(git ls-remote "$url" refs/heads/main | cut -f1)
   [ "$got" = "$HEAD_SHA" ] || { echo "${url/$TOKEN/***}: main is '$got', not $HEAD_SHA" >&2; exit 1; }
 done
@@ -251,15 +258,21 @@ bench() {
 }
 
 echo "== timing: $WARMUP warm-up and $RUNS runs per command ($(command -v hyperfine >/dev/null && hyperfine --version || echo 'bash loop'))"
-servers=("patgate|$PATGATE_URL" "baseline|$BASELINE_URL")
-[ -n "$LIGHTTPD_URL" ] && servers+=("lighttpd|$LIGHTTPD_URL")
+# NAME|URL|git options. patgate-proactive: the client sends the token with its first request
+# (`http.proactiveAuth`, git 2.46 and later) instead of waiting for the 401.
+servers=("patgate|$PATGATE_URL|")
+if printf '%s\n' 2.46 "$(git version | awk '{ print $3 }')" | sort -V -C; then
+  servers+=("patgate-proactive|$PATGATE_URL|-c http.proactiveAuth=basic")
+fi
+servers+=("baseline|$BASELINE_URL|" "baseline-nodelay|$NODELAY_URL|")
+[ -n "$LIGHTTPD_URL" ] && servers+=("lighttpd|$LIGHTTPD_URL|")
 for op in ls-remote clone-bare clone; do
   for s in "${servers[@]}"; do
-    name=${s%%|*} url=${s#*|}
+    IFS='|' read -r name url opts <<<"$s"
     case $op in
-      ls-remote) cmd="git ls-remote '$url' >/dev/null" ;;
-      clone-bare) cmd="git clone -q --bare '$url' '$DEST'" ;;
-      clone) cmd="git clone -q '$url' '$DEST'" ;;
+      ls-remote) cmd="git $opts ls-remote '$url' >/dev/null" ;;
+      clone-bare) cmd="git $opts clone -q --bare '$url' '$DEST'" ;;
+      clone) cmd="git $opts clone -q '$url' '$DEST'" ;;
     esac
     bench "$op $name" "$cmd"
   done
@@ -269,15 +282,18 @@ rm -rf "$DEST"
 echo
 echo "== results ($files files, $((tree_kb / 1024)) MiB, $RUNS runs each; overhead = patgate - baseline)"
 awk -F'\t' '
-  { split($1, k, " "); mean[k[1], k[2]] = $2; sd[k[1], k[2]] = $3; if (!(k[1] in seen)) { seen[k[1]] = 1; ops[++n] = k[1] } }
+  { split($1, k, " "); mean[k[1], k[2]] = $2; sd[k[1], k[2]] = $3
+    if (!(k[1] in seen)) { seen[k[1]] = 1; ops[++n] = k[1] } }
+  function cell(o, s) { return ((o, s) in mean) ? sprintf("%.1f ± %.1f", mean[o, s], sd[o, s]) : "-" }
   END {
-    printf "| %-10s | %-18s | %-18s | %-16s | %-18s |\n", "operation", "patgate (ms)", "baseline (ms)", "overhead", "lighttpd (ms)"
-    printf "|%s|%s|%s|%s|%s|\n", "------------", "--------------------", "--------------------", "------------------", "--------------------"
+    printf "| %-10s | %-15s | %-15s | %-20s | %-17s | %-16s | %-15s |\n", "operation", "patgate",
+      "baseline", "patgate - baseline", "patgate-proactive", "baseline-nodelay", "lighttpd"
+    printf "|------------|-----------------|-----------------|----------------------|-------------------|------------------|-----------------|\n"
     for (i = 1; i <= n; i++) {
       o = ops[i]; p = mean[o, "patgate"]; b = mean[o, "baseline"]
-      l = ((o, "lighttpd") in mean) ? sprintf("%.1f ± %.1f", mean[o, "lighttpd"], sd[o, "lighttpd"]) : "-"
-      printf "| %-10s | %-18s | %-18s | %-16s | %-18s |\n", o,
-        sprintf("%.1f ± %.1f", p, sd[o, "patgate"]), sprintf("%.1f ± %.1f", b, sd[o, "baseline"]),
-        sprintf("%+.1f ms (%+.1f %%)", p - b, 100 * (p - b) / b), l
+      printf "| %-10s | %-15s | %-15s | %-20s | %-17s | %-16s | %-15s |\n", o, cell(o, "patgate"),
+        cell(o, "baseline"), sprintf("%+.1f ms (%+.1f %%)", p - b, 100 * (p - b) / b),
+        cell(o, "patgate-proactive"), cell(o, "baseline-nodelay"), cell(o, "lighttpd")
     }
+    print "(milliseconds, mean ± standard deviation)"
   }' "$RESULTS"

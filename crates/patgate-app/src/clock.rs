@@ -21,13 +21,10 @@ thread_local! {
 
 impl Clock for SystemClock {
     fn now(&self) -> OffsetDateTime {
-        let Some(secs) = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .ok()
-            .and_then(|d| i64::try_from(d.as_secs()).ok())
-        else {
-            return truncate(OffsetDateTime::now_utc());
-        };
+        // The coarse real-time clock (a few milliseconds' resolution, a fraction of the cost of
+        // the precise one): patgate keeps whole seconds, and this runs on every request.
+        let secs =
+            i64::try_from(coarsetime::Clock::now_since_epoch().as_secs()).unwrap_or(i64::MAX);
         LAST_SECOND.with(|last| {
             let (cached_secs, cached) = last.get();
             if cached_secs == secs {
