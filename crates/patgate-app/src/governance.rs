@@ -189,12 +189,12 @@ impl OrgTokenQuery {
             return false;
         }
         if let Some(before) = self.last_used_before
-            && !token.last_used_at.is_some_and(|t| t < before)
+            && token.last_used_at.is_none_or(|t| t >= before)
         {
             return false;
         }
         if let Some(after) = self.last_used_after
-            && !token.last_used_at.is_some_and(|t| t > after)
+            && token.last_used_at.is_none_or(|t| t <= after)
         {
             return false;
         }

@@ -187,14 +187,28 @@ async fn render_fine_grained(s: &AppState, t: &Token, secret: Option<&str>) -> A
         .repos_by_ids(&ids)
         .await
         .map_err(patgate_app::AppError::from)?;
-    Ok(json::fine_grained_token(
-        &s.base_url,
-        t,
-        &owner,
-        &repos,
-        secret,
-        s.app.now(),
-    ))
+    let mut v = json::fine_grained_token(&s.base_url, t, &owner, &repos, secret, s.app.now());
+    // The latest organization request, with the reviewer's reason: what the requester is told.
+    if let Account::Organization(org) = &owner {
+        let latest = store
+            .requests_of_org(org.id, None)
+            .await
+            .map_err(patgate_app::AppError::from)?
+            .into_iter()
+            .filter(|r| r.token_id == t.id)
+            .max_by_key(|r| (r.created_at, r.id));
+        if let Some(r) = latest {
+            v["request"] = serde_json::json!({
+                "id": r.id.0,
+                "status": r.status.as_str(),
+                "justification": r.reason,
+                "created_at": json::ts(r.created_at),
+                "decided_at": json::opt_ts(r.decided_at),
+                "reason": r.decision_reason,
+            });
+        }
+    }
+    Ok(v)
 }
 
 #[derive(Deserialize)]

@@ -701,6 +701,17 @@ async fn denying_a_request_with_a_reason() {
     assert_eq!(events.len(), 1, "{events:#?}");
     assert_eq!(events[0]["reason"], reason);
     assert_eq!(events[0]["token_id"], t);
+    // The requester sees the decision and the reviewer's reason on their token.
+    let mine =
+        o.s.get(
+            &format!("/user/personal-access-tokens/{t}"),
+            Auth::Password("bob"),
+        )
+        .await
+        .expect_status(200);
+    assert_eq!(mine.body["request"]["status"], "denied");
+    assert_eq!(mine.body["request"]["reason"], reason);
+    assert_eq!(mine.body["request"]["id"], request);
 }
 
 #[tokio::test]
