@@ -18,9 +18,11 @@
 #   NO_BUILD=1 ./scripts/bench-git.sh        # use the binaries already in $CARGO_TARGET_DIR/release
 #   PATGATE_BIN=/path/to/patgate NO_BUILD=1 ./scripts/bench-git.sh   # another patgate build
 #
-# Bounded: RUNS (default 10, at most 100) timed runs per command after WARMUP (default 2); the
-# servers run under `timeout MAX_SECS` (default 900) so nothing outlives a stuck run; everything
-# started here is stopped on exit, and the temporary directory removed (KEEP=1 keeps it).
+# Bounded: RUNS (default 10, at most 100) timed rounds after WARMUP (default 2) untimed ones; a
+# round runs every command once, in a rotating order. The servers run under `timeout MAX_SECS`
+# (default 900) so nothing outlives a stuck run; everything started here is stopped on exit, and
+# the temporary directory (in /dev/shm when it exists, else $TMPDIR; BENCH_TMP overrides) is
+# removed (KEEP=1 keeps it).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -85,7 +87,9 @@ for port in "$PATGATE_PORT" "$BASELINE_PORT" "$LIGHTTPD_PORT" "$NODELAY_PORT"; d
   fi
 done
 
-WORK=$(mktemp -d /tmp/patgate-bench-git.XXXXXX)
+# In memory (tmpfs) when there is one: the clones' writes are the client's cost, not the server's.
+BENCH_TMP=${BENCH_TMP:-$(if [ -d /dev/shm ] && [ -w /dev/shm ]; then echo /dev/shm; else echo "${TMPDIR:-/tmp}"; fi)}
+WORK=$(mktemp -d "$BENCH_TMP/patgate-bench-git.XXXXXX")
 PIDS=()
 cleanup() {
   local pid
@@ -230,34 +234,25 @@ for url in "$PATGATE_URL" "$BASELINE_URL" "$NODELAY_URL" ${LIGHTTPD_URL:+"$LIGHT
 done
 
 DEST=$WORK/clone
-RESULTS=$WORK/results.tsv
-: >"$RESULTS"
-# bench LABEL COMMAND: appends "LABEL<TAB>mean_ms<TAB>stddev_ms" to $RESULTS.
-bench() {
-  local label=$1 cmd=$2
-  if command -v hyperfine >/dev/null 2>&1; then
-    hyperfine --style basic --warmup "$WARMUP" --runs "$RUNS" --prepare "rm -rf '$DEST'" \
-      --command-name "$label" --export-csv "$WORK/h.csv" "$cmd" >"$WORK/h.out" 2>&1 ||
-      { cat "$WORK/h.out" >&2; exit 1; }
-    awk -F, -v l="$label" 'NR == 2 { printf "%s\t%.1f\t%.1f\n", l, $2 * 1000, $3 * 1000 }' \
-      "$WORK/h.csv" >>"$RESULTS"
+TIMES=$WORK/times.tsv   # one line per timed run: LABEL<TAB>milliseconds
+: >"$TIMES"
+HYPERFINE=0
+command -v hyperfine >/dev/null 2>&1 && command -v jq >/dev/null 2>&1 && HYPERFINE=1
+# time_once COMMAND: removes $DEST (not timed), runs COMMAND once, prints its wall time in ms.
+time_once() {
+  if [ "$HYPERFINE" = 1 ]; then
+    hyperfine -N --style none --runs 1 --prepare "rm -rf $DEST" --export-json "$WORK/h.json" \
+      "$1" >"$WORK/h.out" 2>&1 || { cat "$WORK/h.out" >&2; return 1; }
+    jq -r '.results[0].times[0] * 1000' "$WORK/h.json"
   else
-    local i t0 times=()
-    for i in $(seq 1 $((WARMUP + RUNS))); do
-      rm -rf "$DEST"
-      t0=$(date +%s%N)
-      bash -c "$cmd" >/dev/null 2>&1 || { echo "failed: $label" >&2; exit 1; }
-      [ "$i" -gt "$WARMUP" ] && times+=($(($(date +%s%N) - t0)))
-    done
-    printf '%s\n' "${times[@]}" | awk -v l="$label" '
-      { s += $1; q += $1 * $1; n++ }
-      END { m = s / n; v = (q - n * m * m) / (n - 1); if (v < 0) v = 0
-            printf "%s\t%.1f\t%.1f\n", l, m / 1e6, sqrt(v) / 1e6 }' >>"$RESULTS"
+    rm -rf "$DEST"
+    local t0
+    t0=$(date +%s%N)
+    eval "$1" >/dev/null 2>&1 || return 1
+    awk -v ns=$(($(date +%s%N) - t0)) 'BEGIN { printf "%.3f\n", ns / 1e6 }'
   fi
-  tail -n 1 "$RESULTS" | awk -F'\t' '{ printf "   %-28s %9.1f ms ± %.1f\n", $1, $2, $3 }'
 }
 
-echo "== timing: $WARMUP warm-up and $RUNS runs per command ($(command -v hyperfine >/dev/null && hyperfine --version || echo 'bash loop'))"
 # NAME|URL|git options. patgate-proactive: the client sends the token with its first request
 # (`http.proactiveAuth`, git 2.46 and later) instead of waiting for the 401.
 servers=("patgate|$PATGATE_URL|")
@@ -266,18 +261,49 @@ if printf '%s\n' 2.46 "$(git version | awk '{ print $3 }')" | sort -V -C; then
 fi
 servers+=("baseline|$BASELINE_URL|" "baseline-nodelay|$NODELAY_URL|")
 [ -n "$LIGHTTPD_URL" ] && servers+=("lighttpd|$LIGHTTPD_URL|")
+labels=() cmds=()
 for op in ls-remote clone-bare clone; do
   for s in "${servers[@]}"; do
     IFS='|' read -r name url opts <<<"$s"
+    labels+=("$op $name")
     case $op in
-      ls-remote) cmd="git $opts ls-remote '$url' >/dev/null" ;;
-      clone-bare) cmd="git $opts clone -q --bare '$url' '$DEST'" ;;
-      clone) cmd="git $opts clone -q '$url' '$DEST'" ;;
+      ls-remote) cmds+=("git $opts ls-remote '$url'") ;;
+      clone-bare) cmds+=("git $opts clone -q --bare '$url' '$DEST'") ;;
+      clone) cmds+=("git $opts clone -q '$url' '$DEST'") ;;
     esac
-    bench "$op $name" "$cmd"
+  done
+done
+
+# Rounds: each runs every command once, in an order that rotates from round to round, so that a
+# change of the machine's load over the run falls on all servers alike.
+rounds=$((WARMUP + RUNS)) n=${#cmds[@]}
+echo "== timing: $WARMUP warm-up and $RUNS timed rounds of $n commands, interleaved" \
+  "($([ "$HYPERFINE" = 1 ] && hyperfine --version || echo 'bash loop, date +%s%N'))"
+for round in $(seq 1 "$rounds"); do
+  printf '   round %d/%d%s\n' "$round" "$rounds" "$([ "$round" -le "$WARMUP" ] && echo ' (warm-up)')"
+  for ((j = 0; j < n; j++)); do
+    k=$(((j + round) % n))
+    ms=$(time_once "${cmds[k]}") || { echo "failed: ${labels[k]}: ${cmds[k]/$TOKEN/***}" >&2; exit 1; }
+    if [ "$round" -gt "$WARMUP" ]; then printf '%s\t%s\n' "${labels[k]}" "$ms" >>"$TIMES"; fi
   done
 done
 rm -rf "$DEST"
+
+# Per command: mean, standard deviation, median, min (ms), in the order of $labels.
+RESULTS=$WORK/results.tsv
+sort -t "$(printf '\t')" -k1,1 -k2,2g "$TIMES" | awk -F'\t' '
+  { t[$1, ++c[$1]] = $2; s[$1] += $2; q[$1] += $2 * $2 }
+  END {
+    for (l in c) {
+      n = c[l]; m = s[l] / n; v = (q[l] - n * m * m) / (n - 1); if (v < 0) v = 0
+      med = (n % 2) ? t[l, (n + 1) / 2] : (t[l, n / 2] + t[l, n / 2 + 1]) / 2
+      printf "%s\t%.1f\t%.1f\t%.1f\t%.1f\n", l, m, sqrt(v), med, t[l, 1]
+    }
+  }' >"$WORK/stats.tsv"
+: >"$RESULTS"
+for l in "${labels[@]}"; do grep -F "$l$(printf '\t')" "$WORK/stats.tsv" >>"$RESULTS"; done
+echo
+awk -F'\t' '{ printf "   %-30s %8.1f ms ± %6.1f   median %8.1f   min %8.1f\n", $1, $2, $3, $4, $5 }' "$RESULTS"
 
 echo
 echo "== results ($files files, $((tree_kb / 1024)) MiB, $RUNS runs each; overhead = patgate - baseline)"

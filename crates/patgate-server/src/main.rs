@@ -74,6 +74,9 @@ enum Command {
     /// A user's personal access tokens (operator acting for the user named by --user).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Enterprise policies, which organizations cannot override (operator command).
+    #[command(subcommand)]
+    Enterprise(EnterpriseCommand),
     /// An organization's apps, whose installation tokens call the organization API.
     #[command(subcommand)]
     App(AppCommand),
@@ -83,6 +86,32 @@ enum Command {
     /// An organization's grants (fine-grained tokens with access to it).
     #[command(subcommand)]
     Grant(GrantCommand),
+}
+
+#[derive(Subcommand)]
+enum EnterpriseCommand {
+    /// Replace an enterprise's policy: each setting given is forced on its organizations; a
+    /// setting left out is left to the organizations.
+    Policy {
+        slug: String,
+        /// allow or restrict.
+        #[arg(long)]
+        fine_grained: Option<String>,
+        #[arg(long)]
+        classic: Option<String>,
+        /// require or disable.
+        #[arg(long)]
+        approval: Option<String>,
+        #[arg(long)]
+        fine_grained_max_lifetime_days: Option<u16>,
+        #[arg(long)]
+        classic_max_lifetime_days: Option<u16>,
+        /// Organization owners are exempt from the lifetime limits.
+        #[arg(long)]
+        exempt_administrators: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -885,6 +914,65 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Token(cmd) => token_command(cmd, &settings).await,
         Command::App(cmd) => app_command(cmd, &settings).await,
+        Command::Enterprise(EnterpriseCommand::Policy {
+            slug,
+            fine_grained,
+            classic,
+            approval,
+            fine_grained_max_lifetime_days,
+            classic_max_lifetime_days,
+            exempt_administrators,
+            json,
+        }) => {
+            let app = build_app(open_store(&settings).await?, &settings)?;
+            let access = |name: &str,
+                          v: &Option<String>|
+             -> anyhow::Result<Option<patgate_domain::policy::Access>> {
+                v.as_deref()
+                    .map(|x| {
+                        patgate_domain::policy::Access::parse(x)
+                            .ok_or_else(|| anyhow!("--{name} takes allow or restrict"))
+                    })
+                    .transpose()
+            };
+            let policy = patgate_domain::policy::PolicySettings {
+                fine_grained: access("fine-grained", &fine_grained)?,
+                classic: access("classic", &classic)?,
+                approval: approval
+                    .as_deref()
+                    .map(|x| {
+                        patgate_domain::policy::Approval::parse(x)
+                            .ok_or_else(|| anyhow!("--approval takes require or disable"))
+                    })
+                    .transpose()?,
+                fine_grained_max_lifetime_days,
+                classic_max_lifetime_days,
+                exempt_administrators,
+            };
+            policy.validate().map_err(|e| anyhow!("invalid: {e}"))?;
+            let ent = app
+                .store()
+                .enterprise_by_slug(&slug)
+                .await
+                .map_err(|e| explain(e.into()))?
+                .ok_or_else(|| anyhow!("no enterprise {slug:?}"))?;
+            let event = patgate_store::NewAuditEvent {
+                action: "business.personal_access_token_policy_update".into(),
+                actor: None,
+                actor_login: Some("operator".into()),
+                org: None,
+                token_id: None,
+                data: json!({"enterprise": slug}),
+                created_at: app.now(),
+            };
+            app.store()
+                .set_enterprise_policy(ent.id, &policy, &event)
+                .await
+                .map_err(|e| explain(e.into()))?;
+            let v = json!({"enterprise": slug, "fine_grained": fine_grained, "classic": classic, "approval": approval, "fine_grained_max_lifetime_days": fine_grained_max_lifetime_days, "classic_max_lifetime_days": classic_max_lifetime_days, "exempt_administrators": exempt_administrators});
+            print(json, &v, || format!("policy of enterprise {slug} set"));
+            Ok(())
+        }
         Command::Request(cmd) => request_command(cmd, &settings).await,
         Command::Grant(cmd) => grant_command(cmd, &settings).await,
     }

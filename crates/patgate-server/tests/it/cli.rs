@@ -273,3 +273,291 @@ fn repo_create_makes_a_public_repository() {
         describe(&["repo", "create", "nobody/x"], &out)
     );
 }
+
+#[test]
+fn owners_govern_an_organization_from_the_command_line() {
+    let dir = seeded();
+    let d = dir.path();
+    // bob asks for access to acme (approval is required by default).
+    let bob = ok_json(
+        d,
+        &[
+            "token",
+            "create",
+            "--user",
+            "bob",
+            "--owner",
+            "acme",
+            "--selection",
+            "all",
+            "--permission",
+            "contents=read",
+            "--name",
+            "ci",
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(bob["status"], "pending");
+    let requests = ok_json(d, &["request", "list", "acme", "--json"], "");
+    let request = requests[0]["id"].as_i64().expect("request id");
+    assert_eq!(requests[0]["owner"], "bob");
+
+    // Only owners review; one bad id changes nothing.
+    let out = patgate(
+        d,
+        &[
+            "request",
+            "review",
+            "acme",
+            "--as",
+            "bob",
+            "--approve",
+            &request.to_string(),
+        ],
+        "",
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an owner"));
+    let out = patgate(
+        d,
+        &[
+            "request",
+            "review",
+            "acme",
+            "--as",
+            "alice",
+            "--approve",
+            &request.to_string(),
+            "999999",
+        ],
+        "",
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("999999"),
+        "{}",
+        describe(&["request", "review"], &out)
+    );
+    assert_eq!(
+        ok_json(d, &["request", "list", "acme", "--json"], "")
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+
+    ok(
+        d,
+        &[
+            "request",
+            "review",
+            "acme",
+            "--as",
+            "alice",
+            "--approve",
+            &request.to_string(),
+            "--reason",
+            "fine",
+        ],
+        "",
+    );
+    let grants = ok_json(d, &["grant", "list", "acme", "--json"], "");
+    let grant = grants
+        .as_array()
+        .and_then(|g| g.iter().find(|x| x["owner"] == "bob"))
+        .expect("bob's grant")["id"]
+        .as_i64()
+        .expect("grant id");
+    ok(
+        d,
+        &[
+            "grant",
+            "revoke",
+            "acme",
+            "--as",
+            "alice",
+            &grant.to_string(),
+        ],
+        "",
+    );
+    let shown = ok_json(
+        d,
+        &[
+            "token",
+            "show",
+            "--user",
+            "bob",
+            &bob["id"].to_string(),
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(shown["status"], "revoked");
+
+    // Policy: owners change it, members may not; every change is audited.
+    let out = patgate(
+        d,
+        &[
+            "org",
+            "policy",
+            "acme",
+            "--as",
+            "bob",
+            "--classic",
+            "restrict",
+        ],
+        "",
+    );
+    assert!(!out.status.success());
+    let policy = ok_json(
+        d,
+        &[
+            "org",
+            "policy",
+            "acme",
+            "--as",
+            "alice",
+            "--classic",
+            "restrict",
+            "--approval",
+            "disable",
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(policy["classic"], "restrict");
+    assert_eq!(policy["approval"], "disable");
+    let out = patgate(
+        d,
+        &[
+            "org",
+            "policy",
+            "acme",
+            "--as",
+            "alice",
+            "--fine-grained-max-lifetime-days",
+            "400",
+        ],
+        "",
+    );
+    assert!(!out.status.success());
+    let audit = ok_json(d, &["org", "audit", "acme", "--as", "alice", "--json"], "");
+    let actions: Vec<&str> = audit
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for expected in [
+        "org.personal_access_token_policy_update",
+        "auto_approve_personal_access_token_requests.enable",
+        "personal_access_token.access_revoked",
+        "personal_access_token.access_granted",
+        "personal_access_token.request_created",
+    ] {
+        assert!(
+            actions.contains(&expected),
+            "{expected} missing from {actions:?}"
+        );
+    }
+
+    // Apps and their one-hour installation tokens.
+    let app = ok_json(
+        d,
+        &[
+            "app",
+            "create",
+            "acme",
+            "--as",
+            "alice",
+            "--name",
+            "bot",
+            "--permission",
+            "organization_personal_access_tokens=read",
+            "--json",
+        ],
+        "",
+    );
+    let minted = ok_json(
+        d,
+        &[
+            "app",
+            "token",
+            "acme",
+            &app["id"].to_string(),
+            "--as",
+            "alice",
+            "--json",
+        ],
+        "",
+    );
+    assert!(
+        minted["token"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("pgs_"))
+    );
+    let out = patgate(
+        d,
+        &[
+            "app",
+            "create",
+            "acme",
+            "--as",
+            "alice",
+            "--name",
+            "bad",
+            "--permission",
+            "contents=read",
+        ],
+        "",
+    );
+    assert!(!out.status.success());
+}
+
+#[test]
+fn an_enterprise_policy_beats_its_organizations() {
+    let dir = seeded();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "enterprise",
+            "policy",
+            "corp",
+            "--approval",
+            "require",
+            "--fine-grained-max-lifetime-days",
+            "30",
+        ],
+        "",
+    );
+    // globex's owner tries to lift the approval requirement: the enterprise still forces it.
+    let policy = ok_json(
+        d,
+        &[
+            "org",
+            "policy",
+            "globex",
+            "--as",
+            "alice",
+            "--approval",
+            "disable",
+            "--fine-grained-max-lifetime-days",
+            "60",
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(policy["approval"], "require");
+    assert_eq!(policy["fine_grained_max_lifetime_days"], 30);
+    // ... and the classic restriction set in the seed is gone now that the enterprise leaves it open.
+    assert_eq!(policy["classic"], "allow");
+    let out = patgate(
+        d,
+        &["enterprise", "policy", "corp", "--classic", "sometimes"],
+        "",
+    );
+    assert!(!out.status.success());
+    let out = patgate(d, &["enterprise", "policy", "nope"], "");
+    assert!(!out.status.success());
+}
