@@ -10,7 +10,8 @@
 #     serves (TCP_NODELAY off) and once with TCP_NODELAY on (`baseline-nodelay`);
 #   - lighttpd with mod_cgi running `git http-backend` directly (the setup of git-http-backend(1)),
 #     when lighttpd is installed or can be (LIGHTTPD=0 skips it).
-# Then times `git ls-remote`, `git clone --bare` and `git clone` against each, with hyperfine
+# Then times one `GET info/refs` with curl (a single request: the per-request cost), `git ls-remote`,
+# `git clone --bare` and `git clone` against each, with hyperfine
 # (installed with apt-get when missing and run as root; otherwise a bash loop), and prints a table.
 #
 #   ./scripts/bench-git.sh
@@ -262,11 +263,14 @@ fi
 servers+=("baseline|$BASELINE_URL|" "baseline-nodelay|$NODELAY_URL|")
 [ -n "$LIGHTTPD_URL" ] && servers+=("lighttpd|$LIGHTTPD_URL|")
 labels=() cmds=()
-for op in ls-remote clone-bare clone; do
+for op in info-refs ls-remote clone-bare clone; do
   for s in "${servers[@]}"; do
     IFS='|' read -r name url opts <<<"$s"
+    # curl sends the credentials of the URL with its first request: one request, no 401.
+    [ "$op" = info-refs ] && [ "$name" = patgate-proactive ] && continue
     labels+=("$op $name")
     case $op in
+      info-refs) cmds+=("curl -sf -o /dev/null '$url/info/refs?service=git-upload-pack'") ;;
       ls-remote) cmds+=("git $opts ls-remote '$url'") ;;
       clone-bare) cmds+=("git $opts clone -q --bare '$url' '$DEST'") ;;
       clone) cmds+=("git $opts clone -q '$url' '$DEST'") ;;

@@ -76,6 +76,12 @@ pub struct Settings {
     )]
     pub pg_statement_timeout_secs: u64,
 
+    /// PostgreSQL: announce changes to other replicas with LISTEN/NOTIFY. Turn off on
+    /// PostgreSQL-compatible engines without it (CockroachDB, YugabyteDB): the cache TTL then
+    /// bounds how long another replica's change goes unseen.
+    #[arg(long, env = "PATGATE_PG_NOTIFY", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub pg_notify: bool,
+
     /// Seconds between checks for due scheduled jobs (each runs once a day across all processes).
     #[arg(
         long,

@@ -47,6 +47,7 @@ pub async fn connect_store(settings: &Settings, url: &str) -> anyhow::Result<Arc
             max_connections: settings.pg_max_connections,
             acquire_timeout: Duration::from_secs(settings.pg_acquire_timeout_secs),
             statement_timeout: Duration::from_secs(settings.pg_statement_timeout_secs),
+            notify: settings.pg_notify,
             ..patgate_store_postgres::PgOptions::default()
         };
         Arc::new(
