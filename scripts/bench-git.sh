@@ -12,7 +12,8 @@
 #     when lighttpd is installed or can be (LIGHTTPD=0 skips it).
 # Then times one `GET info/refs` with curl (a single request: the per-request cost), `git ls-remote`,
 # `git clone --bare` and `git clone` against each, with hyperfine
-# (installed with apt-get when missing and run as root; otherwise a bash loop), and prints a table.
+# (installed with apt-get when missing and run as root; otherwise, or with TIMER=bash, a bash loop
+# with date +%s%N), and prints a table.
 #
 #   ./scripts/bench-git.sh
 #   RUNS=20 FILES=4000 ./scripts/bench-git.sh
@@ -50,7 +51,8 @@ apt_install() {
       as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >/dev/null 2>&1; }
 }
 
-if ! command -v hyperfine >/dev/null 2>&1; then
+TIMER=${TIMER:-hyperfine}   # or TIMER=bash: time each run with date +%s%N
+if [ "$TIMER" = hyperfine ] && ! command -v hyperfine >/dev/null 2>&1; then
   echo "== installing hyperfine"
   apt_install hyperfine || echo "   (not installed: timing with a bash loop instead)"
 fi
@@ -238,7 +240,9 @@ DEST=$WORK/clone
 TIMES=$WORK/times.tsv   # one line per timed run: LABEL<TAB>milliseconds
 : >"$TIMES"
 HYPERFINE=0
-command -v hyperfine >/dev/null 2>&1 && command -v jq >/dev/null 2>&1 && HYPERFINE=1
+if [ "$TIMER" = hyperfine ] && command -v hyperfine >/dev/null 2>&1 && command -v jq >/dev/null 2>&1; then
+  HYPERFINE=1
+fi
 # time_once COMMAND: removes $DEST (not timed), runs COMMAND once, prints its wall time in ms.
 time_once() {
   if [ "$HYPERFINE" = 1 ]; then

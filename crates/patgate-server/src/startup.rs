@@ -204,6 +204,14 @@ pub async fn serve(
             }
         }
     }
+    // Without TCP_NODELAY the end of a response can wait ~40 ms for the client's delayed ACK:
+    // git's short request/response exchanges felt it most (docs/benchmarks.md).
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "setting TCP_NODELAY");
+        }
+    });
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
