@@ -1,7 +1,6 @@
 //! Row shapes and their conversion to domain types (column text -> enums goes through the
 //! domain's `parse`, and a value it does not know is `StoreError::Corrupt`).
 
-use patgate_domain::catalog::{OrgRole, RepoRole};
 use patgate_domain::model::{
     AccountId, AccountKind, EnterpriseId, Key, KeyId, Organization, RepoId, Repository, TokenId,
     User, Visibility,
@@ -10,40 +9,10 @@ use patgate_domain::policy::{Access, Approval, PolicySettings};
 use patgate_store::StoreError;
 use patgate_store::codec::from_unix;
 
-pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Corrupt(format!("unknown {what} {value:?}"))
-}
-
-pub(crate) const KIND_USER: &str = "user";
-pub(crate) const KIND_ORG: &str = "organization";
-
-pub(crate) fn account_kind_str(kind: AccountKind) -> &'static str {
-    match kind {
-        AccountKind::User => KIND_USER,
-        AccountKind::Organization => KIND_ORG,
-    }
-}
-
-pub(crate) fn parse_account_kind(s: &str) -> Result<AccountKind, StoreError> {
-    match s {
-        KIND_USER => Ok(AccountKind::User),
-        KIND_ORG => Ok(AccountKind::Organization),
-        _ => Err(corrupt("account kind", s)),
-    }
-}
-
-pub(crate) fn parse_repo_role(s: &str) -> Result<RepoRole, StoreError> {
-    RepoRole::parse(s).ok_or_else(|| corrupt("repository role", s))
-}
-
-pub(crate) fn parse_org_role(s: &str) -> Result<OrgRole, StoreError> {
-    OrgRole::parse(s).ok_or_else(|| corrupt("organization role", s))
-}
-
-/// Lower-cased key of a case-insensitive name (logins, repository names, enterprise slugs).
-pub(crate) fn fold(name: &str) -> String {
-    name.to_lowercase()
-}
+pub(crate) use patgate_store::codec::{
+    KIND_ORG, KIND_USER, account_kind_str, corrupt, fold, parse_account_kind, parse_org_role,
+    parse_repo_role,
+};
 
 /// Columns of `accounts` (aliased `a`) read by [`AccountRow`].
 macro_rules! account_cols {

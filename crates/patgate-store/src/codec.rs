@@ -3,7 +3,8 @@
 
 use time::OffsetDateTime;
 
-use patgate_domain::catalog::{Level, Permission, PermissionSet};
+use patgate_domain::catalog::{Level, OrgRole, Permission, PermissionSet, RepoRole};
+use patgate_domain::model::AccountKind;
 use patgate_domain::scopes::Scopes;
 
 use crate::StoreError;
@@ -57,6 +58,42 @@ pub fn from_unix(secs: i64) -> Result<OffsetDateTime, StoreError> {
 
 pub fn opt_from_unix(secs: Option<i64>) -> Result<Option<OffsetDateTime>, StoreError> {
     secs.map(from_unix).transpose()
+}
+
+/// A stored value this code does not know: the row is corrupt.
+pub fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("unknown {what} {value:?}"))
+}
+
+pub const KIND_USER: &str = "user";
+pub const KIND_ORG: &str = "organization";
+
+pub fn account_kind_str(kind: AccountKind) -> &'static str {
+    match kind {
+        AccountKind::User => KIND_USER,
+        AccountKind::Organization => KIND_ORG,
+    }
+}
+
+pub fn parse_account_kind(s: &str) -> Result<AccountKind, StoreError> {
+    match s {
+        KIND_USER => Ok(AccountKind::User),
+        KIND_ORG => Ok(AccountKind::Organization),
+        _ => Err(corrupt("account kind", s)),
+    }
+}
+
+pub fn parse_repo_role(s: &str) -> Result<RepoRole, StoreError> {
+    RepoRole::parse(s).ok_or_else(|| corrupt("repository role", s))
+}
+
+pub fn parse_org_role(s: &str) -> Result<OrgRole, StoreError> {
+    OrgRole::parse(s).ok_or_else(|| corrupt("organization role", s))
+}
+
+/// Lower-cased key of a case-insensitive name (logins, repository names, enterprise slugs).
+pub fn fold(name: &str) -> String {
+    name.to_lowercase()
 }
 
 #[cfg(test)]
