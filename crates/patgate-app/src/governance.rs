@@ -834,12 +834,10 @@ impl App {
                 "classic_max_lifetime_days": settings.classic_max_lifetime_days,
             }),
         ));
-        for e in &events[..events.len() - 1] {
-            self.store().append_audit(e).await?;
-        }
-        if let Some(last) = events.last() {
-            self.store().set_org_policy(org.id, settings, last).await?;
-        }
+        // The policy and every event about it, in one transaction.
+        self.store()
+            .set_org_policy(org.id, settings, &events)
+            .await?;
         self.directory_changed();
         self.effective_policy(org.id).await.map(|p| (*p).clone())
     }

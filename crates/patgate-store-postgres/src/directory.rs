@@ -626,12 +626,14 @@ impl DirectoryStore for PostgresStore {
         &self,
         org: AccountId,
         policy: &PolicySettings,
-        audit: &NewAuditEvent,
+        audit: &[NewAuditEvent],
     ) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         require_kind(&mut tx, org, AccountKind::Organization).await?;
         write_org_policy(&mut tx, org, policy).await?;
-        insert_audit(&mut tx, audit, None).await?;
+        for event in audit {
+            insert_audit(&mut tx, event, None).await?;
+        }
         self.notify_directory(&mut tx).await?;
         commit(tx).await
     }

@@ -175,7 +175,7 @@ pub trait DirectoryStore: Send + Sync {
         &self,
         org: AccountId,
         policy: &PolicySettings,
-        audit: &NewAuditEvent,
+        audit: &[NewAuditEvent],
     ) -> StoreResult<()>;
     /// Sets the policy if it differs; reports whether it changed. No audit (seeding).
     async fn upsert_org_policy(

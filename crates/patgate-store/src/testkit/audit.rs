@@ -297,7 +297,7 @@ pub async fn failed_changes_write_no_audit(store: &dyn Store) {
     ));
     assert!(matches!(
         store
-            .set_org_policy(mona.id, &PolicySettings::default(), &failed("org-policy"))
+            .set_org_policy(mona.id, &PolicySettings::default(), &[failed("org-policy")])
             .await,
         Err(StoreError::NotFound)
     ));

@@ -340,7 +340,10 @@ pub async fn org_policy_round_trips_every_field(store: &dyn Store) {
             org: Some(o.id),
             ..event("org.personal_access_token_policy_update", at(i as i64))
         };
-        store.set_org_policy(o.id, p, &audit).await.unwrap();
+        store
+            .set_org_policy(o.id, p, std::slice::from_ref(&audit))
+            .await
+            .unwrap();
         assert_eq!(&store.org_policy(o.id).await.unwrap(), p, "settings {i}");
     }
     let audit = store
@@ -355,7 +358,7 @@ pub async fn org_policy_round_trips_every_field(store: &dyn Store) {
     // Policies of other organizations are separate; unknown organizations and users have none.
     let other = org(store, "other").await;
     store
-        .set_org_policy(other.id, &full_policy(), &event("x", at(9)))
+        .set_org_policy(other.id, &full_policy(), &[event("x", at(9))])
         .await
         .unwrap();
     assert_eq!(
@@ -370,7 +373,7 @@ pub async fn org_policy_round_trips_every_field(store: &dyn Store) {
         ));
         assert!(matches!(
             store
-                .set_org_policy(id, &full_policy(), &event("x", at(10)))
+                .set_org_policy(id, &full_policy(), &[event("x", at(10))])
                 .await,
             Err(StoreError::NotFound)
         ));
