@@ -5,6 +5,7 @@ pub mod config;
 pub mod git;
 pub mod startup;
 pub mod state;
+pub mod throttle;
 
 pub use config::Settings;
 pub use startup::{build_app, connect_store, open_store, router, serve};

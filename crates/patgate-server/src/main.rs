@@ -571,7 +571,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     app,
                     base_url,
                     git: Some(settings.git_config()),
-                    revoke_throttle: Default::default(),
+                    revoke_throttle: std::sync::Arc::new(
+                        patgate_server::throttle::credential_revocation(),
+                    ),
+                    password_throttle: std::sync::Arc::new(
+                        patgate_server::throttle::password_failures(),
+                    ),
                 },
                 std::time::Duration::from_secs(settings.jobs_interval_secs),
             )

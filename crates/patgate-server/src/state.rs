@@ -9,5 +9,7 @@ pub struct AppState {
     /// The git gateway's storage; `None` disables git over HTTP.
     pub git: Option<crate::git::GitConfig>,
     /// The abuse limit of `POST /credentials/revoke` (per process).
-    pub revoke_throttle: std::sync::Arc<crate::api::governance::RevokeThrottle>,
+    pub revoke_throttle: std::sync::Arc<crate::throttle::Throttle>,
+    /// Failed password attempts per client address (per process).
+    pub password_throttle: std::sync::Arc<crate::throttle::Throttle>,
 }

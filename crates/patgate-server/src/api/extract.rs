@@ -118,8 +118,29 @@ impl FromRequestParts<AppState> for PasswordAuth {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         match presented(parts, state)? {
             Presented::Password { login, password } => {
-                let user = state.app.authenticate_password(&login, &password).await?;
-                Ok(PasswordAuth(user))
+                let ip = parts
+                    .extensions
+                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                    .map(|c| c.0.ip());
+                // After too many failures from an address, every attempt from it is refused,
+                // right or wrong, until the window ends (GitHub's answer to password guessing).
+                if let Some(ip) = ip
+                    && state.password_throttle.exceeded(ip)
+                {
+                    return Err(ApiError::new(
+                        axum::http::StatusCode::FORBIDDEN,
+                        "Maximum number of login attempts exceeded. Please try again later.",
+                    ));
+                }
+                match state.app.authenticate_password(&login, &password).await {
+                    Ok(user) => Ok(PasswordAuth(user)),
+                    Err(e) => {
+                        if let (Some(ip), patgate_app::AppError::BadCredentials) = (ip, &e) {
+                            state.password_throttle.hit(ip);
+                        }
+                        Err(e.into())
+                    }
+                }
             }
             Presented::Token(_) => Err(ApiError::new(
                 axum::http::StatusCode::FORBIDDEN,

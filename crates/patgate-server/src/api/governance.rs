@@ -3,9 +3,6 @@
 //! Plus GitHub's `POST /credentials/revoke` and the requester's cancel.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -304,35 +301,6 @@ pub async fn cancel_request(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// GitHub's abuse limit for the unauthenticated revocation endpoint: 60 requests an hour per
-/// client address (per process).
-pub struct RevokeThrottle {
-    hits: Mutex<HashMap<IpAddr, (Instant, u32)>>,
-}
-
-pub const REVOKE_REQUESTS_PER_HOUR: u32 = 60;
-
-impl Default for RevokeThrottle {
-    fn default() -> Self {
-        RevokeThrottle {
-            hits: Mutex::new(HashMap::new()),
-        }
-    }
-}
-
-impl RevokeThrottle {
-    fn allow(&self, ip: IpAddr) -> bool {
-        let Ok(mut hits) = self.hits.lock() else {
-            return false;
-        };
-        let now = Instant::now();
-        hits.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(3600));
-        let entry = hits.entry(ip).or_insert((now, 0));
-        entry.1 += 1;
-        entry.1 <= REVOKE_REQUESTS_PER_HOUR
-    }
-}
-
 #[derive(Deserialize)]
 pub struct RevokeBody {
     credentials: Option<Vec<String>>,
@@ -360,7 +328,7 @@ pub async fn revoke_credentials(
         e.errors.push(json!(msg));
         e
     };
-    if !s.revoke_throttle.allow(addr.ip()) {
+    if !s.revoke_throttle.hit(addr.ip()) {
         return Err(simple("Too many requests: at most 60 an hour"));
     }
     let credentials = body.credentials.unwrap_or_default();

@@ -615,3 +615,56 @@ async fn token_use_shows_as_last_used_after_the_flush() {
         "{r:#?}"
     );
 }
+
+#[tokio::test]
+async fn repeated_wrong_passwords_lock_out_every_password_attempt_from_the_address() {
+    let s = spawn().await;
+    for _ in 0..patgate_server::throttle::PASSWORD_FAILURES {
+        let r = s
+            .get("/authorizations", Auth::Basic("alice", "wrong"))
+            .await;
+        assert_eq!(r.status, 401);
+    }
+    // Now even the right password is refused, with GitHub's words, and nothing is created.
+    let r = s
+        .post(
+            "/authorizations",
+            Auth::Password("alice"),
+            &json!({"note": "x", "scopes": []}),
+        )
+        .await;
+    assert_error(
+        &r,
+        403,
+        "Maximum number of login attempts exceeded. Please try again later.",
+    );
+    assert!(
+        s.app
+            .list_tokens(
+                &s.app.store().user_by_login("alice").await.unwrap().unwrap(),
+                None
+            )
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Tokens are not passwords: API requests with a token still work.
+    let token = s
+        .app
+        .create_classic(
+            &s.app.store().user_by_login("bob").await.unwrap().unwrap(),
+            patgate_app::tokens::CreateClassic {
+                note: "bob".into(),
+                scopes: vec![],
+                expiration: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get("/user", Auth::Token(token.secret.expose()))
+            .await
+            .status,
+        200
+    );
+}

@@ -169,7 +169,8 @@ async fn start(app: App, dir: TempDir, git: patgate_server::git::GitConfig) -> S
         app: app.clone(),
         base_url: base.clone(),
         git: Some(git),
-        revoke_throttle: Default::default(),
+        revoke_throttle: std::sync::Arc::new(patgate_server::throttle::credential_revocation()),
+        password_throttle: std::sync::Arc::new(patgate_server::throttle::password_failures()),
     };
     let handle = tokio::spawn(async move {
         let service =
