@@ -18,7 +18,7 @@ pub struct CgiRequest<'a> {
     pub project_root: &'a Path,
     pub path_info: String,
     pub method: &'a str,
-    pub query: &'a str,
+    pub query: String,
     pub content_type: Option<&'a str>,
     pub content_length: Option<&'a str>,
     pub content_encoding: Option<&'a str>,
@@ -63,7 +63,7 @@ pub async fn run(req: CgiRequest<'_>, body: Body) -> Result<Response<Body>, CgiE
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("PATH_INFO", &req.path_info)
         .env("REQUEST_METHOD", req.method)
-        .env("QUERY_STRING", req.query)
+        .env("QUERY_STRING", &req.query)
         .env("REMOTE_USER", req.remote_user)
         .env("REMOTE_ADDR", &req.remote_addr)
         .env("GATEWAY_INTERFACE", "CGI/1.1")

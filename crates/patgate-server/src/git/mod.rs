@@ -34,78 +34,155 @@ pub struct GitConfig {
 }
 
 /// The pre-receive hook that refuses workflow changes without the `workflows` permission
-/// (fine-grained) or `workflow` scope (classic). patgate tells it what the token may do through
-/// `PATGATE_WORKFLOWS`; pushes that do not come through patgate (no variable) are not checked.
-const PRE_RECEIVE: &str = r#"#!/bin/sh
-# Installed by patgate. Refuses changes under .github/workflows/ when the token may not make them.
+/// (fine-grained) or the `workflow` scope (classic). patgate tells it what the token may do
+/// through `PATGATE_WORKFLOWS`; pushes that do not come through patgate (no variable) are not
+/// checked. It decides on every path that every pushed commit touches (each commit against each
+/// parent, merges included) and on the ref's tree before and after, with git matching the paths.
+pub const PRE_RECEIVE: &str = r#"#!/bin/sh
+# Installed by patgate: refuses a push that creates, changes, renames or deletes anything under
+# .github/workflows/ when the token may not (PATGATE_WORKFLOWS, which patgate sets on every push
+# it lets through). git matches the paths itself against a literal pathspec, so no file name,
+# however quoted, escapes the check; the names are only read back for the message.
 [ -z "$PATGATE_WORKFLOWS" ] && exit 0
 [ "$PATGATE_WORKFLOWS" = "allowed" ] && exit 0
-zero=0000000000000000000000000000000000000000
-status=0
-while read old new ref; do
+GIT_LITERAL_PATHSPECS=1
+export GIT_LITERAL_PATHSPECS
+dir=.github/workflows
+
+refuse() {
+  name=$(printf '%s\n' "$1" | head -n 1)
+  if [ "$PATGATE_WORKFLOWS" = "no-scope" ]; then
+    echo "refusing to allow a Personal Access Token to create or update workflow \`$name\` without \`workflow\` scope" >&2
+  else
+    echo "refusing to allow a Personal Access Token to create or update workflow \`$name\` without \`workflows\` permission" >&2
+  fi
+  exit 1
+}
+
+fail() {
+  echo "patgate could not check $1 for workflow changes" >&2
+  exit 1
+}
+
+while read -r old new ref; do
+  # A deletion brings no commit.
   case "$new" in *[!0]*) ;; *) continue ;; esac
-  case "$old" in
-    *[!0]*) files=$(git diff --name-only "$old" "$new" -- .github/workflows) ;;
-    *) files=$(git log --format= --name-only "$new" --not --all -- .github/workflows) ;;
-  esac
-  for f in $files; do
-    case "$f" in
-      .github/workflows/*)
-        if [ "$PATGATE_WORKFLOWS" = "no-scope" ]; then
-          echo "refusing to allow a Personal Access Token to create or update workflow \`$f\` without \`workflow\` scope" >&2
-        else
-          echo "refusing to allow a Personal Access Token to create or update workflow \`$f\` without \`workflows\` permission" >&2
-        fi
-        status=1 ;;
-    esac
-  done
+  # A ref to a tree or a blob has no commits, so no workflow that could run.
+  commit=$(git rev-parse --verify --quiet "$new^{commit}") || continue
+  # Every commit of the push that no ref had yet, against each of its parents (merges
+  # included) or, for a root commit, against the empty tree.
+  commits=$(git rev-list "$commit" --not --all) || fail "$ref"
+  if [ -n "$commits" ]; then
+    paths=$(printf '%s\n' "$commits" | git -c core.quotePath=false diff-tree --stdin -r -m --root \
+      --no-commit-id --name-only -- "$dir") || fail "$ref"
+    [ -n "$paths" ] && refuse "$paths"
+  fi
+  # What the ref's tree becomes, whatever the commits (a rewind, or a jump to another line).
+  case "$old" in *[!0]*) ;; *) continue ;; esac
+  before=$(git rev-parse --verify --quiet "$old^{commit}") || continue
+  paths=$(git -c core.quotePath=false diff-tree -r --name-only "$before" "$commit" -- "$dir") ||
+    fail "$ref"
+  [ -n "$paths" ] && refuse "$paths"
 done
-exit $status
+exit 0
 "#;
 
 fn repo_dir(root: &Path, repo: &Repository) -> PathBuf {
     root.join(format!("{}.git", repo.id.0))
 }
 
-/// Creates the bare repository of a directory repository if it does not exist yet.
+fn git_command(config: &GitConfig) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(&config.git);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("GIT_CONFIG_NOSYSTEM", "1");
+    cmd
+}
+
+async fn run_git(config: &GitConfig, dir: &Path, args: &[&str]) -> std::io::Result<()> {
+    let out = git_command(config)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .await?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!(
+            "git {} in {}: {}",
+            args.join(" "),
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+/// A name no other process or task uses at the same time, beside `path`.
+fn scratch_path(path: &Path, what: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.{what}-{}-{n}", std::process::id()))
+}
+
+/// Creates the bare repository of a directory repository if it does not exist yet, and installs
+/// the current hook. Safe when several processes (replicas over one git root) or requests do it
+/// at once: the repository is prepared under a scratch name and renamed into place, and the hook
+/// is replaced by a rename, so nobody ever sees half of either.
 pub async fn ensure_bare_repo(config: &GitConfig, repo: &Repository) -> std::io::Result<PathBuf> {
     let dir = repo_dir(&config.root, repo);
     if !dir.join("HEAD").exists() {
         tokio::fs::create_dir_all(&config.root).await?;
-        let out = tokio::process::Command::new(&config.git)
-            .args(["init", "--bare", "--quiet", "--initial-branch=main"])
-            .arg(&dir)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .output()
-            .await?;
-        if !out.status.success() {
-            return Err(std::io::Error::other(format!(
-                "git init --bare {}: {}",
-                dir.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
+        let scratch = scratch_path(&dir, "init");
+        let scratch_name = scratch.to_string_lossy().into_owned();
+        // No template: git's sample hooks are not wanted (and copying them raced between
+        // processes initialising the same directory).
+        run_git(
+            config,
+            &config.root,
+            &[
+                "init",
+                "--bare",
+                "--quiet",
+                "--template=",
+                "--initial-branch=main",
+                &scratch_name,
+            ],
+        )
+        .await?;
         // Pushes through http-backend need this to be allowed.
-        let _ = tokio::process::Command::new(&config.git)
-            .args(["config", "http.receivepack", "true"])
-            .current_dir(&dir)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .output()
-            .await?;
+        run_git(config, &scratch, &["config", "http.receivepack", "true"]).await?;
+        install_hook(&scratch).await?;
+        if let Err(e) = tokio::fs::rename(&scratch, &dir).await {
+            let _ = tokio::fs::remove_dir_all(&scratch).await;
+            // Another process or request finished first: theirs is as good as ours.
+            if !dir.join("HEAD").exists() {
+                return Err(e);
+            }
+        }
     }
     let hook = dir.join("hooks").join("pre-receive");
     if tokio::fs::read_to_string(&hook).await.ok().as_deref() != Some(PRE_RECEIVE) {
-        tokio::fs::create_dir_all(dir.join("hooks")).await?;
-        tokio::fs::write(&hook, PRE_RECEIVE).await?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            tokio::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).await?;
-        }
+        install_hook(&dir).await?;
     }
     Ok(dir)
+}
+
+async fn install_hook(repo_dir: &Path) -> std::io::Result<()> {
+    let hooks = repo_dir.join("hooks");
+    tokio::fs::create_dir_all(&hooks).await?;
+    let hook = hooks.join("pre-receive");
+    let scratch = scratch_path(&hook, "new");
+    tokio::fs::write(&scratch, PRE_RECEIVE).await?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tokio::fs::set_permissions(&scratch, std::fs::Permissions::from_mode(0o755)).await?;
+    }
+    tokio::fs::rename(&scratch, &hook).await
 }
 
 pub fn router(state: AppState) -> Router {
@@ -117,10 +194,19 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Service {
     Upload,
     Receive,
+}
+
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Service::Upload => "git-upload-pack",
+            Service::Receive => "git-receive-pack",
+        }
+    }
 }
 
 /// A plain-text answer that git shows the user as `remote: ...`.
@@ -152,17 +238,26 @@ async fn info_refs(
     path: UrlPath<(String, String)>,
     req: Request,
 ) -> Response {
-    let service = match req.uri().query().unwrap_or("") {
-        q if q.split('&').any(|p| p == "service=git-upload-pack") => Service::Upload,
-        q if q.split('&').any(|p| p == "service=git-receive-pack") => Service::Receive,
-        _ => {
-            return git_error(
-                StatusCode::FORBIDDEN,
-                "Only the smart HTTP protocol is supported.",
-            );
-        }
+    match requested_service(req.uri().query().unwrap_or("")) {
+        Some(service) => handle(state, path, req, service, "info/refs").await,
+        None => git_error(
+            StatusCode::FORBIDDEN,
+            "Only the smart HTTP protocol is supported.",
+        ),
+    }
+}
+
+/// The one service an `info/refs` query asks for. Anything else (none, an unknown one, or the
+/// parameter repeated) is refused: `git http-backend` would serve the last `service=` while the
+/// first was authorized, so the backend is only ever handed the service decided on.
+fn requested_service(query: &str) -> Option<Service> {
+    let mut services = query.split('&').filter_map(|p| p.strip_prefix("service="));
+    let service = match services.next()? {
+        "git-upload-pack" => Service::Upload,
+        "git-receive-pack" => Service::Receive,
+        _ => return None,
     };
-    handle(state, path, req, service, "info/refs").await
+    services.next().is_none().then_some(service)
 }
 
 async fn upload_pack(
@@ -313,7 +408,12 @@ async fn handle(
         project_root: &git.root,
         path_info: format!("/{}.git/{rest}", facts.repo.id.0),
         method,
-        query: parts.uri.query().unwrap_or(""),
+        // Exactly what was authorized, whatever else the client put in the query.
+        query: if rest == "info/refs" {
+            format!("service={}", service.name())
+        } else {
+            String::new()
+        },
         content_type: text(header::CONTENT_TYPE),
         content_length: text(header::CONTENT_LENGTH),
         content_encoding: text(header::CONTENT_ENCODING),
@@ -355,4 +455,31 @@ fn empty_facts(owner: &str, name: &str) -> RepoFacts {
 #[allow(dead_code)]
 fn _body_type_check(b: Body) -> Body {
     b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_single_known_service_is_accepted() {
+        assert_eq!(
+            requested_service("service=git-upload-pack"),
+            Some(Service::Upload)
+        );
+        assert_eq!(
+            requested_service("x=1&service=git-receive-pack"),
+            Some(Service::Receive)
+        );
+        for refused in [
+            "",
+            "service=",
+            "service=git-foo",
+            "service=git-upload-pack&service=git-receive-pack",
+            "service=git-upload-pack&service=git-upload-pack",
+            "Service=git-upload-pack",
+        ] {
+            assert_eq!(requested_service(refused), None, "{refused:?}");
+        }
+    }
 }

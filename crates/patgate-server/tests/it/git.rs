@@ -24,48 +24,36 @@ mod sha2_free {
 }
 
 /// A scratch area with its own HOME so that no credential helper or user config interferes.
-struct Workspace {
+pub struct Workspace {
     dir: TempDir,
 }
 
 impl Workspace {
-    fn new() -> Self {
+    pub fn new() -> Self {
         Workspace {
             dir: tempfile::tempdir().expect("temporary directory"),
         }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    async fn git(&self, cwd: &Path, args: &[&str]) -> Output {
-        tokio::process::Command::new("git")
-            .args([
-                "-c",
-                "user.name=Test",
-                "-c",
-                "user.email=test@example.com",
-                "-c",
-                "init.defaultBranch=main",
-            ])
-            .args(args)
-            .current_dir(cwd)
-            .env("HOME", self.dir.path())
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_ASKPASS", "/bin/false")
-            .output()
-            .await
-            .expect("git runs")
+    pub async fn git(&self, cwd: &Path, args: &[&str]) -> Output {
+        run_git(self.dir.path(), cwd, args).await
     }
 
-    async fn clone(&self, url: &str, into: &str) -> Output {
+    /// The HOME every git command of this workspace runs with.
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    pub async fn clone(&self, url: &str, into: &str) -> Output {
         self.git(self.dir.path(), &["clone", url, into]).await
     }
 
     /// Commits `files` (path, contents) in a fresh clone dir and pushes to `url`.
-    async fn commit_and_push(&self, url: &str, name: &str, files: &[(&str, &[u8])]) -> Output {
+    pub async fn commit_and_push(&self, url: &str, name: &str, files: &[(&str, &[u8])]) -> Output {
         let dir = self.path(name);
         std::fs::create_dir_all(&dir).expect("mkdir");
         self.git(&dir, &["init", "-q"]).await;
@@ -82,7 +70,29 @@ impl Workspace {
     }
 }
 
-fn url(s: &Server, token: Option<&str>, repo: &str) -> String {
+/// `git` with its own HOME, so that no credential helper or user configuration interferes.
+pub async fn run_git(home: &Path, cwd: &Path, args: &[&str]) -> Output {
+    tokio::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(cwd)
+        .env("HOME", home)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_ASKPASS", "/bin/false")
+        .output()
+        .await
+        .expect("git runs")
+}
+
+pub fn url(s: &Server, token: Option<&str>, repo: &str) -> String {
     let host = s.base.trim_start_matches("http://");
     match token {
         Some(t) => format!("http://x-access-token:{t}@{host}/{repo}.git"),
@@ -90,17 +100,17 @@ fn url(s: &Server, token: Option<&str>, repo: &str) -> String {
     }
 }
 
-fn stderr(o: &Output) -> String {
+pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[track_caller]
-fn ok(o: &Output) {
+pub fn ok(o: &Output) {
     assert!(o.status.success(), "git failed: {}", stderr(o));
 }
 
 #[track_caller]
-fn refused(o: &Output, message: &str) {
+pub fn refused(o: &Output, message: &str) {
     assert!(!o.status.success(), "git succeeded but should not have");
     assert!(
         stderr(o).contains(message),
@@ -110,7 +120,7 @@ fn refused(o: &Output, message: &str) {
 }
 
 /// alice owns acme: her fine-grained tokens for acme are approved at once.
-async fn acme_token(s: &Server, name: &str, permissions: serde_json::Value) -> String {
+pub async fn acme_token(s: &Server, name: &str, permissions: serde_json::Value) -> String {
     s.fine_grained(
         "alice",
         json!({"name": name, "resource_owner": "acme", "repository_selection": "all", "permissions": permissions}),
@@ -385,4 +395,42 @@ async fn a_50_megabyte_push_and_clone_succeed() {
         digest_file(&w.path("copy/big.bin")),
         digest_file(&w.path("big/big.bin"))
     );
+}
+
+#[tokio::test]
+async fn preparing_one_bare_repository_from_many_tasks_at_once_succeeds_for_all() {
+    // Replicas over one git root start together and prepare the same repositories.
+    let root = tempfile::tempdir().expect("temporary directory");
+    let config = patgate_server::git::GitConfig {
+        root: root.path().to_path_buf(),
+        git: "git".to_owned(),
+    };
+    let repo = patgate_domain::model::Repository {
+        id: patgate_domain::model::RepoId(7),
+        owner: patgate_domain::model::AccountId(1),
+        owner_login: "acme".to_owned(),
+        owner_kind: patgate_domain::model::AccountKind::Organization,
+        name: "api".to_owned(),
+        visibility: patgate_domain::model::Visibility::Private,
+        description: None,
+        created_at: time::OffsetDateTime::UNIX_EPOCH,
+    };
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (config, repo) = (config.clone(), repo.clone());
+            tokio::spawn(async move { patgate_server::git::ensure_bare_repo(&config, &repo).await })
+        })
+        .collect();
+    for t in tasks {
+        let dir = t.await.expect("joined").expect("prepared");
+        assert!(dir.join("HEAD").exists());
+    }
+    let hook = std::fs::read_to_string(root.path().join("7.git/hooks/pre-receive")).expect("hook");
+    assert_eq!(hook, patgate_server::git::PRE_RECEIVE);
+    // Nothing of the scratch copies is left behind.
+    let names: Vec<_> = std::fs::read_dir(root.path())
+        .expect("read root")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["7.git".to_owned()]);
 }

@@ -12,6 +12,7 @@ mod api_tokens;
 mod api_user;
 mod cli;
 mod git;
+mod git_workflows;
 mod openapi;
 mod orgs;
 mod replicas;
