@@ -143,7 +143,7 @@ async fn handle(
         } else {
             "GET"
         },
-        query: parts.uri.query().unwrap_or(""),
+        query: parts.uri.query().unwrap_or("").to_owned(),
         content_type: text(header::CONTENT_TYPE),
         content_length: text(header::CONTENT_LENGTH),
         content_encoding: text(header::CONTENT_ENCODING),
