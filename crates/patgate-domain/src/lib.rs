@@ -8,5 +8,6 @@ pub mod catalog;
 pub mod model;
 pub mod policy;
 pub mod scopes;
+pub mod template;
 pub mod token;
 pub mod validate;
