@@ -44,6 +44,42 @@ impl PasswordParams {
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
+/// Password hashes running now, and the most that ever ran at once (for operators, and for the
+/// test that the bound holds).
+#[derive(Debug, Default)]
+pub struct HashingGauge {
+    running: std::sync::atomic::AtomicUsize,
+    peak: std::sync::atomic::AtomicUsize,
+}
+
+impl HashingGauge {
+    pub fn running(&self) -> usize {
+        self.running.load(std::sync::atomic::Ordering::Relaxed)
+    }
+    pub fn peak(&self) -> usize {
+        self.peak.load(std::sync::atomic::Ordering::Relaxed)
+    }
+    fn enter(&self) -> HashingTurn<'_> {
+        use std::sync::atomic::Ordering;
+        let now = self.running.fetch_add(1, Ordering::AcqRel) + 1;
+        self.peak.fetch_max(now, Ordering::AcqRel);
+        HashingTurn(self)
+    }
+}
+
+struct HashingTurn<'a>(&'a HashingGauge);
+
+impl Drop for HashingTurn<'_> {
+    fn drop(&mut self) {
+        self.0
+            .running
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// The longest a sign-in waits for its turn to hash before it is answered "try again".
+const PASSWORD_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub fn hash_password(params: &PasswordParams, password: &str) -> Result<String, AppError> {
     params
         .hasher()?
@@ -75,9 +111,15 @@ impl App {
                 .map(|hash| (user, hash)),
             None => None,
         };
-        // argon2 is deliberately slow: run it off the async workers, and spend the same time when
-        // there is no hash to check (unknown login, or a user without a password) so that
-        // neither can be told apart from a wrong password.
+        // argon2 is deliberately slow and memory-hungry: run it off the async workers, a bounded
+        // number at a time (a flood of sign-ins queues instead of exhausting memory), and spend
+        // the same time when there is no hash to check (unknown login, or a user without a
+        // password) so that neither can be told apart from a wrong password.
+        let _permit = tokio::time::timeout(PASSWORD_QUEUE_WAIT, self.password_permits().acquire())
+            .await
+            .map_err(|_| AppError::Overloaded)?
+            .map_err(|_| AppError::Overloaded)?;
+        let _turn = self.password_hashing().enter();
         let params = self.config().password_hashing;
         let password = password.to_owned();
         let (user, ok) = tokio::task::spawn_blocking(move || match found {

@@ -25,6 +25,9 @@ pub enum AppError {
     Conflict(String),
     #[error("database unavailable")]
     Unavailable,
+    /// Too much work of one kind at once (sign-ins waiting to be hashed): try again shortly.
+    #[error("overloaded")]
+    Overloaded,
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -55,13 +55,8 @@ fn check_key(
             ));
         }
     }
-    if title.chars().count() > 255 {
-        errors.push(FieldError::new(
-            resource,
-            "title",
-            ErrorCode::Invalid,
-            "title is too long",
-        ));
+    if let Err(e) = patgate_domain::validate::check_free_text(resource, "title", title, 255) {
+        errors.extend(e.0);
     }
     if errors.is_empty() {
         let title = if title.is_empty() {

@@ -34,6 +34,9 @@ pub struct AppConfig {
     pub cache_capacity: u64,
     /// argon2 cost; tests use cheap parameters.
     pub password_hashing: auth::PasswordParams,
+    /// How many passwords are hashed at once at most (each argon2 run holds its memory cost,
+    /// 19 MiB by default); further sign-ins wait their turn.
+    pub password_hashing_concurrency: usize,
 }
 
 impl Default for AppConfig {
@@ -43,6 +46,8 @@ impl Default for AppConfig {
             cache_ttl: std::time::Duration::from_secs(5),
             cache_capacity: 100_000,
             password_hashing: auth::PasswordParams::default(),
+            password_hashing_concurrency: std::thread::available_parallelism()
+                .map_or(2, std::num::NonZeroUsize::get),
         }
     }
 }
@@ -59,12 +64,16 @@ struct Inner {
     config: AppConfig,
     verify: verify::VerifyCache,
     access: access::AccessCache,
+    password_permits: tokio::sync::Semaphore,
+    password_hashing: auth::HashingGauge,
 }
 
 impl App {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: AppConfig) -> App {
         let verify = verify::VerifyCache::new(config.cache_ttl, config.cache_capacity);
         let access = access::AccessCache::new(config.cache_ttl, config.cache_capacity);
+        let password_permits =
+            tokio::sync::Semaphore::new(config.password_hashing_concurrency.max(1));
         App {
             inner: Arc::new(Inner {
                 store,
@@ -72,6 +81,8 @@ impl App {
                 config,
                 verify,
                 access,
+                password_permits,
+                password_hashing: auth::HashingGauge::default(),
             }),
         }
     }
@@ -86,6 +97,15 @@ impl App {
 
     pub fn config(&self) -> &AppConfig {
         &self.inner.config
+    }
+
+    pub(crate) fn password_permits(&self) -> &tokio::sync::Semaphore {
+        &self.inner.password_permits
+    }
+
+    /// How many password hashes run now, and the most that ever ran at once.
+    pub fn password_hashing(&self) -> &auth::HashingGauge {
+        &self.inner.password_hashing
     }
 
     pub fn token_format(&self) -> &TokenFormat {

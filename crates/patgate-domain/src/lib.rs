@@ -9,5 +9,6 @@ pub mod model;
 pub mod policy;
 pub mod scopes;
 pub mod template;
+pub mod text;
 pub mod token;
 pub mod validate;

@@ -612,12 +612,12 @@ impl TextField {
     }
 
     fn forbids(self, c: char) -> bool {
-        let allowed_control = match self {
-            TextField::Name => false,
+        let lines = match self {
+            TextField::Name => crate::text::Lines::One,
             // A description is a textarea: line breaks (either convention) and tabs are text.
-            TextField::Description => matches!(c, '\n' | '\r' | '\t'),
+            TextField::Description => crate::text::Lines::Many,
         };
-        (c.is_control() && !allowed_control) || is_bidi_control(c)
+        crate::text::forbids(lines, c)
     }
 }
 
@@ -647,11 +647,7 @@ fn checked_text(value: &str, field: TextField, problems: &mut Vec<FieldMessage>)
     Some(value.to_owned())
 }
 
-/// The bidirectional embedding, override and isolate controls (Unicode's Bidi_Control minus the
-/// marks, which are invisible but cannot reorder text).
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
+use crate::text::is_bidi_control;
 
 /// A value from the link, safe to repeat in a message (module docs, "Messages").
 fn shown(value: &str) -> String {

@@ -9,6 +9,7 @@ use crate::catalog::{Level, Permission, PermissionGroup, PermissionSet};
 use crate::model::{RepoId, RepositorySelection, TokenAccess};
 use crate::policy::EffectivePolicy;
 use crate::scopes::Scopes;
+use crate::text::{Lines, first_forbidden, forbidden_message};
 use crate::token::TokenKind;
 
 pub const MAX_FINE_GRAINED_PER_USER: usize = 50;
@@ -181,15 +182,49 @@ fn check_text(
     value: Option<&str>,
     max: usize,
 ) {
-    if let Some(v) = value
-        && v.chars().count() > max
-    {
+    let Some(v) = value else {
+        return;
+    };
+    if v.chars().count() > max {
         errors.push(FieldError::new(
             resource,
             field,
             ErrorCode::Invalid,
             format!("{field} is too long (maximum is {max} characters)"),
         ));
+    }
+    let lines = if MULTI_LINE_FIELDS.contains(&field) {
+        Lines::Many
+    } else {
+        Lines::One
+    };
+    if let Some(c) = first_forbidden(v, lines) {
+        errors.push(FieldError::new(
+            resource,
+            field,
+            ErrorCode::Invalid,
+            forbidden_message(field, c),
+        ));
+    }
+}
+
+/// Text areas: line breaks and tabs are text there. Every other field is one line.
+const MULTI_LINE_FIELDS: &[&str] = &["description", "justification", "reason"];
+
+/// Checks a single free-text value the way the creation rules check theirs (length, and no
+/// control or bidirectional override characters): key titles, review reasons.
+pub fn check_free_text(
+    resource: &'static str,
+    field: &'static str,
+    value: &str,
+    max: usize,
+) -> Result<(), ValidationErrors> {
+    let mut errors = Vec::new();
+    check_text(&mut errors, resource, field, Some(value), max);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ValidationErrors(errors))
     }
 }
 

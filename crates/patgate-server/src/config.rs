@@ -144,3 +144,58 @@ impl Settings {
         }
     }
 }
+
+/// How `serve` treats connections and clients (docs/operations.md, "Limits and timeouts").
+#[derive(Args, Clone, Debug)]
+pub struct NetSettings {
+    /// Reverse proxies (addresses or networks, comma-separated) whose `Forwarded` or
+    /// `X-Forwarded-For` header names the client; from anyone else those headers are ignored.
+    #[arg(long, env = "PATGATE_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: crate::net::client::TrustedProxies,
+
+    /// Seconds a connection may take to send a complete request head. This is also how long an
+    /// idle keep-alive connection stays open between requests.
+    #[arg(long, env = "PATGATE_HEADER_TIMEOUT_SECS", default_value_t = 20)]
+    pub header_timeout_secs: u64,
+
+    /// Seconds an API request may take, reading its body included (408 after). Git requests are
+    /// exempt: a long clone or push is bounded by the stall timeout instead.
+    #[arg(long, env = "PATGATE_REQUEST_TIMEOUT_SECS", default_value_t = 60)]
+    pub request_timeout_secs: u64,
+
+    /// Seconds a connection with a request in progress may go without sending or receiving a
+    /// byte before it is closed (git sends keep-alives every few seconds while it works).
+    #[arg(long, env = "PATGATE_STALL_TIMEOUT_SECS", default_value_t = 120)]
+    pub stall_timeout_secs: u64,
+
+    /// The most connections served at once. At the cap, the longest-idle connection is closed
+    /// to make room; when none is idle, the newcomer is answered 503. Default: three quarters of
+    /// the process's open-file limit, at most 10 000.
+    #[arg(long, env = "PATGATE_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+
+    /// The largest request head (request line and headers) in bytes (431 beyond).
+    #[arg(long, env = "PATGATE_MAX_HEADER_BYTES", default_value_t = 16 * 1024)]
+    pub max_header_bytes: usize,
+
+    /// The most request headers (431 beyond).
+    #[arg(long, env = "PATGATE_MAX_HEADERS", default_value_t = 100)]
+    pub max_headers: usize,
+}
+
+impl NetSettings {
+    pub fn connection_limits(&self) -> crate::net::serve::ConnectionLimits {
+        let defaults = crate::net::serve::ConnectionLimits::default();
+        crate::net::serve::ConnectionLimits {
+            header_timeout: std::time::Duration::from_secs(self.header_timeout_secs.max(1)),
+            stall_timeout: std::time::Duration::from_secs(self.stall_timeout_secs.max(1)),
+            max_connections: self
+                .max_connections
+                .unwrap_or(defaults.max_connections)
+                .max(1),
+            max_header_bytes: self.max_header_bytes.max(1024),
+            max_headers: self.max_headers.max(8),
+            ..defaults
+        }
+    }
+}

@@ -44,6 +44,8 @@ enum Command {
         /// The demo file to load with --demo.
         #[arg(long, default_value = "demo/seed.toml")]
         demo_file: PathBuf,
+        #[command(flatten)]
+        net: patgate_server::config::NetSettings,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -527,6 +529,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             public_url,
             demo,
             demo_file,
+            net,
         } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -565,20 +568,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "patgate listening on http://{addr} (database {})",
                 patgate_server::startup::redact(&settings.database_url())
             );
+            let mut state = AppState::new(app, base_url, Some(settings.git_config()));
+            state.trusted_proxies = std::sync::Arc::new(net.trusted_proxies.clone());
+            state.limits.request_timeout =
+                std::time::Duration::from_secs(net.request_timeout_secs.max(1));
             patgate_server::serve(
                 listener,
-                AppState {
-                    app,
-                    base_url,
-                    git: Some(settings.git_config()),
-                    revoke_throttle: std::sync::Arc::new(
-                        patgate_server::throttle::credential_revocation(),
-                    ),
-                    password_throttle: std::sync::Arc::new(
-                        patgate_server::throttle::password_failures(),
-                    ),
-                },
+                state,
                 std::time::Duration::from_secs(settings.jobs_interval_secs),
+                net.connection_limits(),
             )
             .await
         }

@@ -8,17 +8,21 @@ use axum::Router;
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::sensitive_headers::{
+    SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
+};
 use tower_http::trace::TraceLayer;
 
 use patgate_app::auth::PasswordParams;
 use patgate_app::{App, AppConfig, SystemClock};
-use patgate_domain::token::TokenFormat;
+use patgate_domain::token::{TokenFormat, TokenKind};
 use patgate_store::Store;
 use patgate_store_sqlite::SqliteStore;
 
 use crate::api;
 use crate::config::Settings;
+use crate::net::redact::UriRedactor;
+use crate::net::serve::ConnectionLimits;
 use crate::state::AppState;
 
 /// Opens (and migrates) the store a database URL names.
@@ -100,6 +104,13 @@ pub fn build_app(store: Arc<dyn Store>, settings: &Settings) -> anyhow::Result<A
 
 pub fn router(state: AppState) -> Router {
     let store = state.app.clone();
+    let format = state.app.token_format();
+    let redactor = UriRedactor::new(&[
+        format.prefix(TokenKind::FineGrained),
+        format.prefix(TokenKind::Classic),
+        format.prefix(TokenKind::AppInstallation),
+    ]);
+    let proxies = state.trusted_proxies.clone();
     Router::new()
         .route(
             "/healthz",
@@ -119,11 +130,32 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::git::router(state.clone()))
         .merge(api::router(state))
         .fallback(api::fallback)
+        // GitHub answers a method a path does not take like a path that does not exist.
+        .method_not_allowed_fallback(api::fallback)
+        .layer(axum::middleware::from_fn_with_state(
+            proxies,
+            crate::net::client::resolve_client,
+        ))
         .layer(CatchPanicLayer::new())
-        .layer(TraceLayer::new_for_http())
+        // The span names the request by its redacted URI: a token a client put in the query
+        // string or the path never reaches the log, whatever the level.
+        .layer(
+            TraceLayer::new_for_http().make_span_with(move |req: &axum::http::Request<_>| {
+                tracing::debug_span!(
+                    "request",
+                    method = %req.method(),
+                    uri = %redactor.redact(req.uri()),
+                    version = ?req.version(),
+                )
+            }),
+        )
         .layer(SetSensitiveRequestHeadersLayer::new([
             axum::http::header::AUTHORIZATION,
+            axum::http::header::PROXY_AUTHORIZATION,
             axum::http::header::COOKIE,
+        ]))
+        .layer(SetSensitiveResponseHeadersLayer::new([
+            axum::http::header::SET_COOKIE,
         ]))
 }
 
@@ -132,6 +164,7 @@ pub async fn serve(
     listener: TcpListener,
     state: AppState,
     jobs_interval: Duration,
+    limits: ConnectionLimits,
 ) -> anyhow::Result<()> {
     let app = state.app.clone();
     let follower = tokio::spawn({
@@ -204,21 +237,12 @@ pub async fn serve(
             }
         }
     }
-    // Without TCP_NODELAY the end of a response can wait ~40 ms for the client's delayed ACK:
-    // git's short request/response exchanges felt it most (docs/benchmarks.md).
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "setting TCP_NODELAY");
-        }
-    });
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("serving HTTP")?;
+    // TCP_NODELAY is set on every accepted connection: without it the end of a response can wait
+    // ~40 ms for the client's delayed ACK, and git's short exchanges felt it most
+    // (docs/benchmarks.md).
+    crate::net::serve::serve(listener, router(state), limits, shutdown_signal())
+        .await
+        .context("serving HTTP")?;
     flusher.abort();
     follower.abort();
     jobs.abort();

@@ -1,4 +1,9 @@
+use std::sync::Arc;
+
 use patgate_app::App;
+
+use crate::net::client::TrustedProxies;
+use crate::throttle::Throttles;
 
 /// What every handler gets.
 #[derive(Clone)]
@@ -8,8 +13,41 @@ pub struct AppState {
     pub base_url: String,
     /// The git gateway's storage; `None` disables git over HTTP.
     pub git: Option<crate::git::GitConfig>,
-    /// The abuse limit of `POST /credentials/revoke` (per process).
-    pub revoke_throttle: std::sync::Arc<crate::throttle::Throttle>,
-    /// Failed password attempts per client address (per process).
-    pub password_throttle: std::sync::Arc<crate::throttle::Throttle>,
+    /// The abuse limits (per process): password guessing, credential revocation.
+    pub throttles: Arc<Throttles>,
+    /// The reverse proxies whose forwarding headers name the client.
+    pub trusted_proxies: Arc<TrustedProxies>,
+    pub limits: RequestLimits,
+}
+
+/// Limits on API requests (git requests stream and are exempt).
+#[derive(Clone, Copy, Debug)]
+pub struct RequestLimits {
+    /// How long an API request may take, its body included (408 after).
+    pub request_timeout: std::time::Duration,
+    /// The largest JSON body an API request may carry (413 beyond).
+    pub max_body_bytes: usize,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        RequestLimits {
+            request_timeout: std::time::Duration::from_secs(60),
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl AppState {
+    /// A state with fresh throttles and no trusted proxy.
+    pub fn new(app: App, base_url: String, git: Option<crate::git::GitConfig>) -> Self {
+        AppState {
+            app,
+            base_url,
+            git,
+            throttles: Arc::new(Throttles::default()),
+            trusted_proxies: Arc::new(TrustedProxies::default()),
+            limits: RequestLimits::default(),
+        }
+    }
 }

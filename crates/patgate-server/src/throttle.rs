@@ -1,83 +1,500 @@
-//! Per-client-address counters over a fixed window: the abuse limits of endpoints that must not
-//! be hammered (unauthenticated credential revocation, password guessing). Per process: several
-//! replicas each count their own share.
+//! Abuse limits, per process (several replicas each count their own share; docs/operations.md):
+//!
+//! * [`Counters`]: fixed-window counters per key, bounded in memory. An attempt is counted
+//!   *before* the work it guards (so that parallel attempts cannot all slip under the limit),
+//!   and refunded when it turns out not to count.
+//! * [`PasswordGuard`]: what stands between a password guesser and argon2. Per client address
+//!   and account (a typo-prone colleague behind the same NAT does not lock anyone else out), per
+//!   address over all accounts (spraying), and a per-account backoff against guessing from many
+//!   addresses, from which the addresses the account recently signed in from are exempt (so a
+//!   stranger can slow the guessing down but cannot lock the owner out).
+//! * The limit of `POST /credentials/revoke` (GitHub's 60 an hour), per client address.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-pub struct Throttle {
+const SHARDS: usize = 16;
+
+/// Fixed-window counters keyed by `K`, at most `capacity` keys (when full, expired windows go
+/// first, then the oldest).
+pub struct Counters<K> {
     limit: u32,
     window: Duration,
-    hits: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    per_shard: usize,
+    hasher: std::collections::hash_map::RandomState,
+    shards: Vec<Mutex<HashMap<K, Window>>>,
 }
 
-impl Throttle {
-    pub fn new(limit: u32, window: Duration) -> Self {
-        Throttle {
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    start: Instant,
+    count: u32,
+}
+
+impl<K: Hash + Eq + Clone> Counters<K> {
+    pub fn new(limit: u32, window: Duration, capacity: usize) -> Self {
+        Counters {
             limit,
             window,
-            hits: Mutex::new(HashMap::new()),
+            per_shard: capacity.div_ceil(SHARDS).max(1),
+            hasher: std::collections::hash_map::RandomState::new(),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
         }
     }
 
-    /// Counts one event for `ip`; false once the address went over the limit in this window.
-    pub fn hit(&self, ip: IpAddr) -> bool {
-        let Ok(mut hits) = self.hits.lock() else {
-            return false;
-        };
-        let now = Instant::now();
-        let window = self.window;
-        hits.retain(|_, (start, _)| now.duration_since(*start) < window);
-        let entry = hits.entry(ip).or_insert((now, 0));
-        entry.1 = entry.1.saturating_add(1);
-        entry.1 <= self.limit
+    pub fn limit(&self) -> u32 {
+        self.limit
     }
 
-    /// Whether `ip` is over the limit, without counting.
-    pub fn exceeded(&self, ip: IpAddr) -> bool {
-        let Ok(hits) = self.hits.lock() else {
+    fn shard(&self, key: &K) -> &Mutex<HashMap<K, Window>> {
+        // The modulo keeps the index in range whatever the hash.
+        let i = (self.hasher.hash_one(key) % SHARDS as u64) as usize;
+        &self.shards[i]
+    }
+
+    /// Counts one attempt for `key` if it is under the limit; otherwise how long until the
+    /// window ends.
+    pub fn try_count(&self, key: &K, now: Instant) -> Result<(), Duration> {
+        let Ok(mut map) = self.shard(key).lock() else {
+            return Err(self.window);
+        };
+        let window = self.window;
+        if let Some(w) = map.get_mut(key) {
+            if now.duration_since(w.start) >= window {
+                *w = Window {
+                    start: now,
+                    count: 0,
+                };
+            }
+            if w.count >= self.limit {
+                return Err(window.saturating_sub(now.duration_since(w.start)));
+            }
+            w.count += 1;
+            return Ok(());
+        }
+        if self.limit == 0 {
+            return Err(window);
+        }
+        if map.len() >= self.per_shard {
+            map.retain(|_, w| now.duration_since(w.start) < window);
+            if map.len() >= self.per_shard
+                && let Some(oldest) = map
+                    .iter()
+                    .min_by_key(|(_, w)| w.start)
+                    .map(|(k, _)| k.clone())
+            {
+                map.remove(&oldest);
+            }
+        }
+        map.insert(
+            key.clone(),
+            Window {
+                start: now,
+                count: 1,
+            },
+        );
+        Ok(())
+    }
+
+    /// Gives back an attempt counted in the current window (one that turned out to be fine).
+    pub fn refund(&self, key: &K) {
+        if let Ok(mut map) = self.shard(key).lock()
+            && let Some(w) = map.get_mut(key)
+        {
+            w.count = w.count.saturating_sub(1);
+        }
+    }
+
+    /// Whether `key` has used up the current window, without counting.
+    pub fn exhausted(&self, key: &K, now: Instant) -> bool {
+        let Ok(map) = self.shard(key).lock() else {
             return true;
         };
-        hits.get(&ip).is_some_and(|(start, n)| {
-            Instant::now().duration_since(*start) < self.window && *n >= self.limit
-        })
+        map.get(key)
+            .is_some_and(|w| now.duration_since(w.start) < self.window && w.count >= self.limit)
     }
 }
 
-/// GitHub's abuse limit for `POST /credentials/revoke`: 60 requests an hour.
-pub fn credential_revocation() -> Throttle {
-    Throttle::new(60, Duration::from_secs(3600))
+/// GitHub's abuse limit for `POST /credentials/revoke`: 60 requests an hour per client.
+pub fn credential_revocation() -> Counters<IpAddr> {
+    Counters::new(60, Duration::from_secs(3600), 100_000)
 }
 
-/// Failed password attempts an address may make in 15 minutes before every password attempt
-/// from it, right or wrong, is refused until the window ends.
-pub const PASSWORD_FAILURES: u32 = 10;
+/// Failed password attempts one address may make at one account in 15 minutes.
+pub const FAILURES_PER_ADDRESS_AND_ACCOUNT: u32 = 10;
+/// Failed password attempts one address may make over all accounts in 15 minutes.
+pub const FAILURES_PER_ADDRESS: u32 = 100;
+/// Failures an account takes from anywhere before its backoff starts.
+pub const FREE_FAILURES_PER_ACCOUNT: u32 = 5;
+/// The longest an account's backoff makes a guesser wait between two attempts.
+pub const MAX_ACCOUNT_BACKOFF: Duration = Duration::from_secs(60);
+const WINDOW: Duration = Duration::from_secs(15 * 60);
+/// How long a successful sign-in from an address exempts it from the account's backoff.
+const KNOWN_ADDRESS_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
+const TRACKED: usize = 100_000;
 
-pub fn password_failures() -> Throttle {
-    Throttle::new(PASSWORD_FAILURES, Duration::from_secs(15 * 60))
+/// Why a password attempt is refused before it is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refused {
+    pub retry_after: Duration,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct AccountBackoff {
+    failures: u32,
+    last_failure: Instant,
+    next_allowed: Instant,
+}
+
+pub struct PasswordGuard {
+    per_address_and_account: Counters<(IpAddr, String)>,
+    per_address: Counters<IpAddr>,
+    accounts: Mutex<HashMap<String, AccountBackoff>>,
+    known: Mutex<HashMap<(String, IpAddr), Instant>>,
+}
+
+impl Default for PasswordGuard {
+    fn default() -> Self {
+        PasswordGuard {
+            per_address_and_account: Counters::new(
+                FAILURES_PER_ADDRESS_AND_ACCOUNT,
+                WINDOW,
+                TRACKED,
+            ),
+            per_address: Counters::new(FAILURES_PER_ADDRESS, WINDOW, TRACKED),
+            accounts: Mutex::new(HashMap::new()),
+            known: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// Logins are case-insensitive: one account, one budget.
+fn account_key(login: &str) -> String {
+    login.to_lowercase()
+}
+
+fn backoff_after(failures: u32) -> Duration {
+    let beyond = failures.saturating_sub(FREE_FAILURES_PER_ACCOUNT);
+    if beyond == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_secs(1u64 << (beyond - 1).min(6)).min(MAX_ACCOUNT_BACKOFF)
+}
+
+/// Bounds a map by dropping the entries `stale` says are stale, then the oldest.
+fn bound<K: Clone + Eq + Hash, V>(
+    map: &mut HashMap<K, V>,
+    stale: impl Fn(&V) -> bool,
+    age: impl Fn(&V) -> Instant,
+) {
+    if map.len() < TRACKED {
+        return;
+    }
+    map.retain(|_, v| !stale(v));
+    if map.len() >= TRACKED
+        && let Some(oldest) = map
+            .iter()
+            .min_by_key(|(_, v)| age(v))
+            .map(|(k, _)| k.clone())
+    {
+        map.remove(&oldest);
+    }
+}
+
+/// An admitted password attempt: report its outcome with [`Attempt::succeeded`] or
+/// [`Attempt::failed`]. Dropped without either (the check could not be made), it is refunded.
+pub struct Attempt<'a> {
+    guard: &'a PasswordGuard,
+    ip: IpAddr,
+    account: String,
+    /// When it was admitted: the time its outcome is recorded at (argon2 takes milliseconds).
+    at: Instant,
+    settled: bool,
+}
+
+impl Attempt<'_> {
+    pub fn succeeded(mut self) {
+        self.settled = true;
+        self.guard.refund(self.ip, &self.account);
+        self.guard.remember(&self.account, self.ip, self.at);
+    }
+
+    pub fn failed(mut self) {
+        self.settled = true;
+        self.guard.record_failure(&self.account, self.at);
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.guard.refund(self.ip, &self.account);
+        }
+    }
+}
+
+impl PasswordGuard {
+    /// Admits one password attempt for `login` from `ip`, counting it before the password is
+    /// checked, or refuses it.
+    pub fn admit(&self, login: &str, ip: IpAddr) -> Result<Attempt<'_>, Refused> {
+        self.admit_at(login, ip, Instant::now())
+    }
+
+    fn admit_at(&self, login: &str, ip: IpAddr, now: Instant) -> Result<Attempt<'_>, Refused> {
+        let account = account_key(login);
+        let pair = (ip, account.clone());
+        self.per_address_and_account
+            .try_count(&pair, now)
+            .map_err(|retry_after| Refused { retry_after })?;
+        if let Err(retry_after) = self.per_address.try_count(&ip, now) {
+            self.per_address_and_account.refund(&pair);
+            return Err(Refused { retry_after });
+        }
+        if !self.is_known(&account, ip, now)
+            && let Err(retry_after) = self.take_backoff_slot(&account, now)
+        {
+            self.per_address_and_account.refund(&pair);
+            self.per_address.refund(&ip);
+            return Err(Refused { retry_after });
+        }
+        Ok(Attempt {
+            guard: self,
+            ip,
+            account,
+            at: now,
+            settled: false,
+        })
+    }
+
+    fn is_known(&self, account: &str, ip: IpAddr, now: Instant) -> bool {
+        let Ok(known) = self.known.lock() else {
+            return false;
+        };
+        known
+            .get(&(account.to_owned(), ip))
+            .is_some_and(|at| now.duration_since(*at) < KNOWN_ADDRESS_FOR)
+    }
+
+    /// Under backoff, an unknown address may try once per slot; taking the slot pushes the next
+    /// one out at once, so that parallel attempts cannot share it.
+    fn take_backoff_slot(&self, account: &str, now: Instant) -> Result<(), Duration> {
+        let Ok(mut accounts) = self.accounts.lock() else {
+            return Err(MAX_ACCOUNT_BACKOFF);
+        };
+        let Some(state) = accounts.get_mut(account) else {
+            return Ok(());
+        };
+        if now.duration_since(state.last_failure) >= WINDOW {
+            accounts.remove(account);
+            return Ok(());
+        }
+        let delay = backoff_after(state.failures);
+        if delay.is_zero() {
+            return Ok(());
+        }
+        if now < state.next_allowed {
+            return Err(state.next_allowed - now);
+        }
+        state.next_allowed = now + delay;
+        Ok(())
+    }
+
+    fn record_failure(&self, account: &str, now: Instant) {
+        let Ok(mut accounts) = self.accounts.lock() else {
+            return;
+        };
+        bound(
+            &mut accounts,
+            |s| now.duration_since(s.last_failure) >= WINDOW,
+            |s| s.last_failure,
+        );
+        let state = accounts
+            .entry(account.to_owned())
+            .or_insert(AccountBackoff {
+                failures: 0,
+                last_failure: now,
+                next_allowed: now,
+            });
+        if now.duration_since(state.last_failure) >= WINDOW {
+            state.failures = 0;
+        }
+        state.failures = state.failures.saturating_add(1);
+        state.last_failure = now;
+        state.next_allowed = state.next_allowed.max(now + backoff_after(state.failures));
+    }
+
+    fn refund(&self, ip: IpAddr, account: &str) {
+        self.per_address_and_account
+            .refund(&(ip, account.to_owned()));
+        self.per_address.refund(&ip);
+    }
+
+    /// A success exempts its address from the account's backoff; the backoff itself stays (the
+    /// owner signing in must not hand a guesser elsewhere a fresh set of free failures).
+    fn remember(&self, account: &str, ip: IpAddr, now: Instant) {
+        if let Ok(mut known) = self.known.lock() {
+            bound(
+                &mut known,
+                |at| now.duration_since(*at) >= KNOWN_ADDRESS_FOR,
+                |at| *at,
+            );
+            known.insert((account.to_owned(), ip), now);
+        }
+    }
+}
+
+/// Every abuse limit of one process.
+pub struct Throttles {
+    pub passwords: PasswordGuard,
+    pub credential_revocation: Counters<IpAddr>,
+}
+
+impl Default for Throttles {
+    fn default() -> Self {
+        Throttles {
+            passwords: PasswordGuard::default(),
+            credential_revocation: credential_revocation(),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn ip(last: u8) -> IpAddr {
+        [198, 51, 100, last].into()
+    }
+
     #[test]
-    fn the_limit_holds_per_address_within_the_window() {
-        let t = Throttle::new(2, Duration::from_secs(60));
-        let a: IpAddr = [127, 0, 0, 1].into();
-        let b: IpAddr = [127, 0, 0, 2].into();
-        assert!(t.hit(a));
-        assert!(!t.exceeded(a));
-        assert!(t.hit(a));
-        assert!(t.exceeded(a));
-        assert!(!t.hit(a));
-        assert!(t.hit(b));
-        let short = Throttle::new(1, Duration::from_millis(20));
-        assert!(short.hit(a));
-        assert!(!short.hit(a));
-        std::thread::sleep(Duration::from_millis(30));
-        assert!(short.hit(a));
+    fn counters_count_before_the_work_and_refund_on_request() {
+        let c: Counters<IpAddr> = Counters::new(2, Duration::from_secs(60), 100);
+        let t0 = Instant::now();
+        assert!(c.try_count(&ip(1), t0).is_ok());
+        assert!(c.try_count(&ip(1), t0).is_ok());
+        assert!(c.exhausted(&ip(1), t0));
+        let wait = c
+            .try_count(&ip(1), t0 + Duration::from_secs(10))
+            .unwrap_err();
+        assert_eq!(wait, Duration::from_secs(50));
+        assert!(c.try_count(&ip(2), t0).is_ok(), "other keys have their own");
+        c.refund(&ip(1));
+        assert!(c.try_count(&ip(1), t0).is_ok(), "a refund frees a place");
+        assert!(
+            c.try_count(&ip(1), t0 + Duration::from_secs(60)).is_ok(),
+            "a new window"
+        );
+    }
+
+    #[test]
+    fn counters_stay_within_their_capacity() {
+        let c: Counters<u32> = Counters::new(1, Duration::from_secs(60), 32);
+        let t0 = Instant::now();
+        for k in 0..10_000 {
+            assert!(c.try_count(&k, t0).is_ok());
+        }
+        let held: usize = c.shards.iter().map(|s| s.lock().unwrap().len()).sum();
+        assert!(held <= 32, "{held} keys held");
+    }
+
+    #[test]
+    fn parallel_attempts_cannot_exceed_the_per_address_limit() {
+        let g = PasswordGuard::default();
+        let t0 = Instant::now();
+        // Sixty attempts admitted before any has been checked: only the limit gets through.
+        let admitted: Vec<_> = (0..60)
+            .filter_map(|_| g.admit_at("alice", ip(1), t0).ok())
+            .collect();
+        assert_eq!(admitted.len(), FAILURES_PER_ADDRESS_AND_ACCOUNT as usize);
+        drop(admitted);
+    }
+
+    #[test]
+    fn a_colleague_behind_the_same_address_is_not_locked_out_by_anothers_failures() {
+        let g = PasswordGuard::default();
+        let t0 = Instant::now();
+        // bob mistypes until he is refused (his account's backoff or the address's limit)...
+        let mut failures = 0;
+        while let Ok(a) = g.admit_at("bob", ip(1), t0) {
+            a.failed();
+            failures += 1;
+            assert!(failures <= FAILURES_PER_ADDRESS_AND_ACCOUNT);
+        }
+        // ... and alice, from the same address, still gets in.
+        g.admit_at("alice", ip(1), t0)
+            .expect("alice is admitted")
+            .succeeded();
+    }
+
+    #[test]
+    fn spraying_many_accounts_from_one_address_is_capped() {
+        let g = PasswordGuard::default();
+        let t0 = Instant::now();
+        let mut admitted = 0;
+        for n in 0..500 {
+            if let Ok(a) = g.admit_at(&format!("user{n}"), ip(1), t0) {
+                a.failed();
+                admitted += 1;
+            }
+        }
+        assert_eq!(admitted, FAILURES_PER_ADDRESS as usize);
+    }
+
+    #[test]
+    fn guessing_one_account_from_many_addresses_backs_off_but_its_known_address_gets_in() {
+        let g = PasswordGuard::default();
+        let t0 = Instant::now();
+        // The owner signed in from their usual address before the attack.
+        g.admit_at("alice", ip(200), t0)
+            .expect("admitted")
+            .succeeded();
+        let mut admitted = 0;
+        for n in 0..30u8 {
+            for _ in 0..9 {
+                if let Ok(a) = g.admit_at("alice", ip(n), t0) {
+                    a.failed();
+                    admitted += 1;
+                }
+            }
+        }
+        // The free failures and one slot of the backoff, not 270.
+        assert_eq!(admitted, FREE_FAILURES_PER_ACCOUNT as usize + 1);
+        // The owner is not locked out from their known address...
+        g.admit_at("alice", ip(200), t0)
+            .expect("the owner is admitted")
+            .succeeded();
+        // ... and a new address waits for the next slot, never longer than the cap.
+        let refused = g.admit_at("alice", ip(99), t0).err().expect("refused");
+        assert!(refused.retry_after <= MAX_ACCOUNT_BACKOFF);
+    }
+
+    #[test]
+    fn the_backoff_grows_and_is_capped() {
+        assert_eq!(backoff_after(FREE_FAILURES_PER_ACCOUNT), Duration::ZERO);
+        assert_eq!(
+            backoff_after(FREE_FAILURES_PER_ACCOUNT + 1),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            backoff_after(FREE_FAILURES_PER_ACCOUNT + 2),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            backoff_after(FREE_FAILURES_PER_ACCOUNT + 50),
+            MAX_ACCOUNT_BACKOFF
+        );
+    }
+
+    #[test]
+    fn an_attempt_that_could_not_be_checked_is_refunded() {
+        let g = PasswordGuard::default();
+        let t0 = Instant::now();
+        for _ in 0..100 {
+            let a = g.admit_at("carol", ip(3), t0).expect("admitted");
+            drop(a);
+        }
     }
 }

@@ -52,7 +52,7 @@ impl ApiError {
         );
         e
     }
-    fn header(mut self, name: &'static str, value: &str) -> Self {
+    pub fn header(mut self, name: &'static str, value: &str) -> Self {
         if let Ok(v) = HeaderValue::from_str(value) {
             self.headers.insert(name, v);
         }
@@ -95,6 +95,11 @@ impl From<AppError> for ApiError {
             AppError::Unavailable => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The database is unavailable. Please try again shortly.",
+            )
+            .header("retry-after", "1"),
+            AppError::Overloaded => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many requests are being authenticated at once. Please try again shortly.",
             )
             .header("retry-after", "1"),
             AppError::Internal(detail) => {

@@ -118,29 +118,9 @@ impl FromRequestParts<AppState> for PasswordAuth {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         match presented(parts, state)? {
             Presented::Password { login, password } => {
-                let ip = parts
-                    .extensions
-                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                    .map(|c| c.0.ip());
-                // After too many failures from an address, every attempt from it is refused,
-                // right or wrong, until the window ends (GitHub's answer to password guessing).
-                if let Some(ip) = ip
-                    && state.password_throttle.exceeded(ip)
-                {
-                    return Err(ApiError::new(
-                        axum::http::StatusCode::FORBIDDEN,
-                        "Maximum number of login attempts exceeded. Please try again later.",
-                    ));
-                }
-                match state.app.authenticate_password(&login, &password).await {
-                    Ok(user) => Ok(PasswordAuth(user)),
-                    Err(e) => {
-                        if let (Some(ip), patgate_app::AppError::BadCredentials) = (ip, &e) {
-                            state.password_throttle.hit(ip);
-                        }
-                        Err(e.into())
-                    }
-                }
+                authenticate_password(state, parts, &login, &password)
+                    .await
+                    .map(PasswordAuth)
             }
             Presented::Token(_) => Err(ApiError::new(
                 axum::http::StatusCode::FORBIDDEN,
@@ -151,7 +131,66 @@ impl FromRequestParts<AppState> for PasswordAuth {
     }
 }
 
-/// JSON body with GitHub's 400s instead of axum's plain-text rejections.
+/// Path parameters, with GitHub's 404 JSON for any that do not parse (an id that is not a
+/// number or overflows, bytes that are not UTF-8 such as `%ff`): to the client such a path
+/// names nothing.
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Self> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| Path(v))
+            .map_err(|_| ApiError::not_found())
+    }
+}
+
+/// GitHub's answer once a client has made too many failed password attempts.
+pub const TOO_MANY_LOGIN_ATTEMPTS: &str =
+    "Maximum number of login attempts exceeded. Please try again later.";
+
+/// Checks a user's password behind the password throttles: the attempt is counted before argon2
+/// runs, and refused outright when the client, or the account from an address it has not signed
+/// in from, is over its limit (403 with `Retry-After`, as GitHub answers).
+pub async fn authenticate_password(
+    state: &AppState,
+    parts: &Parts,
+    login: &str,
+    password: &str,
+) -> ApiResult<User> {
+    let client = crate::net::client::ClientIp::of(parts);
+    let attempt = state
+        .throttles
+        .passwords
+        .admit(login, client.0)
+        .map_err(|refused| {
+            ApiError::new(axum::http::StatusCode::FORBIDDEN, TOO_MANY_LOGIN_ATTEMPTS).header(
+                "retry-after",
+                &refused.retry_after.as_secs().max(1).to_string(),
+            )
+        })?;
+    match state.app.authenticate_password(login, password).await {
+        Ok(user) => {
+            attempt.succeeded();
+            Ok(user)
+        }
+        Err(patgate_app::AppError::BadCredentials) => {
+            attempt.failed();
+            Err(ApiError::bad_credentials())
+        }
+        // Not a verdict on the password (overload, database down): the attempt is refunded.
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// JSON body with GitHub's answers instead of axum's plain-text rejections: 400 for a body that
+/// is not a JSON object, 413 for one over the limit, and 422 `Invalid request` naming each field
+/// that has the wrong shape (GitHub's `validation-error` objects).
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
@@ -159,7 +198,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> ApiResult<Self> {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|_| ApiError::bad_request("Problems parsing JSON"))?;
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                        "The request body is too large.",
+                    )
+                } else {
+                    ApiError::bad_request("Problems parsing JSON")
+                }
+            })?;
         let value: serde_json::Value = if bytes.iter().all(u8::is_ascii_whitespace) {
             serde_json::Value::Object(Default::default())
         } else {
@@ -169,13 +217,40 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         if !value.is_object() {
             return Err(ApiError::bad_request("Body should be a JSON object"));
         }
-        serde_json::from_value(value).map(ApiJson).map_err(|e| {
-            let mut err = ApiError::new(
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "Invalid request",
-            );
-            err.errors.push(serde_json::json!(e.to_string()));
-            err
-        })
+        serde_path_to_error::deserialize(value)
+            .map(ApiJson)
+            .map_err(|e| {
+                let mut err = ApiError::new(
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    "Invalid request",
+                );
+                err.errors.push(shape_error::<T>(&e));
+                err
+            })
     }
+}
+
+/// One of GitHub's `validation-error` objects for a body field of the wrong shape.
+fn shape_error<T>(e: &serde_path_to_error::Error<serde_json::Error>) -> serde_json::Value {
+    let message = e.inner().to_string();
+    // serde reports a missing field at the object that lacks it.
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name.to_owned());
+    let path = e.path().to_string();
+    let (field, code) = match missing {
+        Some(name) if path == "." => (name, "missing_field"),
+        Some(name) => (format!("{path}.{name}"), "missing_field"),
+        None => (path, "invalid"),
+    };
+    let type_name = std::any::type_name::<T>();
+    let resource = type_name.rsplit("::").next().unwrap_or(type_name);
+    let resource = resource.strip_suffix("Body").unwrap_or(resource);
+    serde_json::json!({
+        "resource": resource,
+        "field": field,
+        "code": code,
+        "message": message,
+    })
 }

@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Query, State};
+
+use super::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -310,7 +312,7 @@ pub struct RevokeBody {
 /// oracle), 422 when throttled or malformed, as GitHub's `validation-error-simple`.
 pub async fn revoke_credentials(
     State(s): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
+    client: crate::net::client::ClientIp,
     headers: HeaderMap,
     ApiJson(body): ApiJson<RevokeBody>,
 ) -> ApiResult<Response> {
@@ -328,7 +330,11 @@ pub async fn revoke_credentials(
         e.errors.push(json!(msg));
         e
     };
-    if !s.revoke_throttle.hit(addr.ip()) {
+    if s.throttles
+        .credential_revocation
+        .try_count(&client.0, std::time::Instant::now())
+        .is_err()
+    {
         return Err(simple("Too many requests: at most 60 an hour"));
     }
     let credentials = body.credentials.unwrap_or_default();

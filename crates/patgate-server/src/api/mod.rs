@@ -5,7 +5,7 @@
 use std::sync::{Arc, OnceLock};
 
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -26,7 +26,7 @@ pub mod orgs;
 pub mod tokens;
 
 use error::{ApiError, ApiResult};
-use extract::{ApiJson, MaybeToken, TokenAuth};
+use extract::{ApiJson, MaybeToken, Path, TokenAuth};
 
 use crate::state::AppState;
 
@@ -127,7 +127,27 @@ pub fn router(state: AppState) -> Router {
         .route("/credentials/revoke", post(governance::revoke_credentials))
         .route("/openapi.json", get(openapi::document))
         .layer(axum::middleware::from_fn(token_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_timeout,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            state.limits.max_body_bytes,
+        ))
         .with_state(state)
+}
+
+/// Bounds an API request, reading its body included: a client that trickles a body, or a
+/// request stuck behind an overloaded database, is answered 408 rather than held forever.
+async fn request_timeout(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(s.limits.request_timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "The request took too long. Please try again.",
+        )
+        .into_response(),
+    }
 }
 
 /// Where an extractor leaves the verified token for `token_headers`.
@@ -181,6 +201,13 @@ fn accepted(
 }
 
 async fn get_user(State(s): State<AppState>, TokenAuth(token): TokenAuth) -> ApiResult<Response> {
+    // An installation acts for an organization, not a user: GitHub answers 403, not 401.
+    if matches!(token.credential.grant, TokenGrant::AppInstallation { .. }) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "Resource not accessible by integration",
+        ));
+    }
     s.app.authorize_account(&token.credential, None)?;
     let user = s
         .app

@@ -4,7 +4,9 @@
 //! former Authorizations API. Users authenticate with their password (HTTP Basic), never a token.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
+
+use super::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -422,6 +424,14 @@ pub async fn edit_classic(
     };
     names.extend(body.add_scopes.unwrap_or_default());
     let remove = body.remove_scopes.unwrap_or_default();
+    // An unknown scope is refused wherever it is named, as `add_scopes` refuses one.
+    if let Err(e) = patgate_domain::scopes::Scopes::from_names(remove.iter().map(String::as_str)) {
+        return Err(ApiError::invalid(
+            "PersonalAccessToken",
+            "remove_scopes",
+            e.to_string(),
+        ));
+    }
     names.retain(|n| !remove.contains(n));
     let updated = s.app.edit_classic_scopes(&user, t.id, &names).await?;
     Ok(Json(json::classic_token(

@@ -617,14 +617,23 @@ async fn token_use_shows_as_last_used_after_the_flush() {
 }
 
 #[tokio::test]
-async fn repeated_wrong_passwords_lock_out_every_password_attempt_from_the_address() {
+async fn repeated_wrong_passwords_lock_the_account_out_for_that_address_only() {
     let s = spawn().await;
-    for _ in 0..patgate_server::throttle::PASSWORD_FAILURES {
+    // The free failures answer 401; then the account's backoff answers 403 before any check.
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
         let r = s
             .get("/authorizations", Auth::Basic("alice", "wrong"))
             .await;
-        assert_eq!(r.status, 401);
+        statuses.push(r.status);
     }
+    let free = patgate_server::throttle::FREE_FAILURES_PER_ACCOUNT as usize + 1;
+    assert_eq!(
+        &statuses[..free],
+        vec![401; free].as_slice(),
+        "{statuses:?}"
+    );
+    assert!(statuses[free..].iter().all(|s| *s == 403), "{statuses:?}");
     // Now even the right password is refused, with GitHub's words, and nothing is created.
     let r = s
         .post(
@@ -638,6 +647,11 @@ async fn repeated_wrong_passwords_lock_out_every_password_attempt_from_the_addre
         403,
         "Maximum number of login attempts exceeded. Please try again later.",
     );
+    assert!(r.header("retry-after").is_some(), "{r:#?}");
+    // Another user behind the same address is not affected.
+    s.get("/authorizations", Auth::Password("bob"))
+        .await
+        .expect_status(200);
     assert!(
         s.app
             .list_tokens(

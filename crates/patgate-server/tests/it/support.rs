@@ -1,7 +1,6 @@
 //! A real patgate server on `127.0.0.1:0` over a SQLite store in a temporary directory, loaded
 //! with `SEED`, and the helpers the tests share.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use patgate_app::seed::SeedFile;
 use patgate_app::{App, AppConfig, ManualClock};
 use patgate_domain::token::TokenFormat;
 use patgate_server::Settings;
+use patgate_server::net::serve::ConnectionLimits;
 use patgate_server::state::AppState;
 
 /// The test directory. Every user's password is `<login>-password`.
@@ -127,13 +127,21 @@ fn settings(dir: &TempDir) -> Settings {
 
 /// A server with the system clock, built as `patgate serve` builds it.
 pub async fn spawn() -> Server {
+    spawn_configured(|_, _| {}).await
+}
+
+/// A server with the system clock whose state and connection limits `configure` adjusts first
+/// (trusted proxies, timeouts, caps).
+pub async fn spawn_configured(
+    configure: impl FnOnce(&mut AppState, &mut ConnectionLimits),
+) -> Server {
     let dir = tempfile::tempdir().expect("temporary directory");
     let settings = settings(&dir);
     let store = patgate_server::open_store(&settings)
         .await
         .expect("open the store");
     let app = patgate_server::build_app(store, &settings).expect("build the app");
-    start(app, dir, settings.git_config()).await
+    start_configured(app, dir, settings.git_config(), configure).await
 }
 
 /// A server whose time is `clock`, which the test moves.
@@ -157,6 +165,16 @@ pub async fn spawn_with_clock(clock: Arc<ManualClock>) -> Server {
 }
 
 async fn start(app: App, dir: TempDir, git: patgate_server::git::GitConfig) -> Server {
+    start_configured(app, dir, git, |_, _| {}).await
+}
+
+/// Loads `SEED` and serves the app on `127.0.0.1:0` through the server's own connection loop.
+async fn start_configured(
+    app: App,
+    dir: TempDir,
+    git: patgate_server::git::GitConfig,
+    configure: impl FnOnce(&mut AppState, &mut ConnectionLimits),
+) -> Server {
     let seed = SeedFile::parse(SEED).expect("the test directory parses");
     app.load_seed(&seed)
         .await
@@ -165,17 +183,18 @@ async fn start(app: App, dir: TempDir, git: patgate_server::git::GitConfig) -> S
         .await
         .expect("bind 127.0.0.1:0");
     let base = format!("http://{}", listener.local_addr().expect("local address"));
-    let state = AppState {
-        app: app.clone(),
-        base_url: base.clone(),
-        git: Some(git),
-        revoke_throttle: std::sync::Arc::new(patgate_server::throttle::credential_revocation()),
-        password_throttle: std::sync::Arc::new(patgate_server::throttle::password_failures()),
-    };
+    let mut state = AppState::new(app.clone(), base.clone(), Some(git));
+    let mut limits = ConnectionLimits::default();
+    configure(&mut state, &mut limits);
     let handle = tokio::spawn(async move {
-        let service =
-            patgate_server::router(state).into_make_service_with_connect_info::<SocketAddr>();
-        let _ = axum::serve(listener, service).await;
+        let router = patgate_server::router(state);
+        let _ = patgate_server::net::serve::serve(
+            listener,
+            router,
+            limits,
+            std::future::pending::<()>(),
+        )
+        .await;
     });
     Server {
         base,
