@@ -11,7 +11,7 @@
 //! * `parse`: `TokenFormat::parse` alone (prefix, length, alphabet, CRC32);
 //! * `parts/*`: the pieces of a hit measured separately, to see what dominates;
 //! * `pg/*`: the same fixture on a PostgreSQL store (a throwaway database made by
-//!   `patgate_store_postgres::testing::TestDb` on `PATGATE_TEST_PG_URL`, default
+//!   `patgate_store_sql::postgres::testing::TestDb` on `PATGATE_TEST_PG_URL`, default
 //!   `postgres://postgres@127.0.0.1:5432/postgres`, dropped at the end): `pg/hit` as `hit`,
 //!   `pg/miss` as `miss`, and `pg/ping` (`SELECT 1` through the pool) for one round trip.
 //!   Skipped, with a `SKIPPED` notice, when PostgreSQL is not reachable.
@@ -40,8 +40,8 @@ use patgate_domain::model::RepositorySelection;
 use patgate_domain::token::TokenHash;
 use patgate_domain::validate::RequestedPermission;
 use patgate_store::Store;
-use patgate_store_postgres::testing::TestDb;
-use patgate_store_sqlite::SqliteStore;
+use patgate_store_sql::postgres::testing::TestDb;
+use patgate_store_sql::sqlite::SqliteStore;
 
 const SEED: &str = r#"
 [[users]]

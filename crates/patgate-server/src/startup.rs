@@ -17,7 +17,7 @@ use patgate_app::auth::PasswordParams;
 use patgate_app::{App, AppConfig, SystemClock};
 use patgate_domain::token::{TokenFormat, TokenKind};
 use patgate_store::Store;
-use patgate_store_sqlite::SqliteStore;
+use patgate_store_sql::sqlite::SqliteStore;
 
 use crate::api;
 use crate::config::Settings;
@@ -47,15 +47,15 @@ pub async fn connect_store(settings: &Settings, url: &str) -> anyhow::Result<Arc
                 .with_context(|| format!("opening {url}"))?,
         )
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        let options = patgate_store_postgres::PgOptions {
+        let options = patgate_store_sql::postgres::PgOptions {
             max_connections: settings.pg_max_connections,
             acquire_timeout: Duration::from_secs(settings.pg_acquire_timeout_secs),
             statement_timeout: Duration::from_secs(settings.pg_statement_timeout_secs),
             notify: settings.pg_notify,
-            ..patgate_store_postgres::PgOptions::default()
+            ..patgate_store_sql::postgres::PgOptions::default()
         };
         Arc::new(
-            patgate_store_postgres::PostgresStore::connect(&url, options)
+            patgate_store_sql::postgres::PostgresStore::connect(&url, options)
                 .await
                 .with_context(|| format!("connecting to {}", redact(&url)))?,
         )

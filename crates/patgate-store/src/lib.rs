@@ -2,7 +2,7 @@
 //!
 //! Traits speak domain types; no backend error type crosses this boundary. Every method that
 //! changes state runs one transaction, including the audit rows it is given, so an effect and
-//! its record are never separated. Backends: `patgate-store-sqlite`, `patgate-store-postgres`.
+//! its record are never separated. Backends: `patgate-store-sql` (SQLite and PostgreSQL).
 //! The `testkit` feature holds the conformance suite every backend must pass.
 
 use async_trait::async_trait;

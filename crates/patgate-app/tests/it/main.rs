@@ -33,7 +33,7 @@ use patgate_domain::catalog::{Level, Permission};
 use patgate_domain::model::{RepositorySelection, User};
 use patgate_domain::validate::RequestedPermission;
 use patgate_store::Store;
-use patgate_store_sqlite::SqliteStore;
+use patgate_store_sql::sqlite::SqliteStore;
 
 pub const SEED: &str = r#"
 [[users]]

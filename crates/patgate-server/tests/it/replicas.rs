@@ -16,7 +16,7 @@ use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
 use patgate_store::{DirectoryStore, TokenStore};
-use patgate_store_postgres::testing::TestDb;
+use patgate_store_sql::postgres::testing::TestDb;
 
 use crate::support::SEED;
 
@@ -211,7 +211,7 @@ async fn a_directory_change_through_one_replica_is_honoured_by_the_other_within_
     };
     assert_eq!(repo(&b.base).await, 200);
     // The operator removes carol from the repository through the first replica's store.
-    let store = patgate_store_postgres::PostgresStore::connect(&db.url, Default::default())
+    let store = patgate_store_sql::postgres::PostgresStore::connect(&db.url, Default::default())
         .await
         .expect("connect");
     let api = store
@@ -277,7 +277,7 @@ async fn a_daily_job_runs_once_not_once_per_replica() {
     );
     let created: Value = serde_json::from_slice(&out.stdout).expect("json");
     let id = created["id"].as_i64().expect("id");
-    let store = patgate_store_postgres::PostgresStore::connect(&db.url, Default::default())
+    let store = patgate_store_sql::postgres::PostgresStore::connect(&db.url, Default::default())
         .await
         .expect("connect");
     sqlx::query("UPDATE tokens SET created_at = created_at - 400 * 86400, issued_at = issued_at - 400 * 86400 WHERE id = $1")

@@ -1,0 +1,85 @@
+//! Every static statement of the store, prepared against this engine's migrated schema: the
+//! check sqlx's `query!` macros would make at build time, made here for both engines from one
+//! list (see `docs/architecture.md`, "Why not `query!`"). A statement that names a missing
+//! table or column, or whose parameter types PostgreSQL cannot infer, fails here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use patgate_store::Store;
+use sqlx::{Executor, SqlSafeStr};
+
+/// Every module's statements, as `(module, name, sql)`.
+fn all() -> Vec<(&'static str, &'static str, &'static str)> {
+    let modules: [(&str, &[(&str, &str)]); 7] = [
+        ("audit", super::audit::STATEMENTS),
+        ("directory", super::directory::STATEMENTS),
+        ("dump", super::dump::STATEMENTS),
+        ("governance", super::governance::STATEMENTS),
+        ("jobs", super::jobs::STATEMENTS),
+        ("keys", super::keys::STATEMENTS),
+        ("tokens", super::tokens::STATEMENTS),
+    ];
+    modules
+        .into_iter()
+        .flat_map(|(module, list)| list.iter().map(move |(name, sql)| (module, *name, *sql)))
+        .collect()
+}
+
+#[tokio::test]
+async fn every_static_statement_prepares() {
+    let Some((store, _guard)) = super::test_store().await else {
+        return;
+    };
+    let mut conn = store.read_conn().await.unwrap();
+    let statements = all();
+    assert!(statements.len() > 100, "the list is complete");
+    let mut failures = Vec::new();
+    for (module, name, sql) in &statements {
+        if let Err(e) = (&mut *conn).prepare(sql.into_sql_str()).await {
+            failures.push(format!("{module}::{name}: {e}\n    {sql}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "statements that do not prepare on {}:\n{}",
+        store.backend(),
+        failures.join("\n")
+    );
+}
+
+/// The repository sources, to check that every statement is one of the named ones above.
+const SOURCES: [(&str, &str); 8] = [
+    ("audit.rs", include_str!("audit.rs")),
+    ("directory.rs", include_str!("directory.rs")),
+    ("dump.rs", include_str!("dump.rs")),
+    ("governance.rs", include_str!("governance.rs")),
+    ("jobs.rs", include_str!("jobs.rs")),
+    ("keys.rs", include_str!("keys.rs")),
+    ("rows.rs", include_str!("rows.rs")),
+    ("tokens.rs", include_str!("tokens.rs")),
+];
+
+#[test]
+fn no_statement_is_written_inline() {
+    let inline = ["query(\"", "query_as(\"", "query_scalar(\"", "(concat!("];
+    let mut found = Vec::new();
+    for (file, source) in SOURCES {
+        // The code without comments and whitespace, so that a call split over lines is seen.
+        let code: String = source
+            .lines()
+            .map(|line| line.split("//").next().unwrap_or_default())
+            .collect::<String>()
+            .split_whitespace()
+            .collect();
+        for pattern in inline {
+            for (at, _) in code.match_indices(pattern) {
+                let end = (at + 60).min(code.len());
+                found.push(format!("{file}: {}", code.get(at..end).unwrap_or(pattern)));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "declare these statements in the module's `statements!` block:\n{}",
+        found.join("\n")
+    );
+}

@@ -1,0 +1,555 @@
+//! Tokens: one table for every kind, the grant flattened into the columns of its kind, and the
+//! repository lists of fine-grained `subset` selections in `token_repositories`.
+//!
+//! Audit events given to a token method that leave `token_id` unset are recorded with the
+//! token's id (at insertion the caller cannot know it yet).
+//!
+//! A token is read with its repository lists in one statement (`string_agg` subqueries), so a
+//! reader never sees a grant half updated, and verification costs one round trip. Changes
+//! (update, regenerate, delete) lock the row first and announce `token:<id>` on commit.
+//! Inserting and updating keep the organization's requests and grants in step
+//! ([`super::governance`]).
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+
+use patgate_domain::model::{
+    AccountId, GrantState, KeyId, RepositorySelection, Token, TokenAccess, TokenGrant, TokenId,
+};
+use patgate_domain::token::TokenHash;
+use patgate_store::codec::{
+    decode_permissions, decode_scopes, encode_permissions, encode_scopes, from_unix, opt_from_unix,
+    to_unix,
+};
+use patgate_store::governance::change_time;
+use patgate_store::{NewAuditEvent, NewToken, StoreError, StoreResult, TokenStore};
+
+use super::audit::insert_all;
+use super::governance;
+use super::rows::{account_kind_str, corrupt, parse_account_kind, repo_ids};
+use super::{Conn, EngineStore, commit, db_err, id_list};
+
+const FINE_GRAINED: &str = "fine_grained";
+const CLASSIC: &str = "classic";
+const APP_INSTALLATION: &str = "app_installation";
+
+fn kind_str(grant: &TokenGrant) -> &'static str {
+    match grant {
+        TokenGrant::FineGrained { .. } => FINE_GRAINED,
+        TokenGrant::Classic { .. } => CLASSIC,
+        TokenGrant::AppInstallation { .. } => APP_INSTALLATION,
+    }
+}
+
+/// Columns of `tokens t` read by [`TokenRow`], with the repository lists of the token.
+macro_rules! token_cols {
+    () => {
+        "t.id AS id, t.kind AS kind, t.user_id AS user_id, t.last_eight AS last_eight, \
+         t.name AS name, t.description AS description, t.created_at AS created_at, \
+         t.issued_at AS issued_at, t.expires_at AS expires_at, t.last_used_at AS last_used_at, \
+         t.resource_owner_id AS resource_owner_id, t.resource_owner_kind AS resource_owner_kind, \
+         t.requested_selection AS requested_selection, \
+         t.requested_permissions AS requested_permissions, \
+         t.granted_selection AS granted_selection, t.granted_permissions AS granted_permissions, \
+         t.grant_state AS grant_state, t.scopes AS scopes, t.app_org_id AS app_org_id, \
+         t.app_permissions AS app_permissions, \
+         (SELECT string_agg(CAST(tr.repo_id AS TEXT), ',' ORDER BY tr.repo_id) \
+          FROM token_repositories tr WHERE tr.token_id = t.id AND NOT tr.granted) \
+          AS requested_repos, \
+         (SELECT string_agg(CAST(tr.repo_id AS TEXT), ',' ORDER BY tr.repo_id) \
+          FROM token_repositories tr WHERE tr.token_id = t.id AND tr.granted) AS granted_repos"
+    };
+}
+
+statements! {
+    INSERT_REPOS = concat!(
+        "INSERT INTO token_repositories (token_id, repo_id, granted) SELECT $1, ids.id, $2 FROM ",
+        id_rows!("$3"),
+        " AS ids",
+    );
+    TOKEN_BY_ID = concat!("SELECT ", token_cols!(), " FROM tokens t WHERE t.id = $1");
+    LOCK_TOKEN = concat!("SELECT kind FROM tokens WHERE id = $1", for_update!());
+    TOKEN_KIND = "SELECT kind FROM tokens WHERE id = $1";
+    SET_GRANT = "UPDATE tokens SET resource_owner_id = $1, resource_owner_kind = $2, \
+        requested_selection = $3, requested_permissions = $4, granted_selection = $5, \
+        granted_permissions = $6, grant_state = $7, scopes = $8, app_org_id = $9, app_permissions \
+        = $10 WHERE id = $11";
+    DELETE_REPOS = "DELETE FROM token_repositories WHERE token_id = $1";
+    SET_DESCRIPTION = "UPDATE tokens SET description = $1 WHERE id = $2";
+    INSERT_TOKEN = "INSERT INTO tokens (kind, user_id, hash, last_eight, name, description, \
+        justification, created_at, issued_at, expires_at, resource_owner_id, resource_owner_kind, \
+        requested_selection, requested_permissions, granted_selection, granted_permissions, \
+        grant_state, scopes, app_org_id, app_permissions) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+        $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) RETURNING id";
+    TOKEN_BY_HASH = concat!("SELECT ", token_cols!(), " FROM tokens t WHERE t.hash = $1");
+    TOKENS_OF_USER = concat!(
+        "SELECT ",
+        token_cols!(),
+        " FROM tokens t WHERE t.user_id = $1 AND t.kind <> 'app_installation' ORDER BY \
+         t.created_at DESC, t.id DESC",
+    );
+    REGENERATE = "UPDATE tokens SET hash = $1, last_eight = $2, issued_at = $3, expires_at = $4 \
+        WHERE id = $5";
+    DEPLOY_KEYS_OF_TOKEN = "SELECT id FROM keys WHERE created_by_token = $1 AND repo_id IS NOT \
+        NULL ORDER BY id";
+    DELETE_DEPLOY_KEYS = "DELETE FROM keys WHERE created_by_token = $1 AND repo_id IS NOT NULL";
+    UNLINK_USER_KEYS = "UPDATE keys SET created_by_token = NULL WHERE created_by_token = $1";
+    DELETE_TOKEN = "DELETE FROM tokens WHERE id = $1";
+    RECORD_LAST_USED = concat!(
+        "UPDATE tokens SET last_used_at = u.at FROM ",
+        id_pairs!("$1", "$2"),
+        " AS u WHERE tokens.id = u.id AND (tokens.last_used_at IS NULL OR tokens.last_used_at < \
+         u.at)",
+    );
+}
+
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    id: i64,
+    kind: String,
+    user_id: i64,
+    last_eight: String,
+    name: String,
+    description: Option<String>,
+    created_at: i64,
+    issued_at: i64,
+    expires_at: Option<i64>,
+    last_used_at: Option<i64>,
+    resource_owner_id: Option<i64>,
+    resource_owner_kind: Option<String>,
+    requested_selection: Option<String>,
+    requested_permissions: Option<String>,
+    granted_selection: Option<String>,
+    granted_permissions: Option<String>,
+    grant_state: Option<String>,
+    scopes: Option<String>,
+    app_org_id: Option<i64>,
+    app_permissions: Option<String>,
+    requested_repos: Option<String>,
+    granted_repos: Option<String>,
+}
+
+fn missing(id: i64, column: &str) -> StoreError {
+    StoreError::Corrupt(format!("token {id} has no {column}"))
+}
+
+fn selection(s: &str) -> StoreResult<RepositorySelection> {
+    RepositorySelection::parse(s).ok_or_else(|| corrupt("repository selection", s))
+}
+
+impl TokenRow {
+    fn into_token(self) -> StoreResult<Token> {
+        let id = self.id;
+        let requested_repos = repo_ids(self.requested_repos.as_deref(), "token", id)?;
+        let granted_repos = repo_ids(self.granted_repos.as_deref(), "token", id)?;
+        let grant = match self.kind.as_str() {
+            FINE_GRAINED => {
+                let requested = TokenAccess::new(
+                    selection(
+                        self.requested_selection
+                            .as_deref()
+                            .ok_or_else(|| missing(id, "requested_selection"))?,
+                    )?,
+                    requested_repos,
+                    decode_permissions(
+                        self.requested_permissions
+                            .as_deref()
+                            .ok_or_else(|| missing(id, "requested_permissions"))?,
+                    )?,
+                );
+                let granted = match (self.granted_selection, self.granted_permissions) {
+                    (Some(sel), Some(perms)) => Some(TokenAccess::new(
+                        selection(&sel)?,
+                        granted_repos,
+                        decode_permissions(&perms)?,
+                    )),
+                    (None, None) => None,
+                    _ => return Err(missing(id, "granted_selection or granted_permissions")),
+                };
+                let state = self
+                    .grant_state
+                    .as_deref()
+                    .ok_or_else(|| missing(id, "grant_state"))?;
+                TokenGrant::FineGrained {
+                    resource_owner: AccountId(
+                        self.resource_owner_id
+                            .ok_or_else(|| missing(id, "resource_owner_id"))?,
+                    ),
+                    resource_owner_kind: parse_account_kind(
+                        self.resource_owner_kind
+                            .as_deref()
+                            .ok_or_else(|| missing(id, "resource_owner_kind"))?,
+                    )?,
+                    requested,
+                    granted,
+                    state: GrantState::parse(state).ok_or_else(|| corrupt("grant state", state))?,
+                }
+            }
+            CLASSIC => TokenGrant::Classic {
+                scopes: decode_scopes(
+                    self.scopes
+                        .as_deref()
+                        .ok_or_else(|| missing(id, "scopes"))?,
+                )?,
+            },
+            APP_INSTALLATION => TokenGrant::AppInstallation {
+                org: AccountId(self.app_org_id.ok_or_else(|| missing(id, "app_org_id"))?),
+                permissions: decode_permissions(
+                    self.app_permissions
+                        .as_deref()
+                        .ok_or_else(|| missing(id, "app_permissions"))?,
+                )?,
+            },
+            other => return Err(corrupt("token kind", other)),
+        };
+        Ok(Token {
+            id: TokenId(id),
+            user: AccountId(self.user_id),
+            name: self.name,
+            description: self.description,
+            last_eight: self.last_eight,
+            created_at: from_unix(self.created_at)?,
+            issued_at: from_unix(self.issued_at)?,
+            expires_at: opt_from_unix(self.expires_at)?,
+            last_used_at: opt_from_unix(self.last_used_at)?,
+            grant,
+        })
+    }
+}
+
+/// The grant as column values (NULL for the columns of the other kinds).
+#[derive(Default)]
+struct GrantCols {
+    resource_owner_id: Option<i64>,
+    resource_owner_kind: Option<&'static str>,
+    requested_selection: Option<&'static str>,
+    requested_permissions: Option<String>,
+    granted_selection: Option<&'static str>,
+    granted_permissions: Option<String>,
+    grant_state: Option<&'static str>,
+    scopes: Option<String>,
+    app_org_id: Option<i64>,
+    app_permissions: Option<String>,
+    requested_repos: Vec<i64>,
+    granted_repos: Vec<i64>,
+}
+
+fn subset_repos(access: &TokenAccess) -> Vec<i64> {
+    if access.selection == RepositorySelection::Subset {
+        let mut ids: Vec<i64> = access.repositories.iter().map(|r| r.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    } else {
+        Vec::new()
+    }
+}
+
+impl GrantCols {
+    fn of(grant: &TokenGrant) -> GrantCols {
+        match grant {
+            TokenGrant::FineGrained {
+                resource_owner,
+                resource_owner_kind,
+                requested,
+                granted,
+                state,
+            } => GrantCols {
+                resource_owner_id: Some(resource_owner.0),
+                resource_owner_kind: Some(account_kind_str(*resource_owner_kind)),
+                requested_selection: Some(requested.selection.as_str()),
+                requested_permissions: Some(encode_permissions(&requested.permissions)),
+                granted_selection: granted.as_ref().map(|g| g.selection.as_str()),
+                granted_permissions: granted.as_ref().map(|g| encode_permissions(&g.permissions)),
+                grant_state: Some(state.as_str()),
+                requested_repos: subset_repos(requested),
+                granted_repos: granted.as_ref().map(subset_repos).unwrap_or_default(),
+                ..GrantCols::default()
+            },
+            TokenGrant::Classic { scopes } => GrantCols {
+                scopes: Some(encode_scopes(scopes)),
+                ..GrantCols::default()
+            },
+            TokenGrant::AppInstallation { org, permissions } => GrantCols {
+                app_org_id: Some(org.0),
+                app_permissions: Some(encode_permissions(permissions)),
+                ..GrantCols::default()
+            },
+        }
+    }
+
+    async fn insert_repos(&self, conn: &mut Conn, token: i64) -> StoreResult<()> {
+        for (granted, list) in [(false, &self.requested_repos), (true, &self.granted_repos)] {
+            if list.is_empty() {
+                continue;
+            }
+            sqlx::query(INSERT_REPOS)
+                .bind(token)
+                .bind(granted)
+                .bind(id_list(list))
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) async fn token_row_by_id(conn: &mut Conn, id: i64) -> StoreResult<Option<Token>> {
+    let row: Option<TokenRow> = sqlx::query_as(TOKEN_BY_ID)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    row.map(TokenRow::into_token).transpose()
+}
+
+/// Locks the token's row for the rest of the transaction; `NotFound` when there is none (or a
+/// concurrent transaction deleted it first).
+pub(crate) async fn lock_token(conn: &mut Conn, id: TokenId) -> StoreResult<String> {
+    sqlx::query_scalar(LOCK_TOKEN)
+        .bind(id.0)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?
+        .ok_or(StoreError::NotFound)
+}
+
+fn hash_bytes(hash: &TokenHash) -> &[u8] {
+    hash.as_bytes()
+}
+
+/// Replaces the token's grant (columns and repository lists); `NotFound` when there is no such
+/// token, `Conflict` when the grant is of another kind. The caller has locked the row.
+pub(crate) async fn set_grant(conn: &mut Conn, id: TokenId, grant: &TokenGrant) -> StoreResult<()> {
+    let cols = GrantCols::of(grant);
+    let kind: Option<String> = sqlx::query_scalar(TOKEN_KIND)
+        .bind(id.0)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    match kind {
+        None => return Err(StoreError::NotFound),
+        Some(k) if k != kind_str(grant) => {
+            return Err(StoreError::Conflict(format!(
+                "token {id} is {k}; its kind cannot change to {}",
+                kind_str(grant)
+            )));
+        }
+        Some(_) => {}
+    }
+    sqlx::query(SET_GRANT)
+        .bind(cols.resource_owner_id)
+        .bind(cols.resource_owner_kind)
+        .bind(cols.requested_selection)
+        .bind(cols.requested_permissions.as_deref())
+        .bind(cols.granted_selection)
+        .bind(cols.granted_permissions.as_deref())
+        .bind(cols.grant_state)
+        .bind(cols.scopes.as_deref())
+        .bind(cols.app_org_id)
+        .bind(cols.app_permissions.as_deref())
+        .bind(id.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    sqlx::query(DELETE_REPOS)
+        .bind(id.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    cols.insert_repos(conn, id.0).await
+}
+
+pub(crate) async fn set_description(
+    conn: &mut Conn,
+    id: TokenId,
+    description: Option<&str>,
+) -> StoreResult<()> {
+    sqlx::query(SET_DESCRIPTION)
+        .bind(description)
+        .bind(id.0)
+        .execute(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+#[async_trait]
+impl TokenStore for EngineStore {
+    async fn insert_token(&self, token: &NewToken, audit: &[NewAuditEvent]) -> StoreResult<Token> {
+        let cols = GrantCols::of(&token.grant);
+        let mut tx = self.write_tx().await?;
+        let id: i64 = sqlx::query_scalar(INSERT_TOKEN)
+            .bind(kind_str(&token.grant))
+            .bind(token.user.0)
+            .bind(hash_bytes(&token.hash))
+            .bind(&token.last_eight)
+            .bind(&token.name)
+            .bind(token.description.as_deref())
+            .bind(token.justification.as_deref())
+            .bind(to_unix(token.created_at))
+            .bind(to_unix(token.created_at))
+            .bind(token.expires_at.map(to_unix))
+            .bind(cols.resource_owner_id)
+            .bind(cols.resource_owner_kind)
+            .bind(cols.requested_selection)
+            .bind(cols.requested_permissions.as_deref())
+            .bind(cols.granted_selection)
+            .bind(cols.granted_permissions.as_deref())
+            .bind(cols.grant_state)
+            .bind(cols.scopes.as_deref())
+            .bind(cols.app_org_id)
+            .bind(cols.app_permissions.as_deref())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        cols.insert_repos(&mut tx, id).await?;
+        insert_all(&mut tx, audit, Some(TokenId(id))).await?;
+        let stored = token_row_by_id(&mut tx, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        governance::after_insert(&mut tx, &stored, token.justification.as_deref()).await?;
+        commit(tx).await?;
+        Ok(stored)
+    }
+
+    async fn token_by_hash(&self, hash: &TokenHash) -> StoreResult<Option<Token>> {
+        let row: Option<TokenRow> = sqlx::query_as(TOKEN_BY_HASH)
+            .bind(hash_bytes(hash))
+            .fetch_optional(self.reads())
+            .await
+            .map_err(db_err)?;
+        row.map(TokenRow::into_token).transpose()
+    }
+
+    async fn token_by_id(&self, id: TokenId) -> StoreResult<Option<Token>> {
+        let mut conn = self.read_conn().await?;
+        token_row_by_id(&mut conn, id.0).await
+    }
+
+    async fn tokens_of_user(&self, user: AccountId) -> StoreResult<Vec<Token>> {
+        let rows: Vec<TokenRow> = sqlx::query_as(TOKENS_OF_USER)
+            .bind(user.0)
+            .fetch_all(self.reads())
+            .await
+            .map_err(db_err)?;
+        rows.into_iter().map(TokenRow::into_token).collect()
+    }
+
+    async fn update_token(
+        &self,
+        id: TokenId,
+        description: Option<&str>,
+        grant: &TokenGrant,
+        audit: &[NewAuditEvent],
+    ) -> StoreResult<Token> {
+        let mut tx = self.write_tx().await?;
+        lock_token(&mut tx, id).await?;
+        set_grant(&mut tx, id, grant).await?;
+        set_description(&mut tx, id, description).await?;
+        let stored = token_row_by_id(&mut tx, id.0)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        governance::sync(&mut tx, &stored, change_time(audit)).await?;
+        insert_all(&mut tx, audit, Some(id)).await?;
+        self.notify_token(&mut tx, id).await?;
+        commit(tx).await?;
+        Ok(stored)
+    }
+
+    async fn regenerate_token(
+        &self,
+        id: TokenId,
+        hash: &TokenHash,
+        last_eight: &str,
+        issued_at: time::OffsetDateTime,
+        expires_at: Option<time::OffsetDateTime>,
+        audit: &[NewAuditEvent],
+    ) -> StoreResult<Token> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(REGENERATE)
+            .bind(hash_bytes(hash))
+            .bind(last_eight)
+            .bind(to_unix(issued_at))
+            .bind(expires_at.map(to_unix))
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_all(&mut tx, audit, Some(id)).await?;
+        self.notify_token(&mut tx, id).await?;
+        let stored = token_row_by_id(&mut tx, id.0)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        commit(tx).await?;
+        Ok(stored)
+    }
+
+    async fn delete_token(
+        &self,
+        id: TokenId,
+        audit: &[NewAuditEvent],
+    ) -> StoreResult<(Token, Vec<KeyId>)> {
+        let mut tx = self.write_tx().await?;
+        lock_token(&mut tx, id).await?;
+        let token = token_row_by_id(&mut tx, id.0)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let deploy_keys: Vec<i64> = sqlx::query_scalar(DEPLOY_KEYS_OF_TOKEN)
+            .bind(id.0)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query(DELETE_DEPLOY_KEYS)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        // User keys outlive the token (ON DELETE SET NULL says the same; explicit for backends
+        // whose foreign keys may be off).
+        sqlx::query(UNLINK_USER_KEYS)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query(DELETE_TOKEN)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        insert_all(&mut tx, audit, Some(id)).await?;
+        self.notify_token(&mut tx, id).await?;
+        commit(tx).await?;
+        Ok((token, deploy_keys.into_iter().map(KeyId).collect()))
+    }
+
+    async fn record_last_used(&self, uses: &[(TokenId, time::OffsetDateTime)]) -> StoreResult<()> {
+        // The latest use per token (one row per id, so the join below updates each once).
+        let mut latest: BTreeMap<i64, i64> = BTreeMap::new();
+        for (id, at) in uses {
+            let at = to_unix(*at);
+            latest
+                .entry(id.0)
+                .and_modify(|t| *t = (*t).max(at))
+                .or_insert(at);
+        }
+        if latest.is_empty() {
+            return Ok(());
+        }
+        let (ids, ats): (Vec<i64>, Vec<i64>) = latest.into_iter().unzip();
+        // One autocommitted statement. Only forward: a late batch never hides a newer use.
+        // Unknown (deleted) tokens are skipped. Not announced: a use changes no decision.
+        sqlx::query(RECORD_LAST_USED)
+            .bind(id_list(&ids))
+            .bind(id_list(&ats))
+            .execute(self.writes())
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+}
