@@ -9,18 +9,12 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 
 import { Octokit } from "@octokit/rest";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const BIN = process.env.PATGATE_BIN ?? resolve(here, "../target/debug/patgate");
+import { expectStatus, here, rest as restAt, startServer, stopServer } from "./support.mjs";
+
 const SEED = join(here, "seed.toml");
 const org = "acme";
 
@@ -39,79 +33,7 @@ const asked = [
 ];
 const newestFirst = asked.map(([, name]) => name).reverse();
 
-async function startServer() {
-  const dir = await mkdtemp(join(tmpdir(), "patgate-e2e-"));
-  const proc = spawn(
-    BIN,
-    ["serve", "--bind", "127.0.0.1:0", "--data-dir", dir, "--demo", "--demo-file", SEED],
-    {
-      env: { ...process.env, PATGATE_INSECURE_FAST_PASSWORDS: "1", PATGATE_LOG: "warn" },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  let stderr = "";
-  proc.stderr.setEncoding("utf8");
-  proc.stderr.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  const base = await new Promise((resolveBase, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`patgate did not listen within 60 s:\n${stderr}`)),
-      60_000,
-    );
-    createInterface({ input: proc.stdout }).on("line", (line) => {
-      const m = /^patgate listening on (http:\/\/\S+)/.exec(line);
-      if (m) {
-        clearTimeout(timer);
-        resolveBase(m[1]);
-      }
-    });
-    proc.once("error", (e) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot run ${BIN} (set PATGATE_BIN): ${e.message}`));
-    });
-    proc.once("exit", (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`patgate exited (${code ?? signal}) before listening:\n${stderr}`));
-    });
-  });
-  return { proc, base, dir };
-}
-
-async function stopServer() {
-  if (!server) return;
-  const { proc, dir } = server;
-  if (proc.exitCode === null && proc.signalCode === null) {
-    const exited = once(proc, "exit");
-    proc.kill("SIGTERM");
-    const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
-  await rm(dir, { recursive: true, force: true });
-}
-
-/** A plain REST call: `login` authenticates with HTTP Basic (`<login>-password`), `token` as a token. */
-async function rest(method, path, { login, token, body } = {}) {
-  const headers = { accept: "application/vnd.github+json" };
-  if (login) {
-    headers.authorization = `Basic ${Buffer.from(`${login}:${login}-password`).toString("base64")}`;
-  }
-  if (token) headers.authorization = `token ${token}`;
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(server.base + path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-function expectStatus(reply, status, what) {
-  assert.equal(reply.status, status, `${what}: ${JSON.stringify(reply.body)}`);
-  return reply.body;
-}
+const rest = (method, path, options) => restAt(server.base, method, path, options);
 
 /** An Octokit as a GitHub App installation would use it, only `baseUrl` changed. */
 function client(auth) {
@@ -154,7 +76,7 @@ async function grantOf(name) {
 }
 
 before(async () => {
-  server = await startServer();
+  server = await startServer(SEED);
   const app = expectStatus(
     await rest("POST", `/orgs/${org}/apps`, {
       login: "alice",
@@ -190,7 +112,7 @@ before(async () => {
   }
 });
 
-after(stopServer);
+after(() => stopServer(server));
 
 test("listPatGrantRequests: GitHub's shape and filters", async () => {
   const { status, data, headers } = await octokit.rest.orgs.listPatGrantRequests({

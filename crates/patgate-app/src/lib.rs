@@ -18,6 +18,7 @@ pub mod governance;
 pub mod jobs;
 pub mod keys;
 pub mod seed;
+pub mod sessions;
 pub mod tokens;
 pub mod verify;
 
@@ -37,6 +38,8 @@ pub struct AppConfig {
     /// How many passwords are hashed at once at most (each argon2 run holds its memory cost,
     /// 19 MiB by default); further sign-ins wait their turn.
     pub password_hashing_concurrency: usize,
+    /// How long a web session lasts (idle, and in all).
+    pub session_lifetime: patgate_domain::session::SessionLifetime,
 }
 
 impl Default for AppConfig {
@@ -48,6 +51,7 @@ impl Default for AppConfig {
             password_hashing: auth::PasswordParams::default(),
             password_hashing_concurrency: std::thread::available_parallelism()
                 .map_or(2, std::num::NonZeroUsize::get),
+            session_lifetime: patgate_domain::session::SessionLifetime::default(),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod model;
 pub mod policy;
 pub mod scopes;
+pub mod session;
 pub mod template;
 pub mod text;
 pub mod token;

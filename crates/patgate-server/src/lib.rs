@@ -7,6 +7,7 @@ pub mod net;
 pub mod startup;
 pub mod state;
 pub mod throttle;
+pub mod web;
 
 pub use config::Settings;
 pub use startup::{build_app, connect_store, open_store, router, serve};

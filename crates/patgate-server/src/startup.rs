@@ -128,6 +128,7 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .merge(crate::git::router(state.clone()))
+        .merge(crate::web::router(state.clone()))
         .merge(api::router(state))
         .fallback(api::fallback)
         // GitHub answers a method a path does not take like a path that does not exist.

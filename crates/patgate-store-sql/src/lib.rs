@@ -62,6 +62,8 @@ macro_rules! repositories {
         mod keys;
         #[path = "../repo/rows.rs"]
         mod rows;
+        #[path = "../repo/sessions.rs"]
+        mod sessions;
         #[cfg(test)]
         #[path = "../repo/statements.rs"]
         mod statements;

@@ -15,6 +15,7 @@ use patgate_domain::model::{
     RepoId, Repository, RequestId, Token, TokenAccess, TokenGrant, TokenId, User, Visibility,
 };
 use patgate_domain::policy::PolicySettings;
+use patgate_domain::session::{SessionHash, SessionId};
 use patgate_domain::token::TokenHash;
 
 pub mod codec;
@@ -139,6 +140,8 @@ pub trait DirectoryStore: Send + Sync {
     async fn user_by_id(&self, id: AccountId) -> StoreResult<Option<User>>;
     async fn user_by_login(&self, login: &str) -> StoreResult<Option<User>>;
     async fn user_password_hash(&self, id: AccountId) -> StoreResult<Option<String>>;
+    /// Sets the password hash and ends every web session of the user, in one transaction (a
+    /// changed password signs the user out everywhere).
     async fn set_user_password_hash(&self, id: AccountId, hash: &str) -> StoreResult<()>;
     async fn list_users(&self) -> StoreResult<Vec<User>>;
     /// A user or an organization, case-insensitively.
@@ -452,6 +455,9 @@ pub trait GovernanceStore: Send + Sync {
         status: Option<RequestStatus>,
     ) -> StoreResult<Vec<TokenRequest>>;
     async fn pending_request_of_token(&self, token: TokenId) -> StoreResult<Option<TokenRequest>>;
+    /// The token's most recent request, whatever its status (what its page shows, with the
+    /// reviewer's reason).
+    async fn latest_request_of_token(&self, token: TokenId) -> StoreResult<Option<TokenRequest>>;
     /// Applies every decision or none: each request must still be pending (else `Conflict`
     /// naming it, and nothing changes). Records the reviewer, the reason and the time on each
     /// request, replaces each token's grant, keeps grant rows in step, writes the audit rows.
@@ -496,10 +502,66 @@ pub trait GovernanceStore: Send + Sync {
     async fn apps_of_org(&self, org: AccountId) -> StoreResult<Vec<AppRecord>>;
 }
 
+/// A web session to record at sign-in (only the hash of its secret).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewSession {
+    pub hash: SessionHash,
+    pub user: AccountId,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    /// The browser's `User-Agent`, for the user's list of sessions.
+    pub user_agent: Option<String>,
+    /// The client's address at sign-in.
+    pub ip: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    pub id: SessionId,
+    pub user: AccountId,
+    pub created_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// Web sessions (the UI's sign-in). Stored by the hash of their secret; every process reads the
+/// same rows, so a sign-in or a sign-out is seen by every replica at once.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Records a new session, and deletes the session the browser had before (`replaces`), in
+    /// one transaction: the session id is rotated at sign-in.
+    async fn insert_session(
+        &self,
+        session: &NewSession,
+        replaces: Option<&SessionHash>,
+    ) -> StoreResult<Session>;
+    async fn session_by_hash(&self, hash: &SessionHash) -> StoreResult<Option<Session>>;
+    /// Moves the session's last-seen time forward (never back).
+    async fn touch_session(&self, id: SessionId, at: OffsetDateTime) -> StoreResult<()>;
+    /// Ends one session of `user`; false when it is not theirs or already gone.
+    async fn delete_session(&self, user: AccountId, id: SessionId) -> StoreResult<bool>;
+    /// The user's sessions, most recently seen first.
+    async fn sessions_of_user(&self, user: AccountId) -> StoreResult<Vec<Session>>;
+    /// Ends every session of `user` but `except`; how many ended.
+    async fn delete_sessions_of_user(
+        &self,
+        user: AccountId,
+        except: Option<SessionId>,
+    ) -> StoreResult<u64>;
+    /// Deletes the sessions past their absolute expiry or idle since before `idle_before`.
+    async fn delete_stale_sessions(
+        &self,
+        now: OffsetDateTime,
+        idle_before: OffsetDateTime,
+    ) -> StoreResult<u64>;
+}
+
 /// Everything a patgate process needs from its database.
 #[async_trait]
 pub trait Store:
-    DirectoryStore + TokenStore + KeyStore + AuditStore + JobStore + GovernanceStore
+    DirectoryStore + TokenStore + KeyStore + AuditStore + JobStore + GovernanceStore + SessionStore
 {
     /// Changes made by any process sharing the database (this one included), as the database
     /// announces them; a new receiver per call. `None` when the backend serves a single process

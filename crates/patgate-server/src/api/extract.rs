@@ -118,7 +118,8 @@ impl FromRequestParts<AppState> for PasswordAuth {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         match presented(parts, state)? {
             Presented::Password { login, password } => {
-                authenticate_password(state, parts, &login, &password)
+                let client = crate::net::client::ClientIp::of(parts);
+                authenticate_password(state, client, &login, &password)
                     .await
                     .map(PasswordAuth)
             }
@@ -159,11 +160,10 @@ pub const TOO_MANY_LOGIN_ATTEMPTS: &str =
 /// in from, is over its limit (403 with `Retry-After`, as GitHub answers).
 pub async fn authenticate_password(
     state: &AppState,
-    parts: &Parts,
+    client: crate::net::client::ClientIp,
     login: &str,
     password: &str,
 ) -> ApiResult<User> {
-    let client = crate::net::client::ClientIp::of(parts);
     let attempt = state
         .throttles
         .passwords

@@ -25,6 +25,8 @@ const SECRET_PARAMETERS: &[&str] = &[
     "authorization",
     "sig",
     "signature",
+    // A page's form token (a GET form that refreshes the page sends it in the query).
+    "_csrf",
 ];
 
 pub const REDACTED: &str = "[redacted]";

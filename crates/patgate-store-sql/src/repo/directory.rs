@@ -72,6 +72,7 @@ statements! {
         $4, password_hash = COALESCE($5, password_hash) WHERE id = $6";
     PASSWORD_HASH = "SELECT password_hash FROM accounts WHERE id = $1 AND kind = 'user'";
     SET_PASSWORD_HASH = "UPDATE accounts SET password_hash = $1 WHERE id = $2 AND kind = 'user'";
+    END_SESSIONS_OF_USER = "DELETE FROM web_sessions WHERE user_id = $1";
     USERS = concat!(
         "SELECT ",
         account_cols!(),
@@ -437,6 +438,12 @@ impl DirectoryStore for EngineStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        // A changed password signs the user out everywhere.
+        sqlx::query(END_SESSIONS_OF_USER)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         self.notify_directory(&mut tx).await?;
         commit(tx).await
     }

@@ -175,6 +175,11 @@ statements! {
         request_cols!(),
         " FROM token_requests r WHERE r.token_id = $1 AND r.status = 'pending'",
     );
+    LATEST_REQUEST_OF_TOKEN = concat!(
+        "SELECT ",
+        request_cols!(),
+        " FROM token_requests r WHERE r.token_id = $1 ORDER BY r.created_at DESC, r.id DESC LIMIT 1",
+    );
     LOCK_REQUEST = concat!(
         "SELECT status, token_id FROM token_requests WHERE id = $1",
         for_update!(),
@@ -406,6 +411,15 @@ impl GovernanceStore for EngineStore {
 
     async fn pending_request_of_token(&self, token: TokenId) -> StoreResult<Option<TokenRequest>> {
         let row: Option<RequestRow> = sqlx::query_as(PENDING_REQUEST_OF_TOKEN)
+            .bind(token.0)
+            .fetch_optional(self.reads())
+            .await
+            .map_err(db_err)?;
+        row.map(RequestRow::into_request).transpose()
+    }
+
+    async fn latest_request_of_token(&self, token: TokenId) -> StoreResult<Option<TokenRequest>> {
+        let row: Option<RequestRow> = sqlx::query_as(LATEST_REQUEST_OF_TOKEN)
             .bind(token.0)
             .fetch_optional(self.reads())
             .await

@@ -9,13 +9,14 @@ use sqlx::{Executor, SqlSafeStr};
 
 /// Every module's statements, as `(module, name, sql)`.
 fn all() -> Vec<(&'static str, &'static str, &'static str)> {
-    let modules: [(&str, &[(&str, &str)]); 7] = [
+    let modules: [(&str, &[(&str, &str)]); 8] = [
         ("audit", super::audit::STATEMENTS),
         ("directory", super::directory::STATEMENTS),
         ("dump", super::dump::STATEMENTS),
         ("governance", super::governance::STATEMENTS),
         ("jobs", super::jobs::STATEMENTS),
         ("keys", super::keys::STATEMENTS),
+        ("sessions", super::sessions::STATEMENTS),
         ("tokens", super::tokens::STATEMENTS),
     ];
     modules
@@ -47,7 +48,7 @@ async fn every_static_statement_prepares() {
 }
 
 /// The repository sources, to check that every statement is one of the named ones above.
-const SOURCES: [(&str, &str); 8] = [
+const SOURCES: [(&str, &str); 9] = [
     ("audit.rs", include_str!("audit.rs")),
     ("directory.rs", include_str!("directory.rs")),
     ("dump.rs", include_str!("dump.rs")),
@@ -55,6 +56,7 @@ const SOURCES: [(&str, &str); 8] = [
     ("jobs.rs", include_str!("jobs.rs")),
     ("keys.rs", include_str!("keys.rs")),
     ("rows.rs", include_str!("rows.rs")),
+    ("sessions.rs", include_str!("sessions.rs")),
     ("tokens.rs", include_str!("tokens.rs")),
 ];
 

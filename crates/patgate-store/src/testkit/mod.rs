@@ -46,12 +46,14 @@ mod audit;
 mod directory;
 mod governance;
 mod jobs;
+mod sessions;
 mod tokens;
 
 pub use audit::*;
 pub use directory::*;
 pub use governance::*;
 pub use jobs::*;
+pub use sessions::*;
 pub use tokens::*;
 
 use time::OffsetDateTime;
@@ -136,6 +138,10 @@ macro_rules! conformance_tests {
             tokens_unused_since_finds_old_unused_personal_tokens,
             import_refuses_a_database_that_holds_accounts,
             import_is_all_or_nothing,
+            sessions_are_found_by_hash_and_rotated_at_sign_in,
+            touching_a_session_only_moves_it_forward,
+            sessions_end_one_by_one_all_but_one_and_when_stale,
+            a_password_change_ends_every_session_of_the_user,
             ;
             // Behaviours over two fresh stores.
             export_then_import_round_trips_everything,
