@@ -26,8 +26,9 @@
 //! 51 of the 53 keys are catalogue names: the catalogue already uses GitHub's keys, prefixes
 //! included (the organization's "Administration" is `organization_administration` in both). The
 //! generator maps them by name and checks that each key's group (user, repository, organization,
-//! from `displayTitle`) is the catalogue's, so a key GitHub used for another group would fail. The two others are repository permissions that personal
-//! access tokens cannot hold, so the catalogue (GitHub's list for tokens) does not have them:
+//! from `displayTitle`) is the catalogue's, so a key GitHub used for another group would fail.
+//! The two others are repository permissions that personal access tokens cannot hold, so the
+//! catalogue (GitHub's list for tokens) does not have them:
 //! `checks` (seed 004: fine-grained tokens cannot "call the Checks API") and
 //! `repository_projects` (github/docs' own generator now drops it from this file: "Users cannot
 //! grant the repository Projects (classic) fine-grained permission in the fine-grained PAT
@@ -58,7 +59,7 @@
 //!
 //! | Permissions on one route | Sets | Evidence |
 //! |---|---|---|
-//! | `issues`, `pull_requests` (33 routes) | either | REST pages of labels, comments, assignees, milestones: "at least one of the following permission sets" |
+//! | `issues`, `pull_requests` (33 routes) | either | REST page "List labels for an issue": "at least one of the following permission sets"; the 33 are the endpoints issues and pull requests share ("'shared' actions for both features, like managing assignees, labels, and milestones, are provided within the Issues endpoints") |
 //! | `organization_projects`, `repository_projects` (19) | either | GitHub changelog 2023-08-10: `repository_projects=write; organization_projects=admin` means "either" |
 //! | `contents`, `workflows` (2: create and update a git ref) | `contents`; or `contents` and `workflows` | `progAccess.permissions` of `git/refs` |
 //! | `administration`, `pages` (4) | both | `progAccess.permissions` of `pages` |

@@ -28,8 +28,9 @@ pub(super) enum Grouping {
 
 /// Every combination of permission keys that shares a route in the data, sorted, with its rule.
 pub(super) const FAMILIES: &[(&[&str], Grouping)] = &[
-    // REST pages of labels, comments, assignees, milestones: "at least one of the following
-    // permission sets: Issues (read), Pull requests (read)".
+    // REST page "List labels for an issue": "at least one of the following permission sets:
+    // Issues (read), Pull requests (read)"; the 33 routes are the endpoints issues and pull
+    // requests share (labels, comments, assignees, milestones, events, locks).
     (&["issues", "pull_requests"], Grouping::AnyOf),
     // GitHub changelog 2023-08-10: `repository_projects=write; organization_projects=admin`,
     // "you need either the repository_projects Write permission or the organization_projects
