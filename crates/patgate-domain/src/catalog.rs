@@ -517,6 +517,17 @@ const fn lookup(name: &str) -> Permission {
     Permission(u8::MAX)
 }
 
+/// The permission named `name`, for tables built at compile time (the route table of
+/// [`crate::routes`]): used in a `const` item, an unknown name fails the build.
+pub(crate) const fn permission_named(name: &str) -> Permission {
+    let p = lookup(name);
+    assert!(
+        (p.0 as usize) < PERMISSION_COUNT,
+        "unknown permission name in a compile-time table"
+    );
+    p
+}
+
 // Compile-time checks: indices fit in a u8, and every named constant exists.
 const _: () = {
     assert!(PERMISSION_COUNT < u8::MAX as usize);

@@ -7,6 +7,7 @@ pub mod authz;
 pub mod catalog;
 pub mod model;
 pub mod policy;
+pub mod routes;
 pub mod scopes;
 pub mod session;
 pub mod template;

@@ -368,12 +368,8 @@ pub fn classic_scope_for(p: Permission, level: Level, public_repo: bool) -> Opti
                 Some(Scope::WORKFLOW)
             } else if p == Permission::REPOSITORY_HOOKS {
                 by_read(Scope::READ_REPO_HOOK, Scope::WRITE_REPO_HOOK)
-            } else if !public_repo {
-                Some(Scope::REPO)
-            } else if read {
-                None
             } else {
-                Some(Scope::PUBLIC_REPO)
+                classic_scope_for_repository_permission(level, public_repo)
             }
         }
         PermissionGroup::Account => {
@@ -417,6 +413,23 @@ pub fn classic_scope_for(p: Permission, level: Level, public_repo: bool) -> Opti
                 })
             }
         }
+    }
+}
+
+/// The classic scope of a repository permission that has no scope of its own (every repository
+/// permission but `workflows` and `repository_hooks`): on a public repository nothing for read
+/// and `public_repo` for write; on a private or internal one `repo` for any level.
+///
+/// [`classic_scope_for`] uses it for the catalogue's repository permissions; the route table
+/// uses it for the repository permissions GitHub lists that are not in the catalogue because
+/// only GitHub Apps can hold them (`checks`, `repository_projects`).
+pub fn classic_scope_for_repository_permission(level: Level, public_repo: bool) -> Option<Scope> {
+    if !public_repo {
+        Some(Scope::REPO)
+    } else if level == Level::Read {
+        None
+    } else {
+        Some(Scope::PUBLIC_REPO)
     }
 }
 
