@@ -96,6 +96,13 @@ export function chromiumPath() {
   return existsSync(path) ? path : null;
 }
 
+/** Why browser tests skip here (`false`: they run). With PATGATE_REQUIRE_BROWSER=1 they never
+ * skip: a missing Chromium then fails them. */
+export function browserSkip() {
+  if (chromiumPath() || process.env.PATGATE_REQUIRE_BROWSER === "1") return false;
+  return "Chromium is not installed (apt-get install chromium); PATGATE_REQUIRE_BROWSER=1 makes this a failure";
+}
+
 export async function launchBrowser() {
   const { chromium } = await import("playwright-core");
   const executablePath = chromiumPath();

@@ -3,7 +3,8 @@
 // pending, generate one for the own account and use it on the API, generate a classic token from
 // `?scopes=`, edit, regenerate (the old secret fails), delete, sign out (the old cookie no longer
 // works). And what must be refused: a cross-site POST, a form without its token, a form with bad
-// values (nothing changes). Screenshots of the main pages go to docs/screenshots/.
+// values (nothing changes). Screenshots of the main pages go to e2e/screenshots/ (to refresh the
+// ones in docs/: PATGATE_SCREENSHOTS=docs/screenshots ./scripts/e2e.sh).
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -11,17 +12,28 @@ import { mkdir, readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 
-import { expectStatus, here, launchBrowser, rest, startServer, stopServer } from "./support.mjs";
+import {
+  browserSkip,
+  expectStatus,
+  here,
+  launchBrowser,
+  rest,
+  startServer,
+  stopServer,
+} from "./support.mjs";
 
 const SEED = join(here, "web-seed.toml");
-const SHOTS = resolve(here, "../docs/screenshots");
+const SHOTS = resolve(process.env.PATGATE_SCREENSHOTS ?? join(here, "screenshots"));
 const require = createRequire(import.meta.url);
 const AXE = await readFile(require.resolve("axe-core/axe.min.js"), "utf8");
 
 let server;
 let browser;
 
+const skip = browserSkip();
+
 before(async () => {
+  if (skip) return;
   server = await startServer(SEED);
   browser = await launchBrowser();
   await mkdir(SHOTS, { recursive: true });
@@ -79,7 +91,7 @@ async function cookieHeader(context) {
   return cookies.map((c) => `${c.name}=${c.value}`).join("; ");
 }
 
-test("signing in: a wrong password is refused, then the user lands on their tokens", async () => {
+test("signing in: a wrong password is refused, then the user lands on their tokens", { skip }, async () => {
   const { context, page } = await newPage();
   await page.goto(`${server.base}/settings/personal-access-tokens`);
   assert.match(page.url(), /\/login\?return_to=/, "an anonymous visit asks to sign in");
@@ -97,7 +109,7 @@ test("signing in: a wrong password is refused, then the user lands on their toke
   await context.close();
 });
 
-test("a template link for an organization that requires approval gives a pending token", async () => {
+test("a template link for an organization that requires approval gives a pending token", { skip }, async () => {
   const { context, page } = await newPage();
   await signIn(page, "bob");
   await page.goto(
@@ -129,12 +141,12 @@ test("a template link for an organization that requires approval gives a pending
   );
   const created = mine.find((t) => t.name === "CI reader");
   assert.equal(created.status, "pending");
-  assert.equal(created.resource_owner, "acme");
+  assert.equal(created.resource_owner.login, "acme");
   assert.equal((await rest(server.base, "GET", "/repos/acme/api", { token: secret })).status, 404);
   assert.equal((await rest(server.base, "GET", "/repos/acme/website", { token: secret })).status, 200);
 
   // The token's page shows the request as asked.
-  await row.getByRole("link", { name: "CI reader" }).click();
+  await row.getByRole("link", { name: "CI reader", exact: true }).click();
   await page.getByText("Pending: an owner of acme has to approve this token").waitFor();
   await page.getByText("CI needs to read the API").waitFor();
   await page.getByRole("cell", { name: /Contents/ }).waitFor();
@@ -143,7 +155,7 @@ test("a template link for an organization that requires approval gives a pending
   await context.close();
 });
 
-test("a token for the own account works on the API at once; edit, regenerate, delete", async () => {
+test("a token for the own account works on the API at once; edit, regenerate, delete", { skip }, async () => {
   const { context, page } = await newPage();
   await signIn(page, "bob");
   await page.getByRole("link", { name: "Generate new token" }).click();
@@ -185,7 +197,7 @@ test("a token for the own account works on the API at once; edit, regenerate, de
   await context.close();
 });
 
-test("a classic token pre-filled from ?scopes= carries exactly those scopes", async () => {
+test("a classic token pre-filled from ?scopes= carries exactly those scopes", { skip }, async () => {
   const { context, page } = await newPage();
   await signIn(page, "carol");
   await page.goto(`${server.base}/settings/tokens/new?scopes=repo,gist&description=deploy+script`);
@@ -206,7 +218,7 @@ test("a classic token pre-filled from ?scopes= carries exactly those scopes", as
   await context.close();
 });
 
-test("a form with bad values is shown again with its errors and changes nothing", async () => {
+test("a form with bad values is shown again with its errors and changes nothing", { skip }, async () => {
   const { context, page } = await newPage();
   await signIn(page, "carol");
   const before = expectStatus(
@@ -223,15 +235,16 @@ test("a form with bad values is shown again with its errors and changes nothing"
   await page.getByLabel("Token name").evaluate((el) => el.removeAttribute("required"));
   await page.getByRole("button", { name: "Generate token" }).click();
   await page.getByRole("alert").getByText("The token was not generated").waitFor();
-  await page.getByText("Choose a custom expiration date").first().waitFor();
+  await page.getByText("The expiration date must be between tomorrow and 366 days from today").first().waitFor();
+  await page.getByText("Name can't be blank.").first().waitFor();
   assert.equal(await page.getByLabel("Description").inputValue(), "kept after the error");
   assert.equal(await page.getByLabel("Contents").inputValue(), "write");
-  assert.equal(await page.getByLabel("Token name").getAttribute("aria-invalid"), null);
-  await assertAccessible(page, "a refused form");
-  await page.getByLabel("Expiration", { exact: true }).selectOption("30");
-  await page.getByRole("button", { name: "Generate token" }).click();
-  await page.getByRole("alert").getByText("The token was not generated").waitFor();
   assert.equal(await page.getByLabel("Token name").getAttribute("aria-invalid"), "true");
+  assert.equal(
+    await page.getByLabel("Expiration", { exact: true }).getAttribute("aria-invalid"),
+    "true",
+  );
+  await assertAccessible(page, "a refused form");
   await shot(page, "form-errors");
   const after = expectStatus(
     await rest(server.base, "GET", "/user/personal-access-tokens", { login: "carol" }),
@@ -242,7 +255,7 @@ test("a form with bad values is shown again with its errors and changes nothing"
   await context.close();
 });
 
-test("a cross-site POST and a POST without the form token are refused", async () => {
+test("a cross-site POST and a POST without the form token are refused", { skip }, async () => {
   const { context, page } = await newPage();
   await signIn(page, "carol");
   await page.goto(`${server.base}/settings/tokens`);
@@ -279,7 +292,7 @@ test("a cross-site POST and a POST without the form token are refused", async ()
   await context.close();
 });
 
-test("signing out ends the session: the old cookie no longer works", async () => {
+test("signing out ends the session: the old cookie no longer works", { skip }, async () => {
   const { context, page } = await newPage();
   await signIn(page, "alice");
   await page.goto(`${server.base}/settings/sessions`);
@@ -289,8 +302,8 @@ test("signing out ends the session: the old cookie no longer works", async () =>
   const cookie = await cookieHeader(context);
   const signedIn = await fetch(`${server.base}/settings/sessions`, { headers: { cookie }, redirect: "manual" });
   assert.equal(signedIn.status, 200);
-  await page.getByRole("button", { name: `Account menu for alice` }).click();
-  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.locator("summary", { hasText: "account menu" }).click();
+  await page.locator("header").getByRole("button", { name: "Sign out" }).click();
   await page.getByText("You have signed out.").waitFor();
   const after = await fetch(`${server.base}/settings/sessions`, { headers: { cookie }, redirect: "manual" });
   assert.equal(after.status, 303, "the old cookie is sent to sign in");
@@ -298,7 +311,7 @@ test("signing out ends the session: the old cookie no longer works", async () =>
   await context.close();
 });
 
-test("a user whose email is not verified sees why they cannot create tokens", async () => {
+test("a user whose email is not verified sees why they cannot create tokens", { skip }, async () => {
   const { context, page } = await newPage();
   await signIn(page, "dave");
   await page.getByText("Verify your email address to create tokens.").waitFor();

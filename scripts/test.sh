@@ -2,9 +2,11 @@
 # The whole test suite: formatting, lints, every crate's tests (unit, conformance, HTTP, CLI).
 # Tests that need PostgreSQL run when it answers on 127.0.0.1:5432 (PATGATE_TEST_PG_URL overrides);
 # PATGATE_REQUIRE_PG=1 (set by .ci/run) turns "PostgreSQL absent" into a failure.
-# Then the octokit end-to-end test (scripts/e2e.sh) when node is installed, last, so that node's
-# test summary closes the output; PATGATE_REQUIRE_NODE=1 (set by .ci/run) turns "node absent" into
-# a failure.
+# Then the end-to-end tests (scripts/e2e.sh: GitHub's octokit client, and the web UI in Chromium
+# driven by Playwright) when node is installed, last, so that node's test summary closes the
+# output; PATGATE_REQUIRE_NODE=1 (set by .ci/run) turns "node absent" into a failure, and
+# PATGATE_REQUIRE_BROWSER=1 (also set by .ci/run) turns "Chromium absent" into a failure instead of
+# skipping the browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,7 +36,7 @@ else
 fi
 
 if [ "$e2e" = 1 ]; then
-  echo "== end-to-end: @octokit/rest against patgate"
+  echo "== end-to-end: @octokit/rest and the web UI (Chromium) against patgate"
   # The tests above built the binary with the workspace's features; use it rather than rebuild.
   target_dir="${CARGO_TARGET_DIR:-target}"
   if [ -z "${PATGATE_BIN:-}" ] && [ -x "$target_dir/debug/patgate" ]; then

@@ -315,19 +315,12 @@ pub async fn create(State(state): State<AppState>, signed: SignedIn, form: FormD
         expires_on: form.get("expires_on").unwrap_or("").to_owned(),
     };
     let mut errors = Vec::new();
-    let expiration = match token_form::expiration_of(&TokenInput {
+    let expiration = Some(token_form::expiration_of(&TokenInput {
         expiration: input.expiration.clone(),
         expires_on: input.expires_on.clone(),
         ..TokenInput::default()
-    }) {
-        Ok(e) => Some(e),
-        Err(message) => {
-            errors.push(("expires_at".to_owned(), message));
-            None
-        }
-    };
-    if errors.is_empty() {
-        // A scope checked together with its parent is the parent alone (GitHub normalises so).
+    }));
+    {
         let request = CreateClassic {
             note: input.note.clone(),
             scopes: input.scopes.clone(),

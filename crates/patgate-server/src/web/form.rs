@@ -73,7 +73,9 @@ pub async fn require_form_token(
     req: Request,
     next: Next,
 ) -> Response {
-    if req.method() != Method::POST {
+    // Signing in needs no session (a stale cookie must not stand in the way); the `CsrfLayer`
+    // guards it.
+    if req.method() != Method::POST || req.uri().path() == "/login" {
         return next.run(req).await;
     }
     let Some(secret) = presented_secret(&state, req.headers()) else {

@@ -304,19 +304,14 @@ fn parse_date(s: &str) -> Option<Date> {
     Date::parse(s.trim(), &format).ok()
 }
 
-/// The expiration the form asks for, or the message for the field.
-pub fn expiration_of(input: &TokenInput) -> Result<Expiration, String> {
+/// The expiration the form asks for. What the form cannot read (no custom date, an unknown
+/// choice) goes to the domain's validation as a value it refuses, so that its rule and message
+/// decide, alongside every other field's, and nothing is created.
+pub fn expiration_of(input: &TokenInput) -> Expiration {
     match input.expiration.as_str() {
-        "none" => Ok(Expiration::Never),
-        "custom" => parse_date(&input.expires_on)
-            .map(Expiration::Date)
-            .ok_or_else(|| "Choose a custom expiration date (YYYY-MM-DD).".to_owned()),
-        days => days
-            .parse::<u16>()
-            .ok()
-            .filter(|d| (1..=validate::MAX_EXPIRY_DAYS).contains(d))
-            .map(Expiration::Days)
-            .ok_or_else(|| "Choose an expiration.".to_owned()),
+        "none" => Expiration::Never,
+        "custom" => Expiration::Date(parse_date(&input.expires_on).unwrap_or(Date::MIN)),
+        days => Expiration::Days(days.parse::<u16>().unwrap_or(0)),
     }
 }
 
@@ -538,9 +533,11 @@ pub fn build(
         name: Some(input.name.clone()).filter(|s| !s.is_empty()),
         description: Some(input.description.clone()).filter(|s| !s.is_empty()),
         target_name: Some(owner_login.clone()),
-        expiration: expiration_of(&input)
-            .ok()
-            .filter(|e| !matches!(e, Expiration::Date(_))),
+        // A link carries days from now, not a date.
+        expiration: Some(expiration_of(&input)).filter(|e| {
+            matches!(e, Expiration::Never)
+                || matches!(e, Expiration::Days(d) if (1..=validate::MAX_EXPIRY_DAYS).contains(d))
+        }),
         permissions: input.permissions,
         problems: Vec::new(),
         notes: Vec::new(),

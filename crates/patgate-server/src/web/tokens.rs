@@ -252,20 +252,13 @@ pub async fn new(
 pub async fn create(State(state): State<AppState>, signed: SignedIn, form: FormData) -> Response {
     let input = token_form::input_from_form(&form);
     let mut errors = BTreeMap::new();
-    let expiration = match token_form::expiration_of(&input) {
-        Ok(e) => Some(e),
-        Err(message) => {
-            errors.insert("expires_at".to_owned(), vec![message]);
-            None
-        }
-    };
-    if errors.is_empty() {
+    {
         let request = CreateFineGrained {
             name: input.name.clone(),
             description: Some(input.description.clone()).filter(|d| !d.trim().is_empty()),
             justification: Some(input.justification.clone()).filter(|d| !d.trim().is_empty()),
             resource_owner: Some(input.owner.clone()).filter(|o| !o.is_empty()),
-            expiration,
+            expiration: Some(token_form::expiration_of(&input)),
             repository_selection: Some(token_form::selection_of(&input)),
             repositories: if input.selection == "subset" {
                 input.repositories.clone()
@@ -760,20 +753,7 @@ pub async fn regenerate_token(
         expires_on: form.get("expires_on").unwrap_or("").to_owned(),
         ..TokenInput::default()
     };
-    let expiration = match token_form::expiration_of(&input) {
-        Ok(e) => e,
-        Err(message) => {
-            return Err(regenerate_page(
-                state,
-                signed,
-                token,
-                nav,
-                Some(message),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await);
-        }
-    };
+    let expiration = token_form::expiration_of(&input);
     match state
         .app
         .regenerate(&signed.user, token.id, Some(expiration))

@@ -20,3 +20,4 @@ mod replicas;
 mod schema;
 mod security;
 mod support;
+mod web;

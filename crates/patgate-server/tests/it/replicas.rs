@@ -519,3 +519,77 @@ async fn copy_moves_a_sqlite_installation_to_postgresql_with_working_tokens() {
         .expect("repo");
     assert_eq!(r.status().as_u16(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_session_signed_in_on_one_replica_works_on_the_other_and_a_sign_out_ends_it_on_both()
+{
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    seed(&db.url).await;
+    let a = replica(&db.url, &[]).await;
+    let b = replica(&db.url, &[]).await;
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let signed_in = browser
+        .post(format!("{}/login", a.base))
+        .form(&[("login", "alice"), ("password", "alice-password")])
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(signed_in.status().as_u16(), 303);
+    let cookie = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| {
+            c.split(';')
+                .next()
+                .filter(|p| p.starts_with("patgate_session="))
+        })
+        .expect("a session cookie")
+        .to_owned();
+    let status = |base: String| {
+        let browser = browser.clone();
+        let cookie = cookie.clone();
+        async move {
+            browser
+                .get(format!("{base}/settings/sessions"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .expect("page")
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(status(b.base.clone()).await, 200, "b knows the session");
+    let page = browser
+        .get(format!("{}/settings/sessions", b.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    let at = page.find("name=\"_csrf\" value=\"").expect("a form token") + 20;
+    let token = &page[at..at + 32];
+    let out = browser
+        .post(format!("{}/logout", b.base))
+        .header("cookie", &cookie)
+        .form(&[("_csrf", token)])
+        .send()
+        .await
+        .expect("sign out");
+    assert_eq!(out.status().as_u16(), 303);
+    // Sessions are read from the database on every page: gone on a at once.
+    assert_eq!(
+        status(a.base.clone()).await,
+        303,
+        "a refuses the ended session"
+    );
+}
