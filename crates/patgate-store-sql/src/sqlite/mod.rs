@@ -213,6 +213,14 @@ impl SqliteStore {
         Ok(())
     }
 
+    pub(crate) async fn notify_tokens(
+        &self,
+        _conn: &mut Conn,
+        _ids: &[TokenId],
+    ) -> StoreResult<()> {
+        Ok(())
+    }
+
     pub(crate) async fn notify_directory(&self, _conn: &mut Conn) -> StoreResult<()> {
         Ok(())
     }
