@@ -553,6 +553,16 @@ pub fn take_back(
     changes.merge(regrant(&rest, None, returned, now))
 }
 
+/// The name a fine-grained token gets when an earlier token of its user already has its name
+/// (case-insensitively; a database from before names were unique may hold such pairs): `name
+/// (n)`, the name cut so that the whole stays within the longest name allowed.
+pub fn disambiguated(name: &str, n: usize) -> String {
+    let suffix = format!(" ({n})");
+    let room = crate::validate::MAX_NAME_CHARS.saturating_sub(suffix.chars().count());
+    let base: String = name.chars().take(room).collect();
+    format!("{}{suffix}", base.trim_end())
+}
+
 // ---------------------------------------------------------------------------------------------
 // The transitions
 // ---------------------------------------------------------------------------------------------

@@ -851,3 +851,25 @@ fn asking_for_access_for_a_token_not_owned_by_an_organization_is_refused() {
         Err(Refusal::NotOrganizationOwned(TOKEN))
     );
 }
+
+#[test]
+fn a_duplicate_name_is_numbered_within_the_longest_name() {
+    let rows = [
+        ("ci", 2, "ci (2)"),
+        ("ci", 10, "ci (10)"),
+        (
+            "a name of exactly forty characters, long",
+            2,
+            "a name of exactly forty characters, (2)",
+        ),
+        ("Été", 3, "Été (3)"),
+    ];
+    for (name, n, expected) in rows {
+        let got = disambiguated(name, n);
+        assert_eq!(got, expected);
+        assert!(
+            got.chars().count() <= crate::validate::MAX_NAME_CHARS,
+            "{got}"
+        );
+    }
+}

@@ -425,7 +425,10 @@ impl Store for PostgresStore {
                 other => StoreError::Backend(Box::new(other)),
             });
         pool.close().await;
-        result
+        result?;
+        tokens::fold_token_names(self, time::OffsetDateTime::now_utc())
+            .await
+            .map(|_| ())
     }
 
     async fn ping(&self) -> StoreResult<()> {

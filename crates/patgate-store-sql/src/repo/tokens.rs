@@ -10,14 +10,16 @@
 //! These methods write tokens alone; requests and grants change with them only through
 //! `GovernanceStore::apply` (`super::changes`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
 
 use patgate_domain::model::{
     AccountId, GrantState, KeyId, RepositorySelection, Token, TokenAccess, TokenGrant, TokenId,
 };
+use patgate_domain::governance;
 use patgate_domain::token::TokenHash;
+use time::OffsetDateTime;
 use patgate_store::codec::{
     decode_permissions, decode_scopes, encode_permissions, encode_scopes, from_unix, opt_from_unix,
     to_unix,
@@ -25,7 +27,7 @@ use patgate_store::codec::{
 use patgate_store::{NewAuditEvent, NewToken, StoreError, StoreResult, TokenStore};
 
 use super::audit::insert_all;
-use super::rows::{account_kind_str, corrupt, parse_account_kind, repo_ids};
+use super::rows::{KIND_ORG, account_kind_str, corrupt, fold, parse_account_kind, repo_ids};
 use super::{Conn, Db, EngineStore, commit, db_err, id_list};
 
 const FINE_GRAINED: &str = "fine_grained";
@@ -76,8 +78,18 @@ statements! {
     INSERT_TOKEN = "INSERT INTO tokens (kind, user_id, hash, last_eight, name, description, \
         justification, created_at, issued_at, expires_at, resource_owner_id, resource_owner_kind, \
         requested_selection, requested_permissions, granted_selection, granted_permissions, \
-        grant_state, scopes, app_org_id, app_permissions) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-        $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) RETURNING id";
+        grant_state, scopes, app_org_id, app_permissions, name_folded) VALUES ($1, $2, $3, $4, \
+        $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
+        RETURNING id";
+    /// The fine-grained tokens not folded yet (stored before names were unique), and every
+    /// fine-grained token of their users, by user and id.
+    UNFOLDED_NAMES = concat!(
+        "SELECT id, user_id, name, name_folded, resource_owner_id, resource_owner_kind \
+         FROM tokens WHERE kind = 'fine_grained' AND user_id IN (SELECT user_id FROM tokens \
+         WHERE kind = 'fine_grained' AND name_folded IS NULL) ORDER BY user_id, id",
+        for_update!(),
+    );
+    SET_NAME = "UPDATE tokens SET name = $1, name_folded = $2 WHERE id = $3";
     TOKENS_BY_IDS = concat!(
         "SELECT ",
         token_cols!(),
@@ -313,11 +325,32 @@ impl GrantCols {
     }
 }
 
+/// The key of a token's name in the unique index `tokens_user_name_key`: the folded name of a
+/// fine-grained token; none for the other kinds, whose names need not be unique.
+pub(crate) fn name_key(kind: &str, name: &str) -> Option<String> {
+    (kind == FINE_GRAINED).then(|| fold(name))
+}
+
+/// A unique violation of `tokens_user_name_key` (PostgreSQL names the index, SQLite its
+/// columns) is the name being taken; anything else stays what it is.
+fn name_taken(e: StoreError, name: &str) -> StoreError {
+    match e {
+        StoreError::UniqueViolation(what)
+            if what.contains("tokens_user_name_key") || what.contains("name_folded") =>
+        {
+            StoreError::NameTaken(name.to_owned())
+        }
+        other => other,
+    }
+}
+
 /// Inserts the token's row and its repository lists (nothing else: no request, no grant).
+/// `NameTaken` when another fine-grained token of the user has its name, case-insensitively.
 pub(crate) async fn insert_token_row(conn: &mut Conn, token: &NewToken) -> StoreResult<TokenId> {
     let cols = GrantCols::of(&token.grant);
+    let kind = kind_str(&token.grant);
     let id: i64 = sqlx::query_scalar(INSERT_TOKEN)
-        .bind(kind_str(&token.grant))
+        .bind(kind)
         .bind(token.user.0)
         .bind(hash_bytes(&token.hash))
         .bind(&token.last_eight)
@@ -337,9 +370,10 @@ pub(crate) async fn insert_token_row(conn: &mut Conn, token: &NewToken) -> Store
         .bind(cols.scopes.as_deref())
         .bind(cols.app_org_id)
         .bind(cols.app_permissions.as_deref())
+        .bind(name_key(kind, &token.name))
         .fetch_one(&mut *conn)
         .await
-        .map_err(db_err)?;
+        .map_err(|e| name_taken(db_err(e), &token.name))?;
     cols.insert_repos(conn, id).await?;
     Ok(TokenId(id))
 }
@@ -375,6 +409,88 @@ pub(crate) async fn lock_token(conn: &mut Conn, id: TokenId) -> StoreResult<Stri
         .await
         .map_err(db_err)?
         .ok_or(StoreError::NotFound)
+}
+
+/// Folds the names of fine-grained tokens stored before names were unique (migration 0004), in
+/// one transaction. Of the tokens of a user whose names fold alike, the earliest keeps its name
+/// and the later ones are renamed (`governance::disambiguated`, numbered past every name the
+/// user has), in id order, each with an audit row saying so. Returns
+/// how many tokens were renamed. Concurrent callers (replicas starting together) queue on the
+/// rows' locks; the later finds nothing left to fold.
+pub(crate) async fn fold_token_names(store: &EngineStore, now: OffsetDateTime) -> StoreResult<usize> {
+    type Row = (i64, i64, String, Option<String>, Option<i64>, Option<String>);
+    let mut tx = store.write_tx().await?;
+    let rows: Vec<Row> = sqlx::query_as(UNFOLDED_NAMES)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut taken: HashSet<(i64, String)> = rows
+        .iter()
+        .filter_map(|(_, user, _, folded, ..)| folded.clone().map(|f| (*user, f)))
+        .collect();
+    // Every name held once keeps it, first; then the later holders of a name are numbered past
+    // every name their user has, in id order.
+    let mut later = Vec::new();
+    let mut keep = Vec::new();
+    for row in rows.iter().filter(|(_, _, _, folded, ..)| folded.is_none()) {
+        let (_, user, name, ..) = row;
+        if taken.insert((*user, fold(name))) {
+            keep.push((row, name.clone()));
+        } else {
+            later.push(row);
+        }
+    }
+    for row in later {
+        let (_, user, name, ..) = row;
+        let mut n = 2;
+        let mut new_name = governance::disambiguated(name, n);
+        while !taken.insert((*user, fold(&new_name))) {
+            n += 1;
+            new_name = governance::disambiguated(name, n);
+        }
+        keep.push((row, new_name));
+    }
+    let mut renames = Vec::new();
+    for ((id, _, name, _, owner, owner_kind), new_name) in keep {
+        sqlx::query(SET_NAME)
+            .bind(&new_name)
+            .bind(fold(&new_name))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if new_name != *name {
+            let org = (owner_kind.as_deref() == Some(KIND_ORG))
+                .then_some(*owner)
+                .flatten()
+                .map(AccountId);
+            renames.push(NewAuditEvent {
+                action: "personal_access_token.update".into(),
+                actor: None,
+                actor_login: None,
+                org,
+                token_id: Some(TokenId(*id)),
+                data: serde_json::json!({
+                    "user_programmatic_access_name": new_name,
+                    "previous_name": name,
+                    "explanation": "renamed: an earlier token of the user has the same name",
+                }),
+                created_at: now,
+            });
+        }
+    }
+    insert_all(&mut tx, &renames, None).await?;
+    commit(tx).await?;
+    for event in &renames {
+        tracing::warn!(
+            token = ?event.token_id,
+            "renamed a fine-grained token whose name an earlier token of its user has"
+        );
+    }
+    Ok(renames.len())
 }
 
 /// A grant of another kind than the token's: a token's kind never changes.

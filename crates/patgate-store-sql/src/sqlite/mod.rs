@@ -248,7 +248,10 @@ impl Store for SqliteStore {
         sqlx::migrate!("migrations/sqlite")
             .run(&self.writer)
             .await
-            .map_err(|e| StoreError::Backend(Box::new(e)))
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
+        tokens::fold_token_names(self, time::OffsetDateTime::now_utc())
+            .await
+            .map(|_| ())
     }
 
     async fn ping(&self) -> StoreResult<()> {

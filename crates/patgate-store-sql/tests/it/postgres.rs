@@ -963,3 +963,36 @@ async fn migrating_to_governance_backfills_requests_and_grants() {
     assert_eq!(all.len(), 3);
     assert!(all.iter().all(|x| x.id <= r.id));
 }
+
+/// Version 4 makes fine-grained names unique per user: a database from before it keeps every
+/// token, the later of two that share a folded name renamed.
+#[tokio::test]
+async fn migrating_to_unique_names_renames_later_duplicates() {
+    use std::borrow::Cow;
+
+    let db = db_or_skip!();
+    let store = db.store().await;
+    sqlx::raw_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let mut before = sqlx::migrate!("migrations/postgres");
+    before.migrations = Cow::Owned(
+        before
+            .migrations
+            .iter()
+            .filter(|m| m.version < 4)
+            .cloned()
+            .collect(),
+    );
+    before.run(store.pool()).await.unwrap();
+    let users = [user(&store, "mona").await.id, user(&store, "bob").await.id];
+    for sql in super::old_tokens(users, |n| format!("'\\x{n:02x}'::bytea")) {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+    store.migrate().await.unwrap();
+    super::check_names_folded(&store, users).await;
+}

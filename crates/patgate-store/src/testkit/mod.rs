@@ -108,6 +108,7 @@ macro_rules! conformance_tests {
             classic_token_round_trips_keeping_scope_order,
             app_installation_token_round_trips,
             duplicate_hash_is_a_unique_violation,
+            fine_grained_names_are_unique_per_user_case_insensitively,
             tokens_of_user_newest_first_without_app_tokens,
             update_token_replaces_description_and_grant,
             update_token_cannot_change_the_kind,
