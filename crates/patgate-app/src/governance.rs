@@ -1,19 +1,21 @@
 //! Organization governance (seeds 000-003): owners (through an app installation) list and
 //! review fine-grained token requests, list and revoke grants; requesters cancel their requests.
 
+use std::collections::HashMap;
+
 use serde_json::json;
 use time::OffsetDateTime;
 
 use patgate_domain::catalog::{Level, Permission};
+use patgate_domain::governance::{self, Changes, Refusal, Review, Standing};
 use patgate_domain::model::{
-    AccountId, AccountKind, GrantId, GrantState, Organization, RepoId, Repository, RequestId,
-    Token, TokenAccess, TokenGrant, TokenId, User,
+    AccountId, AccountKind, GrantId, Organization, RepoId, Repository, RequestId, Token,
+    TokenAccess, TokenGrant, TokenId, User,
 };
 use patgate_domain::validate::{ErrorCode, FieldError, ValidationErrors};
-use patgate_store::{
-    Grant, NewAuditEvent, RequestDecision, RequestStatus, StoreError, TokenRequest,
-};
+use patgate_store::{Grant, NewAuditEvent, RequestStatus, StoreError, TokenRequest};
 
+use crate::tokens::refusal;
 use crate::{App, AppError};
 
 pub const MAX_REVIEW_IDS: usize = 100;
@@ -27,6 +29,15 @@ pub const MAX_PER_PAGE: u32 = 100;
 pub struct Actor {
     pub id: Option<AccountId>,
     pub login: String,
+}
+
+impl Actor {
+    fn domain(&self) -> governance::Actor {
+        governance::Actor {
+            id: self.id,
+            login: Some(self.login.clone()),
+        }
+    }
 }
 
 /// The filters of GitHub's `GET /orgs/{org}/personal-access-token(-request)s`.
@@ -299,101 +310,50 @@ impl App {
     ) -> Result<(), AppError> {
         check_ids("PersonalAccessTokenRequest", "pat_request_ids", ids.len())?;
         check_reason(reason)?;
-        let mut decisions = Vec::with_capacity(ids.len());
-        let mut events = Vec::with_capacity(ids.len());
-        let mut seen = std::collections::BTreeSet::new();
-        for id in ids {
-            if !seen.insert(*id) {
-                continue;
-            }
-            let request = match self.store().request_by_id(*id).await? {
-                Some(r) if r.org == org.id && r.status == RequestStatus::Pending => r,
-                _ => {
-                    return Err(invalid(
-                        "PersonalAccessTokenRequest",
-                        "pat_request_ids",
-                        format!("{id} is not a pending request of {}", org.login),
-                    ));
-                }
-            };
-            let token = self
-                .store()
-                .token_by_id(request.token_id)
-                .await?
-                .ok_or(AppError::NotFound)?;
-            let TokenGrant::FineGrained {
-                resource_owner,
-                resource_owner_kind,
-                requested,
-                granted,
-                state,
-            } = &token.grant
-            else {
-                return Err(AppError::Internal(format!(
-                    "request {id} is for a token that is not fine-grained"
-                )));
-            };
-            let grant = if approve {
-                TokenGrant::FineGrained {
-                    resource_owner: *resource_owner,
-                    resource_owner_kind: *resource_owner_kind,
-                    requested: requested.clone(),
-                    granted: Some(request.access.clone()),
-                    state: GrantState::Approved,
-                }
-            } else {
-                match (state, granted) {
-                    // A raise was refused: the approved access stays, the edit is undone.
-                    (GrantState::Approved, Some(old)) => TokenGrant::FineGrained {
-                        resource_owner: *resource_owner,
-                        resource_owner_kind: *resource_owner_kind,
-                        requested: old.clone(),
-                        granted: Some(old.clone()),
-                        state: GrantState::Approved,
-                    },
-                    _ => TokenGrant::FineGrained {
-                        resource_owner: *resource_owner,
-                        resource_owner_kind: *resource_owner_kind,
-                        requested: requested.clone(),
-                        granted: None,
-                        state: GrantState::Denied,
-                    },
-                }
-            };
-            let action = if approve {
-                "personal_access_token.access_granted"
-            } else {
-                "personal_access_token.request_denied"
-            };
-            events.push(self.audit_event(
-                action,
-                actor,
-                org.id,
-                Some(token.id),
-                json!({
-                    "user_programmatic_access_name": token.name,
-                    "user_programmatic_access_request_id": id.0,
-                    "repository_selection": request.access.selection.as_str(),
-                    "reason": reason,
-                }),
-            ));
-            decisions.push(RequestDecision {
-                request: *id,
-                token: token.id,
-                status: if approve {
-                    RequestStatus::Approved
-                } else {
-                    RequestStatus::Denied
-                },
-                grant,
-            });
-        }
-        match self
+        let ids = distinct(ids);
+        let not_pending = |id: RequestId| {
+            invalid(
+                "PersonalAccessTokenRequest",
+                "pat_request_ids",
+                format!("{id} is not a pending request of {}", org.login),
+            )
+        };
+        let requests: HashMap<RequestId, TokenRequest> = self
             .store()
-            .decide_requests(&decisions, actor.id, reason, self.now(), &events)
-            .await
-        {
-            Ok(()) => {}
+            .requests_by_ids(&ids)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        let mut tokens = Vec::with_capacity(ids.len());
+        for id in &ids {
+            match requests.get(id) {
+                Some(r) if r.org == org.id && r.status == RequestStatus::Pending => {
+                    tokens.push(r.token_id)
+                }
+                _ => return Err(not_pending(*id)),
+            }
+        }
+        let standings = self.standings_of(&tokens).await?;
+        let now = self.now();
+        let mut changes = Changes::default();
+        for (id, token) in ids.iter().zip(&tokens) {
+            let standing = standings.get(token).ok_or(AppError::NotFound)?;
+            let review = Review {
+                org: org.id,
+                request: *id,
+                approve,
+                reviewer: actor.domain(),
+                reason: reason.map(str::to_owned),
+                now,
+            };
+            changes = changes.merge(governance::review(standing, review).map_err(|r| match r {
+                Refusal::NotPending(id) => not_pending(id),
+                other => refusal(other),
+            })?);
+        }
+        match self.store().apply(&changes).await {
+            Ok(_) => {}
             Err(StoreError::Conflict(msg)) => {
                 return Err(invalid(
                     "PersonalAccessTokenRequest",
@@ -403,10 +363,24 @@ impl App {
             }
             Err(e) => return Err(e.into()),
         }
-        for d in &decisions {
-            self.forget_token(d.token);
+        for token in &tokens {
+            self.forget_token(*token);
         }
         Ok(())
+    }
+
+    /// The standings of `tokens`, by token.
+    async fn standings_of(
+        &self,
+        tokens: &[TokenId],
+    ) -> Result<HashMap<TokenId, Standing>, AppError> {
+        Ok(self
+            .store()
+            .standings(tokens)
+            .await?
+            .into_iter()
+            .map(|st| (st.token.id, st))
+            .collect())
     }
 
     /// `GET /orgs/{org}/personal-access-tokens`: grants, filtered and paged.
@@ -487,56 +461,44 @@ impl App {
         ids: &[GrantId],
     ) -> Result<(), AppError> {
         check_ids("PersonalAccessToken", "pat_ids", ids.len())?;
-        let mut revocations = Vec::with_capacity(ids.len());
-        let mut events = Vec::with_capacity(ids.len());
-        let mut seen = std::collections::BTreeSet::new();
-        for id in ids {
-            if !seen.insert(*id) {
-                continue;
+        let ids = distinct(ids);
+        let not_granted = |id: GrantId| {
+            invalid(
+                "PersonalAccessToken",
+                "pat_ids",
+                format!("{id} is not a grant of {}", org.login),
+            )
+        };
+        let grants: HashMap<GrantId, Grant> = self
+            .store()
+            .grants_by_ids(&ids)
+            .await?
+            .into_iter()
+            .map(|g| (g.id, g))
+            .collect();
+        let mut tokens = Vec::with_capacity(ids.len());
+        for id in &ids {
+            match grants.get(id) {
+                Some(g) if g.org == org.id => tokens.push(g.token_id),
+                _ => return Err(not_granted(*id)),
             }
-            let grant = match self.store().grant_by_id(*id).await? {
-                Some(g) if g.org == org.id => g,
-                _ => {
-                    return Err(invalid(
-                        "PersonalAccessToken",
-                        "pat_ids",
-                        format!("{id} is not a grant of {}", org.login),
-                    ));
-                }
-            };
-            let token = self
-                .store()
-                .token_by_id(grant.token_id)
-                .await?
-                .ok_or(AppError::NotFound)?;
-            let selection = match &token.grant {
-                TokenGrant::FineGrained {
-                    granted: Some(a), ..
-                } => a.selection.as_str(),
-                _ => "none",
-            };
-            events.push(self.audit_event(
-                "personal_access_token.access_revoked",
-                actor,
-                org.id,
-                Some(token.id),
-                json!({
-                    "user_programmatic_access_id": id.0,
-                    "user_programmatic_access_name": token.name,
-                    "repository_selection": selection,
-                }),
-            ));
-            let returned = TokenGrant::FineGrained {
-                resource_owner: token.user,
-                resource_owner_kind: AccountKind::User,
-                requested: TokenAccess::none(),
-                granted: None,
-                state: GrantState::Revoked,
-            };
-            revocations.push((*id, token.id, returned));
         }
-        match self.store().revoke_grants(&revocations, &events).await {
-            Ok(()) => {}
+        let standings = self.standings_of(&tokens).await?;
+        let now = self.now();
+        let mut changes = Changes::default();
+        for (id, token) in ids.iter().zip(&tokens) {
+            let standing = standings.get(token).ok_or(AppError::NotFound)?;
+            changes = changes.merge(
+                governance::revoke(standing, org.id, *id, actor.domain(), now).map_err(
+                    |r| match r {
+                        Refusal::NotGranted(id) => not_granted(id),
+                        other => refusal(other),
+                    },
+                )?,
+            );
+        }
+        match self.store().apply(&changes).await {
+            Ok(_) => {}
             Err(StoreError::NotFound) => {
                 return Err(invalid(
                     "PersonalAccessToken",
@@ -546,7 +508,7 @@ impl App {
             }
             Err(e) => return Err(e.into()),
         }
-        for (_, token, _) in &revocations {
+        for token in &tokens {
             self.forget_token(*token);
         }
         Ok(())
@@ -557,60 +519,41 @@ impl App {
         &self,
         user: &User,
         token_id: TokenId,
-    ) -> Result<TokenRequest, AppError> {
-        let token = self.own_token(user, token_id).await?;
-        let request = self
-            .store()
-            .pending_request_of_token(token.id)
-            .await?
-            .ok_or_else(|| AppError::Conflict("this token has no pending request".into()))?;
-        let TokenGrant::FineGrained {
-            resource_owner,
-            resource_owner_kind,
-            granted,
-            state,
-            requested,
-        } = &token.grant
-        else {
-            return Err(AppError::NotFound);
-        };
-        let grant = match (state, granted) {
-            (GrantState::Approved, Some(old)) => TokenGrant::FineGrained {
-                resource_owner: *resource_owner,
-                resource_owner_kind: *resource_owner_kind,
-                requested: old.clone(),
-                granted: Some(old.clone()),
-                state: GrantState::Approved,
-            },
-            _ => TokenGrant::FineGrained {
-                resource_owner: *resource_owner,
-                resource_owner_kind: *resource_owner_kind,
-                requested: requested.clone(),
-                granted: None,
-                state: GrantState::Denied,
-            },
-        };
-        let actor = Actor {
-            id: Some(user.id),
-            login: user.login.clone(),
-        };
-        let event = self.audit_event(
-            "personal_access_token.request_cancelled",
-            &actor,
-            request.org,
-            Some(token.id),
-            json!({
-                "user_programmatic_access_name": token.name,
-                "user_programmatic_access_request_id": request.id.0,
-                "repository_selection": request.access.selection.as_str(),
-            }),
-        );
-        self.store()
-            .cancel_request(request.id, &grant, self.now(), &[event])
-            .await?;
-        self.forget_token(token.id);
-        Ok(request)
+    ) -> Result<(), AppError> {
+        let standing = self.own_standing(user, token_id).await?;
+        let changes = governance::cancel(&standing, &user.login, self.now()).map_err(refusal)?;
+        self.store().apply(&changes).await?;
+        self.forget_token(token_id);
+        Ok(())
     }
+
+    /// The member leaves the organization (rule 10): the membership goes, and with it the
+    /// organization's grants of their tokens and the requests it had still to decide (each
+    /// token returns to the user, as a revocation leaves it), in one transaction. `false` when
+    /// they were not a member.
+    pub async fn remove_org_member(
+        &self,
+        org: &Organization,
+        member: &User,
+    ) -> Result<bool, AppError> {
+        if self.store().membership(org.id, member.id).await?.is_none() {
+            return Ok(false);
+        }
+        let standings = self.store().standings_in_org(member.id, org.id).await?;
+        let changes = governance::lose_access(org.id, member.id, &standings, self.now());
+        self.store().apply(&changes).await?;
+        for st in &standings {
+            self.forget_token(st.token.id);
+        }
+        self.directory_changed();
+        Ok(true)
+    }
+}
+
+/// `ids` without repetitions, in their first order.
+fn distinct<T: Copy + Eq + std::hash::Hash>(ids: &[T]) -> Vec<T> {
+    let mut seen = std::collections::HashSet::new();
+    ids.iter().copied().filter(|id| seen.insert(*id)).collect()
 }
 
 /// An app installation token lives one hour, as on GitHub.

@@ -2,16 +2,16 @@
 
 use serde_json::json;
 
+use patgate_domain::governance::{self, Creation, Edit, Owner, Refusal, Standing};
 use patgate_domain::model::{
-    AccountKind, GrantState, RepoId, RepositorySelection, Token, TokenAccess, TokenGrant, TokenId,
-    User,
+    AccountKind, RepoId, RepositorySelection, Token, TokenGrant, TokenId, User,
 };
 use patgate_domain::token::{SecretToken, TokenKind};
 use patgate_domain::validate::{
     self, ClassicRequest, CreationContext, ErrorCode, Expiration, FieldError, FineGrainedRequest,
     OwnerChoice, RequestedPermission, ValidationErrors,
 };
-use patgate_store::{Account, NewAuditEvent, NewToken};
+use patgate_store::{Account, NewAuditEvent, NewToken, StoreError};
 
 use crate::{App, AppError};
 
@@ -56,19 +56,7 @@ pub struct Issued {
 
 /// Whether an organization-owned token has access waiting for an owner's review.
 pub fn has_pending_request(token: &Token) -> bool {
-    match &token.grant {
-        TokenGrant::FineGrained {
-            state: GrantState::Pending,
-            ..
-        } => true,
-        TokenGrant::FineGrained {
-            state: GrantState::Approved,
-            requested,
-            granted: Some(granted),
-            ..
-        } => requested != granted,
-        _ => false,
-    }
+    governance::has_pending_request(&token.grant)
 }
 
 fn audit(
@@ -98,6 +86,15 @@ fn owner_org(token: &Token) -> Option<patgate_domain::model::AccountId> {
             ..
         } => Some(*resource_owner),
         _ => None,
+    }
+}
+
+/// A transition that does not apply to the token: as if the token were not there, or, for a
+/// request, a conflict the caller can name.
+pub(crate) fn refusal(r: Refusal) -> AppError {
+    match r {
+        Refusal::NotFineGrained(_) | Refusal::NotOrganizationOwned(_) => AppError::NotFound,
+        other => AppError::Conflict(other.to_string()),
     }
 }
 
@@ -243,92 +240,71 @@ impl App {
             .iter()
             .filter(|t| t.kind() == TokenKind::FineGrained)
             .collect();
+        let folded = patgate_store::codec::fold(req.name.trim());
         let name_taken = fine_grained
             .iter()
-            .any(|t| t.name.eq_ignore_ascii_case(req.name.trim()));
-        let valid = validate::validate_fine_grained(
-            &FineGrainedRequest {
-                name: &req.name,
-                description: req.description.as_deref(),
-                justification: req.justification.as_deref(),
-                expiration: req.expiration.unwrap_or(Expiration::Default),
-                selection,
-                repositories: &repos,
-                unknown_repositories: &unknown,
-                permissions: &req.permissions,
-            },
-            &CreationContext {
-                now: self.now(),
-                email_verified: user.email_verified,
-                fine_grained_count: fine_grained.len(),
-                name_taken,
-                owner: owner.choice(),
-            },
-        )?;
-        let (state, granted) = match owner.kind {
-            AccountKind::User => (GrantState::NotRequired, Some(valid.access.clone())),
-            AccountKind::Organization if valid.needs_approval => (GrantState::Pending, None),
-            AccountKind::Organization => (GrantState::Approved, Some(valid.access.clone())),
-        };
-        let grant = TokenGrant::FineGrained {
-            resource_owner: owner.id,
-            resource_owner_kind: owner.kind,
-            requested: valid.access.clone(),
-            granted,
-            state,
-        };
-        let secret = self.token_format().generate(TokenKind::FineGrained);
-        let org = (owner.kind == AccountKind::Organization).then_some(owner.id);
-        let data = json!({
-            "user_programmatic_access_name": valid.name,
-            "repository_selection": valid.access.selection.as_str(),
-            "user": user.login,
-            "hashed_token": secret.hash().to_base64(),
-        });
-        let mut events = vec![audit(
-            self,
-            "personal_access_token.create",
-            user,
-            org,
-            None,
-            data.clone(),
-        )];
-        match state {
-            GrantState::Pending => events.push(audit(
-                self,
-                "personal_access_token.request_created",
-                user,
-                org,
-                None,
-                data,
-            )),
-            GrantState::Approved => events.push(audit(
-                self,
-                "personal_access_token.access_granted",
-                user,
-                org,
-                None,
-                data,
-            )),
-            _ => {}
-        }
-        let token = self
-            .store()
-            .insert_token(
-                &NewToken {
-                    user: user.id,
-                    name: valid.name,
-                    description: valid.description,
-                    justification: valid.justification,
-                    hash: secret.hash(),
-                    last_eight: secret.last_eight(),
-                    created_at: self.now(),
-                    expires_at: valid.expires_at,
-                    grant,
+            .any(|t| patgate_store::codec::fold(&t.name) == folded);
+        let validate = |fine_grained_count: usize, name_taken: bool| {
+            validate::validate_fine_grained(
+                &FineGrainedRequest {
+                    name: &req.name,
+                    description: req.description.as_deref(),
+                    justification: req.justification.as_deref(),
+                    expiration: req.expiration.unwrap_or(Expiration::Default),
+                    selection,
+                    repositories: &repos,
+                    unknown_repositories: &unknown,
+                    permissions: &req.permissions,
                 },
-                &events,
+                &CreationContext {
+                    now: self.now(),
+                    email_verified: user.email_verified,
+                    fine_grained_count,
+                    name_taken,
+                    owner: owner.choice(),
+                },
             )
-            .await?;
+        };
+        let valid = validate(fine_grained.len(), name_taken)?;
+        let secret = self.token_format().generate(TokenKind::FineGrained);
+        let changes = governance::create_fine_grained(Creation {
+            user: user.id,
+            user_login: user.login.clone(),
+            owner: match owner.kind {
+                AccountKind::User => Owner::Myself,
+                AccountKind::Organization => Owner::Organization {
+                    id: owner.id,
+                    needs_approval: valid.needs_approval,
+                },
+            },
+            name: valid.name,
+            description: valid.description,
+            justification: valid.justification,
+            access: valid.access,
+            hash: secret.hash(),
+            last_eight: secret.last_eight(),
+            expires_at: valid.expires_at,
+            max_fine_grained: validate::MAX_FINE_GRAINED_PER_USER,
+            now: self.now(),
+        });
+        // The cap and the name are checked again inside the inserting transaction: a creation
+        // that raced another one is refused as the validation would have refused it.
+        let refused = |count, taken| match validate(count, taken) {
+            Err(e) => AppError::Validation(e),
+            Ok(_) => AppError::Conflict("the token could not be created; try again".into()),
+        };
+        let token = match self.store().apply(&changes).await {
+            Ok(applied) => applied
+                .tokens
+                .into_iter()
+                .next()
+                .ok_or(AppError::NotFound)?,
+            Err(StoreError::LimitReached { .. }) => {
+                return Err(refused(validate::MAX_FINE_GRAINED_PER_USER, name_taken));
+            }
+            Err(StoreError::NameTaken(_)) => return Err(refused(fine_grained.len(), true)),
+            Err(e) => return Err(e.into()),
+        };
         Ok(Issued { token, secret })
     }
 
@@ -396,19 +372,35 @@ impl App {
         }
     }
 
+    /// One of the user's own tokens with its pending request and grant row (see `own_token`).
+    pub(crate) async fn own_standing(
+        &self,
+        user: &User,
+        id: TokenId,
+    ) -> Result<Standing, AppError> {
+        match self.store().standing(id).await? {
+            Some(st)
+                if st.token.user == user.id && st.token.kind() != TokenKind::AppInstallation =>
+            {
+                Ok(st)
+            }
+            _ => Err(AppError::NotFound),
+        }
+    }
+
     pub async fn edit_fine_grained(
         &self,
         user: &User,
         id: TokenId,
         edit: EditFineGrained,
     ) -> Result<Token, AppError> {
-        let token = self.own_token(user, id).await?;
+        let standing = self.own_standing(user, id).await?;
+        let token = &standing.token;
         let TokenGrant::FineGrained {
             resource_owner,
             resource_owner_kind,
             requested,
-            granted,
-            state,
+            ..
         } = &token.grant
         else {
             return Err(AppError::NotFound);
@@ -471,71 +463,26 @@ impl App {
                 owner: owner.choice(),
             },
         )?;
-        let new_access: TokenAccess = valid.access;
-        let (new_state, new_granted, new_request) = match owner.kind {
-            AccountKind::User => (GrantState::NotRequired, Some(new_access.clone()), false),
-            AccountKind::Organization if !valid.needs_approval => {
-                (GrantState::Approved, Some(new_access.clone()), false)
-            }
-            AccountKind::Organization => match (state, granted) {
-                // Reducing access needs no approval.
-                (GrantState::Approved, Some(old)) if old.covers(&new_access) => {
-                    (GrantState::Approved, Some(new_access.clone()), false)
-                }
-                // Raising it asks again; the approved access keeps working meanwhile.
-                (GrantState::Approved, Some(old)) => {
-                    (GrantState::Approved, Some(old.clone()), true)
-                }
-                _ => (GrantState::Pending, None, true),
+        let changes = governance::edit_fine_grained(
+            &standing,
+            Edit {
+                access: valid.access,
+                description: Some(description),
+                justification: edit.justification,
+                needs_approval: valid.needs_approval,
+                user_login: user.login.clone(),
+                now: self.now(),
             },
-        };
-        let grant = TokenGrant::FineGrained {
-            resource_owner: *resource_owner,
-            resource_owner_kind: *resource_owner_kind,
-            requested: new_access,
-            granted: new_granted,
-            state: new_state,
-        };
-        let org = owner_org(&token);
-        let data = json!({
-            "user_programmatic_access_name": token.name,
-            "repository_selection": selection.as_str(),
-        });
-        let mut events = vec![audit(
-            self,
-            "personal_access_token.update",
-            user,
-            org,
-            Some(id),
-            data.clone(),
-        )];
-        if new_request {
-            events.push(audit(
-                self,
-                "personal_access_token.request_created",
-                user,
-                org,
-                Some(id),
-                data,
-            ));
-        }
-        let updated = if new_request {
-            self.store()
-                .update_token_requesting(
-                    id,
-                    description.as_deref(),
-                    &grant,
-                    edit.justification.as_deref(),
-                    self.now(),
-                    &events,
-                )
-                .await?
-                .0
-        } else {
-            self.store()
-                .update_token(id, description.as_deref(), &grant, &events)
-                .await?
-        };
+        )
+        .map_err(refusal)?;
+        let updated = self
+            .store()
+            .apply(&changes)
+            .await?
+            .tokens
+            .into_iter()
+            .next()
+            .ok_or(AppError::NotFound)?;
         self.forget_token(id);
         Ok(updated)
     }

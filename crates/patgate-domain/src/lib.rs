@@ -5,6 +5,7 @@
 
 pub mod authz;
 pub mod catalog;
+pub mod governance;
 pub mod model;
 pub mod policy;
 pub mod routes;

@@ -31,7 +31,20 @@ pub struct Counters<K> {
 #[derive(Clone, Copy, Debug)]
 struct Window {
     start: Instant,
+    /// Attempts counted in this window, those still being checked included.
     count: u32,
+    /// Of those, the attempts still being checked (not yet settled).
+    pending: u32,
+}
+
+/// Why an attempt was not counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Full {
+    /// The window is used up; it ends in this long.
+    Exhausted(Duration),
+    /// The window is full, but some of what fills it is still being checked: it may free up
+    /// (an attempt that succeeds is refunded), so ask again once one settles.
+    Busy,
 }
 
 impl<K: Hash + Eq + Clone> Counters<K> {
@@ -55,34 +68,41 @@ impl<K: Hash + Eq + Clone> Counters<K> {
         &self.shards[i]
     }
 
-    /// Counts one attempt for `key` if it is under the limit; otherwise how long until the
-    /// window ends.
-    pub fn try_count(&self, key: &K, now: Instant) -> Result<(), Duration> {
+    /// Counts one attempt for `key`, pending until it is settled ([`Counters::settle`] or
+    /// [`Counters::refund`]), if the window has room.
+    pub fn try_count(&self, key: &K, now: Instant) -> Result<(), Full> {
         let Ok(mut map) = self.shard(key).lock() else {
-            return Err(self.window);
+            return Err(Full::Exhausted(self.window));
         };
         let window = self.window;
         if let Some(w) = map.get_mut(key) {
-            if now.duration_since(w.start) >= window {
+            if now.duration_since(w.start) >= window && w.pending == 0 {
                 *w = Window {
                     start: now,
                     count: 0,
+                    pending: 0,
                 };
             }
             if w.count >= self.limit {
-                return Err(window.saturating_sub(now.duration_since(w.start)));
+                return Err(if w.pending > 0 {
+                    Full::Busy
+                } else {
+                    Full::Exhausted(window.saturating_sub(now.duration_since(w.start)))
+                });
             }
             w.count += 1;
+            w.pending += 1;
             return Ok(());
         }
         if self.limit == 0 {
-            return Err(window);
+            return Err(Full::Exhausted(window));
         }
         if map.len() >= self.per_shard {
-            map.retain(|_, w| now.duration_since(w.start) < window);
+            map.retain(|_, w| w.pending > 0 || now.duration_since(w.start) < window);
             if map.len() >= self.per_shard
                 && let Some(oldest) = map
                     .iter()
+                    .filter(|(_, w)| w.pending == 0)
                     .min_by_key(|(_, w)| w.start)
                     .map(|(k, _)| k.clone())
             {
@@ -94,17 +114,40 @@ impl<K: Hash + Eq + Clone> Counters<K> {
             Window {
                 start: now,
                 count: 1,
+                pending: 1,
             },
         );
         Ok(())
     }
 
-    /// Gives back an attempt counted in the current window (one that turned out to be fine).
+    /// Counts one attempt that is settled at once (a use of a limited endpoint).
+    pub fn try_use(&self, key: &K, now: Instant) -> Result<(), Duration> {
+        match self.try_count(key, now) {
+            Ok(()) => {
+                self.settle(key);
+                Ok(())
+            }
+            Err(Full::Exhausted(d)) => Err(d),
+            Err(Full::Busy) => Err(Duration::from_secs(1)),
+        }
+    }
+
+    /// A pending attempt counts for good (a failure).
+    pub fn settle(&self, key: &K) {
+        if let Ok(mut map) = self.shard(key).lock()
+            && let Some(w) = map.get_mut(key)
+        {
+            w.pending = w.pending.saturating_sub(1);
+        }
+    }
+
+    /// A pending attempt is given back (it turned out fine, or could not be checked).
     pub fn refund(&self, key: &K) {
         if let Ok(mut map) = self.shard(key).lock()
             && let Some(w) = map.get_mut(key)
         {
             w.count = w.count.saturating_sub(1);
+            w.pending = w.pending.saturating_sub(1);
         }
     }
 
@@ -154,6 +197,8 @@ pub struct PasswordGuard {
     per_address: Counters<IpAddr>,
     accounts: Mutex<HashMap<String, AccountBackoff>>,
     known: Mutex<HashMap<(String, IpAddr), Instant>>,
+    /// Woken whenever an attempt settles, for attempts waiting on a full but busy window.
+    settled: tokio::sync::Notify,
 }
 
 impl Default for PasswordGuard {
@@ -167,6 +212,7 @@ impl Default for PasswordGuard {
             per_address: Counters::new(FAILURES_PER_ADDRESS, WINDOW, TRACKED),
             accounts: Mutex::new(HashMap::new()),
             known: Mutex::new(HashMap::new()),
+            settled: tokio::sync::Notify::new(),
         }
     }
 }
@@ -220,11 +266,17 @@ impl Attempt<'_> {
         self.settled = true;
         self.guard.refund(self.ip, &self.account);
         self.guard.remember(&self.account, self.ip, self.at);
+        self.guard.settled.notify_waiters();
     }
 
     pub fn failed(mut self) {
         self.settled = true;
+        self.guard
+            .per_address_and_account
+            .settle(&(self.ip, self.account.clone()));
+        self.guard.per_address.settle(&self.ip);
         self.guard.record_failure(&self.account, self.at);
+        self.guard.settled.notify_waiters();
     }
 }
 
@@ -232,35 +284,84 @@ impl Drop for Attempt<'_> {
     fn drop(&mut self) {
         if !self.settled {
             self.guard.refund(self.ip, &self.account);
+            self.guard.settled.notify_waiters();
         }
     }
 }
 
+/// How long an attempt waits for a full window's pending attempts to settle.
+const WAIT_FOR_SETTLED: Duration = Duration::from_secs(10);
+
+/// What `admit_at` says.
+enum Admission<'a> {
+    Go(Attempt<'a>),
+    Refused(Refused),
+    /// Full of attempts still being checked: ask again when one settles.
+    Wait,
+}
+
 impl PasswordGuard {
     /// Admits one password attempt for `login` from `ip`, counting it before the password is
-    /// checked, or refuses it.
-    pub fn admit(&self, login: &str, ip: IpAddr) -> Result<Attempt<'_>, Refused> {
-        self.admit_at(login, ip, Instant::now())
+    /// checked, or refuses it. When the limit is reached only by attempts still being checked,
+    /// it waits for them (they may succeed and give their place back), so that parallel correct
+    /// passwords all get through while parallel wrong ones stop at the limit.
+    pub async fn admit(&self, login: &str, ip: IpAddr) -> Result<Attempt<'_>, Refused> {
+        let deadline = tokio::time::Instant::now() + WAIT_FOR_SETTLED;
+        loop {
+            let settled = self.settled.notified();
+            match self.admission(login, ip, Instant::now()) {
+                Admission::Go(a) => return Ok(a),
+                Admission::Refused(r) => return Err(r),
+                Admission::Wait => {
+                    if tokio::time::timeout_at(deadline, settled).await.is_err() {
+                        return Err(Refused {
+                            retry_after: Duration::from_secs(1),
+                        });
+                    }
+                }
+            }
+        }
     }
 
+    #[cfg(test)]
     fn admit_at(&self, login: &str, ip: IpAddr, now: Instant) -> Result<Attempt<'_>, Refused> {
+        match self.admission(login, ip, now) {
+            Admission::Go(a) => Ok(a),
+            Admission::Refused(r) => Err(r),
+            Admission::Wait => Err(Refused {
+                retry_after: Duration::ZERO,
+            }),
+        }
+    }
+
+    fn admission(&self, login: &str, ip: IpAddr, now: Instant) -> Admission<'_> {
         let account = account_key(login);
         let pair = (ip, account.clone());
-        self.per_address_and_account
-            .try_count(&pair, now)
-            .map_err(|retry_after| Refused { retry_after })?;
-        if let Err(retry_after) = self.per_address.try_count(&ip, now) {
-            self.per_address_and_account.refund(&pair);
-            return Err(Refused { retry_after });
+        match self.per_address_and_account.try_count(&pair, now) {
+            Ok(()) => {}
+            Err(Full::Busy) => return Admission::Wait,
+            Err(Full::Exhausted(retry_after)) => {
+                return Admission::Refused(Refused { retry_after });
+            }
+        }
+        match self.per_address.try_count(&ip, now) {
+            Ok(()) => {}
+            Err(full) => {
+                self.per_address_and_account.refund(&pair);
+                return match full {
+                    Full::Busy => Admission::Wait,
+                    Full::Exhausted(retry_after) => Admission::Refused(Refused { retry_after }),
+                };
+            }
         }
         if !self.is_known(&account, ip, now)
             && let Err(retry_after) = self.take_backoff_slot(&account, now)
         {
             self.per_address_and_account.refund(&pair);
             self.per_address.refund(&ip);
-            return Err(Refused { retry_after });
+            return Admission::Refused(Refused { retry_after });
         }
-        Ok(Attempt {
+        Admission::Go(Attempt {
             guard: self,
             ip,
             account,
@@ -375,18 +476,26 @@ mod tests {
         let t0 = Instant::now();
         assert!(c.try_count(&ip(1), t0).is_ok());
         assert!(c.try_count(&ip(1), t0).is_ok());
+        // Both attempts are still being checked: the window may yet free up.
+        assert_eq!(c.try_count(&ip(1), t0), Err(Full::Busy));
         assert!(c.exhausted(&ip(1), t0));
-        let wait = c
-            .try_count(&ip(1), t0 + Duration::from_secs(10))
-            .unwrap_err();
-        assert_eq!(wait, Duration::from_secs(50));
-        assert!(c.try_count(&ip(2), t0).is_ok(), "other keys have their own");
+        // One turns out fine and gives its place back; the other fails and keeps it.
         c.refund(&ip(1));
+        c.settle(&ip(1));
         assert!(c.try_count(&ip(1), t0).is_ok(), "a refund frees a place");
+        c.settle(&ip(1));
+        assert_eq!(
+            c.try_count(&ip(1), t0 + Duration::from_secs(10)),
+            Err(Full::Exhausted(Duration::from_secs(50)))
+        );
+        assert!(c.try_count(&ip(2), t0).is_ok(), "other keys have their own");
         assert!(
             c.try_count(&ip(1), t0 + Duration::from_secs(60)).is_ok(),
             "a new window"
         );
+        let uses: Counters<IpAddr> = Counters::new(1, Duration::from_secs(60), 100);
+        assert!(uses.try_use(&ip(1), t0).is_ok());
+        assert_eq!(uses.try_use(&ip(1), t0), Err(Duration::from_secs(60)));
     }
 
     #[test]
@@ -394,7 +503,7 @@ mod tests {
         let c: Counters<u32> = Counters::new(1, Duration::from_secs(60), 32);
         let t0 = Instant::now();
         for k in 0..10_000 {
-            assert!(c.try_count(&k, t0).is_ok());
+            assert!(c.try_use(&k, t0).is_ok());
         }
         let held: usize = c.shards.iter().map(|s| s.lock().unwrap().len()).sum();
         assert!(held <= 32, "{held} keys held");
@@ -404,12 +513,42 @@ mod tests {
     fn parallel_attempts_cannot_exceed_the_per_address_limit() {
         let g = PasswordGuard::default();
         let t0 = Instant::now();
-        // Sixty attempts admitted before any has been checked: only the limit gets through.
+        // Sixty attempts at once: only the limit is admitted before any has been checked.
         let admitted: Vec<_> = (0..60)
             .filter_map(|_| g.admit_at("alice", ip(1), t0).ok())
             .collect();
         assert_eq!(admitted.len(), FAILURES_PER_ADDRESS_AND_ACCOUNT as usize);
-        drop(admitted);
+        // Once they fail, the rest are refused for good; had they succeeded, the rest would go on.
+        for a in admitted {
+            a.failed();
+        }
+        assert!(g.admit_at("alice", ip(1), t0).is_err());
+    }
+
+    #[tokio::test]
+    async fn parallel_correct_passwords_all_get_through_and_parallel_wrong_ones_stop() {
+        let g = std::sync::Arc::new(PasswordGuard::default());
+        let attempt = |ok: bool, login: &'static str| {
+            let g = g.clone();
+            async move {
+                let a = g.admit(login, ip(1)).await?;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                if ok {
+                    a.succeeded();
+                } else {
+                    a.failed();
+                }
+                Ok::<(), Refused>(())
+            }
+        };
+        let right = futures_util::future::join_all((0..40).map(|_| attempt(true, "alice"))).await;
+        assert!(right.iter().all(Result::is_ok), "{right:?}");
+        let wrong = futures_util::future::join_all((0..40).map(|_| attempt(false, "bob"))).await;
+        let checked = wrong.iter().filter(|r| r.is_ok()).count();
+        assert!(
+            checked <= FAILURES_PER_ADDRESS_AND_ACCOUNT as usize,
+            "{checked} wrong passwords were checked"
+        );
     }
 
     #[test]

@@ -50,6 +50,8 @@ macro_rules! repositories {
     () => {
         #[path = "../repo/audit.rs"]
         mod audit;
+        #[path = "../repo/changes.rs"]
+        mod changes;
         #[path = "../repo/directory.rs"]
         mod directory;
         #[path = "../repo/dump.rs"]

@@ -4,10 +4,11 @@
 use time::OffsetDateTime;
 
 use patgate_domain::catalog::{Level, OrgRole, Permission, PermissionSet, RepoRole};
-use patgate_domain::model::AccountKind;
+use patgate_domain::governance::{AuditRecord, AuditValue};
+use patgate_domain::model::{AccountKind, TokenId};
 use patgate_domain::scopes::Scopes;
 
-use crate::StoreError;
+use crate::{NewAuditEvent, StoreError};
 
 /// `contents:write,metadata:read`, in catalog order.
 pub fn encode_permissions(set: &PermissionSet) -> String {
@@ -89,6 +90,32 @@ pub fn parse_repo_role(s: &str) -> Result<RepoRole, StoreError> {
 
 pub fn parse_org_role(s: &str) -> Result<OrgRole, StoreError> {
     OrgRole::parse(s).ok_or_else(|| corrupt("organization role", s))
+}
+
+/// A domain audit record as the audit log stores it: its fields as a JSON object. `inserted`
+/// fills the token of a record that names none (the token the change inserted).
+pub fn audit_event(record: &AuditRecord, inserted: Option<TokenId>) -> NewAuditEvent {
+    let data: serde_json::Map<String, serde_json::Value> = record
+        .fields
+        .iter()
+        .map(|(key, value)| {
+            let value = match value {
+                AuditValue::Text(s) => serde_json::Value::String(s.clone()),
+                AuditValue::Int(n) => serde_json::Value::from(*n),
+                AuditValue::Null => serde_json::Value::Null,
+            };
+            (key.to_string(), value)
+        })
+        .collect();
+    NewAuditEvent {
+        action: record.action.to_string(),
+        actor: record.actor.id,
+        actor_login: record.actor.login.clone(),
+        org: record.org,
+        token_id: record.token.or(inserted),
+        data: serde_json::Value::Object(data),
+        created_at: record.at,
+    }
 }
 
 /// Lower-cased key of a case-insensitive name (logins, repository names, enterprise slugs).

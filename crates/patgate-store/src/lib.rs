@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use patgate_domain::catalog::PermissionSet;
 use patgate_domain::catalog::{OrgRole, RepoRole};
+use patgate_domain::governance::{Changes, Standing};
 use patgate_domain::model::{
     AccountId, AccountKind, AppId, Enterprise, EnterpriseId, GrantId, Key, KeyId, Organization,
     RepoId, Repository, RequestId, Token, TokenAccess, TokenGrant, TokenId, User, Visibility,
@@ -18,8 +19,11 @@ use patgate_domain::policy::PolicySettings;
 use patgate_domain::session::{SessionHash, SessionId};
 use patgate_domain::token::TokenHash;
 
+/// A token to insert, and where an organization's request stands: the domain's types, which the
+/// store reads and writes as they are.
+pub use patgate_domain::governance::{NewToken, RequestStatus};
+
 pub mod codec;
-pub mod governance;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
@@ -27,6 +31,12 @@ pub mod testkit;
 pub enum StoreError {
     #[error("not found")]
     NotFound,
+    /// A fine-grained token would exceed the cap its insert was given (the user holds `limit`).
+    #[error("the user already holds {limit} fine-grained tokens")]
+    LimitReached { limit: usize },
+    /// Another fine-grained token of the user has this name (case-insensitively).
+    #[error("the name {0:?} is taken")]
+    NameTaken(String),
     /// A row named in a batch is gone (`grant 7`, `request 12`): `NotFound` naming it.
     #[error("not found: {0}")]
     Missing(String),
@@ -232,21 +242,8 @@ pub trait DirectoryStore: Send + Sync {
     ) -> StoreResult<Option<RepoRole>>;
 }
 
-/// A token to insert: the hash of its secret, never the secret.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NewToken {
-    pub user: AccountId,
-    pub name: String,
-    pub description: Option<String>,
-    /// The justification of an organization request.
-    pub justification: Option<String>,
-    pub hash: TokenHash,
-    pub last_eight: String,
-    pub created_at: OffsetDateTime,
-    pub expires_at: Option<OffsetDateTime>,
-    pub grant: TokenGrant,
-}
-
+/// Tokens as rows. These methods write the token alone: requests and grants change only through
+/// [`GovernanceStore::apply`], with the changes the domain's transitions compute.
 #[async_trait]
 pub trait TokenStore: Send + Sync {
     async fn insert_token(&self, token: &NewToken, audit: &[NewAuditEvent]) -> StoreResult<Token>;
@@ -345,36 +342,6 @@ pub trait JobStore: Send + Sync {
 /// Every row of every table, for moving an installation between backends (ids preserved).
 pub mod dump;
 
-/// Where an organization's approval request stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum RequestStatus {
-    Pending,
-    Approved,
-    Denied,
-    /// Withdrawn by the requester, or superseded by a newer request for the same token.
-    Cancelled,
-}
-
-impl RequestStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestStatus::Pending => "pending",
-            RequestStatus::Approved => "approved",
-            RequestStatus::Denied => "denied",
-            RequestStatus::Cancelled => "cancelled",
-        }
-    }
-    pub fn parse(s: &str) -> Option<RequestStatus> {
-        match s {
-            "pending" => Some(RequestStatus::Pending),
-            "approved" => Some(RequestStatus::Approved),
-            "denied" => Some(RequestStatus::Denied),
-            "cancelled" => Some(RequestStatus::Cancelled),
-            _ => None,
-        }
-    }
-}
-
 /// A request for a fine-grained token's access to an organization (rule 7).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenRequest {
@@ -396,25 +363,13 @@ pub struct TokenRequest {
 }
 
 /// An organization's grant: one per fine-grained token whose access to the organization is in
-/// force. The store keeps grants in step with tokens: a grant row exists exactly while the token's
-/// resource owner is an organization and its state is `Approved` with granted access.
+/// force (the domain keeps it in step with the token: `patgate_domain::governance`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grant {
     pub id: GrantId,
     pub token_id: TokenId,
     pub org: AccountId,
     pub access_granted_at: OffsetDateTime,
-}
-
-/// One request's decision and its effect on the token, applied together.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RequestDecision {
-    pub request: RequestId,
-    pub token: TokenId,
-    /// `Approved` or `Denied`.
-    pub status: RequestStatus,
-    /// The token's grant after the decision.
-    pub grant: TokenGrant,
 }
 
 /// An app an organization registered: its installation mints one-hour app tokens.
@@ -428,26 +383,41 @@ pub struct AppRecord {
     pub created_at: OffsetDateTime,
 }
 
+/// What [`GovernanceStore::apply`] wrote: the tokens it inserted or updated, as stored now (the
+/// inserted one first), and the ids of the requests it recorded, in the order given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    pub tokens: Vec<Token>,
+    pub requests: Vec<RequestId>,
+}
+
 /// Organization governance: approval requests, grants, apps (seeds 000-003).
 ///
-/// Besides these methods, `TokenStore::insert_token` records a pending request (reason: the
-/// token's justification) when it inserts a fine-grained token in state `Pending`, and both
-/// `insert_token` and `update_token` keep grant rows in step (see `Grant`).
+/// The store decides nothing here: the domain's transitions (`patgate_domain::governance`) say
+/// what changes, and [`apply`](GovernanceStore::apply) writes it in one transaction.
 #[async_trait]
 pub trait GovernanceStore: Send + Sync {
-    /// An edit that asks for more access: updates the token, cancels any pending request of the
-    /// token, and records a new pending request for the token's new requested access, in one
-    /// transaction.
-    async fn update_token_requesting(
-        &self,
-        id: TokenId,
-        description: Option<&str>,
-        grant: &TokenGrant,
-        reason: Option<&str>,
-        now: OffsetDateTime,
-        audit: &[NewAuditEvent],
-    ) -> StoreResult<(Token, TokenRequest)>;
+    /// Applies every change or none, in one transaction, in the order `Changes` documents. The
+    /// conditions are checked inside it, and the first that fails, in the order given, is
+    /// named: a fine-grained insert over `max_fine_grained` is `LimitReached`, over a name the
+    /// user's fine-grained tokens already have (case-insensitively) `NameTaken`; a token whose
+    /// grant is no longer `expected` is `Conflict` ("token N changed meanwhile"); a request to
+    /// close that is gone is `Missing` ("request N"), one that is no longer pending `Conflict`
+    /// ("request N is not pending"), one of another token `Conflict`; a grant to remove that is
+    /// gone is `Missing` ("grant N"), one of another token `Conflict`. Audit records that name
+    /// no token get the inserted token's id.
+    async fn apply(&self, changes: &Changes) -> StoreResult<Applied>;
+    /// A token with its pending request and its grant row, from one snapshot.
+    async fn standing(&self, token: TokenId) -> StoreResult<Option<Standing>>;
+    /// [`standing`](GovernanceStore::standing) of several tokens at once (unknown ids left out),
+    /// by token id.
+    async fn standings(&self, tokens: &[TokenId]) -> StoreResult<Vec<Standing>>;
+    /// The standings of the user's fine-grained tokens whose resource owner is `org`.
+    async fn standings_in_org(&self, user: AccountId, org: AccountId)
+    -> StoreResult<Vec<Standing>>;
     async fn request_by_id(&self, id: RequestId) -> StoreResult<Option<TokenRequest>>;
+    /// The requests that exist among `ids` (unknown ids left out), by id.
+    async fn requests_by_ids(&self, ids: &[RequestId]) -> StoreResult<Vec<TokenRequest>>;
     /// The organization's requests in `status` (every status when `None`), oldest first.
     async fn requests_of_org(
         &self,
@@ -458,37 +428,12 @@ pub trait GovernanceStore: Send + Sync {
     /// The token's most recent request, whatever its status (what its page shows, with the
     /// reviewer's reason).
     async fn latest_request_of_token(&self, token: TokenId) -> StoreResult<Option<TokenRequest>>;
-    /// Applies every decision or none: each request must still be pending (else `Conflict`
-    /// naming it, and nothing changes). Records the reviewer, the reason and the time on each
-    /// request, replaces each token's grant, keeps grant rows in step, writes the audit rows.
-    async fn decide_requests(
-        &self,
-        decisions: &[RequestDecision],
-        decided_by: Option<AccountId>,
-        reason: Option<&str>,
-        now: OffsetDateTime,
-        audit: &[NewAuditEvent],
-    ) -> StoreResult<()>;
-    /// The requester withdraws a pending request (`Conflict` when it is no longer pending); the
-    /// token takes `grant`.
-    async fn cancel_request(
-        &self,
-        id: RequestId,
-        grant: &TokenGrant,
-        now: OffsetDateTime,
-        audit: &[NewAuditEvent],
-    ) -> StoreResult<()>;
     async fn grant_by_id(&self, id: GrantId) -> StoreResult<Option<Grant>>;
+    /// The grants that exist among `ids` (unknown ids left out), by id.
+    async fn grants_by_ids(&self, ids: &[GrantId]) -> StoreResult<Vec<Grant>>;
     async fn grant_of_token(&self, token: TokenId) -> StoreResult<Option<Grant>>;
     /// The organization's grants, oldest first.
     async fn grants_of_org(&self, org: AccountId) -> StoreResult<Vec<Grant>>;
-    /// Revokes every grant or none (`NotFound` naming a grant that is gone): deletes the grant
-    /// rows and gives each token its new grant.
-    async fn revoke_grants(
-        &self,
-        revocations: &[(GrantId, TokenId, TokenGrant)],
-        audit: &[NewAuditEvent],
-    ) -> StoreResult<()>;
     async fn insert_app(
         &self,
         org: AccountId,

@@ -126,3 +126,91 @@ async fn anonymous_requests_read_public_repositories_only() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn a_member_who_leaves_loses_the_organizations_grants_and_requests() {
+    let (app, _clock, _dir) = app().await;
+    let bob = user(&app, "bob").await;
+    let globex = app.org_named("globex").await.expect("globex");
+    // globex needs no approval: approved at once, with a grant; acme waits for a review.
+    let granted = fine_grained(
+        &app,
+        &bob,
+        "globex",
+        Some("globex"),
+        &[("contents", "read")],
+    )
+    .await;
+    let asking = fine_grained(&app, &bob, "acme", Some("acme"), &[("contents", "read")]).await;
+    let store = app.store();
+    assert!(
+        store
+            .grant_of_token(granted.token.id)
+            .await
+            .expect("store")
+            .is_some()
+    );
+    access(
+        &app,
+        granted.secret.expose(),
+        "globex/core",
+        contents(Level::Read),
+    )
+    .await
+    .expect("a member reads");
+
+    assert!(app.remove_org_member(&globex, &bob).await.expect("removed"));
+    assert_eq!(
+        store.membership(globex.id, bob.id).await.expect("store"),
+        None
+    );
+    assert_eq!(
+        store.grant_of_token(granted.token.id).await.expect("store"),
+        None
+    );
+    let returned = store
+        .token_by_id(granted.token.id)
+        .await
+        .expect("store")
+        .expect("the token stays");
+    assert!(matches!(
+        returned.grant,
+        TokenGrant::FineGrained {
+            state: GrantState::Revoked,
+            ..
+        }
+    ));
+    let d = denial(
+        access(
+            &app,
+            granted.secret.expose(),
+            "globex/core",
+            contents(Level::Read),
+        )
+        .await,
+    );
+    assert_eq!(d.status, DenyStatus::NotFound);
+    let audit = store
+        .audit_events(&patgate_store::AuditQuery {
+            org: Some(globex.id),
+            action: Some("personal_access_token.access_revoked".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("store");
+    assert_eq!(audit.len(), 1, "the revocation is in globex's audit log");
+
+    // Bob's request to acme is acme's business, and stays.
+    assert!(
+        store
+            .pending_request_of_token(asking.token.id)
+            .await
+            .expect("store")
+            .is_some()
+    );
+    assert!(
+        !app.remove_org_member(&globex, &bob)
+            .await
+            .expect("not a member any more")
+    );
+}

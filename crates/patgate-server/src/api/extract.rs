@@ -168,6 +168,7 @@ pub async fn authenticate_password(
         .throttles
         .passwords
         .admit(login, client.0)
+        .await
         .map_err(|refused| {
             ApiError::new(axum::http::StatusCode::FORBIDDEN, TOO_MANY_LOGIN_ATTEMPTS).header(
                 "retry-after",

@@ -332,7 +332,7 @@ pub async fn revoke_credentials(
     };
     if s.throttles
         .credential_revocation
-        .try_count(&client.0, std::time::Instant::now())
+        .try_use(&client.0, std::time::Instant::now())
         .is_err()
     {
         return Err(simple("Too many requests: at most 60 an hour"));

@@ -21,8 +21,8 @@ use patgate_store_sql::postgres::testing::TestDb;
 use crate::support::SEED;
 
 /// A running `patgate serve` process; killed when dropped.
-struct Replica {
-    base: String,
+pub(crate) struct Replica {
+    pub(crate) base: String,
     _child: Child,
     _dir: tempfile::TempDir,
 }
@@ -36,7 +36,7 @@ async fn patgate(args: &[&str]) -> std::process::Output {
         .expect("patgate runs")
 }
 
-async fn seed(db_url: &str) {
+pub(crate) async fn seed(db_url: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("seed.toml");
     std::fs::write(&file, SEED).expect("write seed");
@@ -54,7 +54,7 @@ async fn seed(db_url: &str) {
     );
 }
 
-async fn replica(db_url: &str, extra: &[&str]) -> Replica {
+pub(crate) async fn replica(db_url: &str, extra: &[&str]) -> Replica {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut child = Command::new(env!("CARGO_BIN_EXE_patgate"))
         .args(["serve", "--bind", "127.0.0.1:0", "--database-url", db_url])

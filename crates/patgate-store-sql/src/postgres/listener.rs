@@ -40,7 +40,7 @@ pub const APPLICATION_NAME: &str = "patgate-listener";
 
 pub(crate) const DIRECTORY: &str = "directory";
 pub(crate) const EVERYTHING: &str = "everything";
-const TOKEN_PREFIX: &str = "token:";
+pub(crate) const TOKEN_PREFIX: &str = "token:";
 
 pub(crate) fn token_payload(id: TokenId) -> String {
     format!("{TOKEN_PREFIX}{}", id.0)

@@ -340,6 +340,30 @@ impl PostgresStore {
         self.notify(conn, &listener::token_payload(id)).await
     }
 
+    /// Announces `token:<id>` for each of `ids`, in one statement.
+    pub(crate) async fn notify_tokens(
+        &self,
+        conn: &mut PgConnection,
+        ids: &[patgate_domain::model::TokenId],
+    ) -> StoreResult<()> {
+        if !self.notify || ids.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<i64> = ids.iter().map(|t| t.0).collect();
+        sqlx::query(concat!(
+            "SELECT pg_notify($1, $2 || CAST(ids.id AS TEXT)) FROM ",
+            id_rows!("$3"),
+            " AS ids"
+        ))
+        .bind(CHANNEL)
+        .bind(listener::TOKEN_PREFIX)
+        .bind(ids)
+        .execute(conn)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
     pub(crate) async fn notify_directory(&self, conn: &mut PgConnection) -> StoreResult<()> {
         self.notify(conn, listener::DIRECTORY).await
     }
@@ -401,7 +425,10 @@ impl Store for PostgresStore {
                 other => StoreError::Backend(Box::new(other)),
             });
         pool.close().await;
-        result
+        result?;
+        tokens::fold_token_names(self, time::OffsetDateTime::now_utc())
+            .await
+            .map(|_| ())
     }
 
     async fn ping(&self) -> StoreResult<()> {

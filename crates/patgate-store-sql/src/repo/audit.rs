@@ -12,7 +12,8 @@ use patgate_store::codec::{from_unix, to_unix};
 use patgate_store::{AuditEvent, AuditQuery, AuditStore, NewAuditEvent, StoreError, StoreResult};
 
 use super::rows::fold;
-use super::{Conn, EngineStore, commit, db_err};
+use super::tokens::BATCH_ROWS;
+use super::{Conn, Db, EngineStore, commit, db_err};
 
 /// The page size when the query gives none.
 pub(crate) const DEFAULT_LIMIT: u32 = 100;
@@ -28,6 +29,10 @@ statements! {
         created_at < $5) AND (CAST($6 AS BIGINT) IS NULL OR token_id = $6) ORDER BY created_at \
         DESC, id DESC LIMIT $7 OFFSET $8";
 }
+
+// Pieces of the statements built at run time (`push_values` fills the `VALUES` rows).
+const INSERT_EVENTS_HEAD: &str = "INSERT INTO audit_events (action, actor_id, actor_login, org_id, \
+    token_id, data, created_at) ";
 
 /// Inserts one event. `token` fills `token_id` when the event leaves it unset (a token's id is
 /// only known once it is inserted).
@@ -51,15 +56,55 @@ pub(crate) async fn insert_audit(
     Ok(())
 }
 
+/// Inserts the events in one statement per batch (one event: the plain statement). `token`
+/// fills `token_id` as for [`insert_audit`].
 pub(crate) async fn insert_all(
     conn: &mut Conn,
     events: &[NewAuditEvent],
     token: Option<TokenId>,
 ) -> StoreResult<()> {
-    for event in events {
-        insert_audit(&mut *conn, event, token).await?;
+    if let [event] = events {
+        return insert_audit(conn, event, token).await;
+    }
+    for chunk in events.chunks(BATCH_ROWS) {
+        let rows = chunk
+            .iter()
+            .map(|e| {
+                serde_json::to_string(&e.data)
+                    .map(|data| (e, data))
+                    .map_err(|err| StoreError::Backend(Box::new(err)))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let mut q = sqlx::QueryBuilder::<Db>::new(INSERT_EVENTS_HEAD);
+        q.push_values(rows, |mut row, (e, data)| {
+            row.push_bind(e.action.clone())
+                .push_bind(e.actor.map(|a| a.0))
+                .push_bind(e.actor_login.clone())
+                .push_bind(e.org.map(|o| o.0))
+                .push_bind(e.token_id.or(token).map(|t| t.0))
+                .push_bind(data)
+                .push_bind(to_unix(e.created_at));
+        });
+        q.build().execute(&mut *conn).await.map_err(db_err)?;
     }
     Ok(())
+}
+
+/// The statement `insert_all` builds, with values bound, for the test that runs every
+/// statement: a batch of two rows.
+#[cfg(test)]
+pub(super) fn batch_statements() -> Vec<(&'static str, sqlx::QueryBuilder<Db>)> {
+    let mut q = sqlx::QueryBuilder::<Db>::new(INSERT_EVENTS_HEAD);
+    q.push_values(0..2, |mut row, _| {
+        row.push_bind("action")
+            .push_bind(None::<i64>)
+            .push_bind(None::<String>)
+            .push_bind(None::<i64>)
+            .push_bind(None::<i64>)
+            .push_bind("{}")
+            .push_bind(1_i64);
+    });
+    vec![("INSERT_EVENTS", q)]
 }
 
 #[derive(sqlx::FromRow)]

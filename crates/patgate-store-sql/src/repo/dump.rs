@@ -15,6 +15,7 @@ use patgate_store::dump::{
 use patgate_store::{StoreError, StoreResult};
 
 use super::rows::fold;
+use super::tokens::name_key;
 use super::{Conn, Db, DbRow, EngineStore, bump_sequence, commit, db_err};
 
 statements! {
@@ -68,9 +69,9 @@ statements! {
     INSERT_TOKEN = "INSERT INTO tokens (id, kind, user_id, hash, last_eight, name, description, \
         justification, created_at, issued_at, expires_at, last_used_at, resource_owner_id, \
         resource_owner_kind, requested_selection, requested_permissions, granted_selection, \
-        granted_permissions, grant_state, scopes, app_org_id, app_permissions) VALUES ($1, $2, \
-        $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-        $22)";
+        granted_permissions, grant_state, scopes, app_org_id, app_permissions, name_folded) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+        $19, $20, $21, $22, $23)";
     INSERT_TOKEN_REPOSITORY = "INSERT INTO token_repositories (token_id, repo_id, granted) VALUES \
         ($1, $2, $3)";
     INSERT_KEY = "INSERT INTO keys (id, title, public_key, repo_id, user_id, read_only, \
@@ -419,6 +420,7 @@ impl EngineStore {
                 .bind(t.scopes.as_deref())
                 .bind(t.app_org_id)
                 .bind(t.app_permissions.as_deref())
+                .bind(name_key(&t.kind, &t.name))
                 .execute(&mut *c)
                 .await
                 .map_err(db_err)?;

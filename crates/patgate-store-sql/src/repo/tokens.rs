@@ -7,34 +7,34 @@
 //! A token is read with its repository lists in one statement (`string_agg` subqueries), so a
 //! reader never sees a grant half updated, and verification costs one round trip. Changes
 //! (update, regenerate, delete) lock the row first and announce `token:<id>` on commit.
-//! Inserting and updating keep the organization's requests and grants in step
-//! ([`super::governance`]).
+//! These methods write tokens alone; requests and grants change with them only through
+//! `GovernanceStore::apply` (`super::changes`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
 
 use patgate_domain::model::{
     AccountId, GrantState, KeyId, RepositorySelection, Token, TokenAccess, TokenGrant, TokenId,
 };
+use patgate_domain::governance;
 use patgate_domain::token::TokenHash;
+use time::OffsetDateTime;
 use patgate_store::codec::{
     decode_permissions, decode_scopes, encode_permissions, encode_scopes, from_unix, opt_from_unix,
     to_unix,
 };
-use patgate_store::governance::change_time;
 use patgate_store::{NewAuditEvent, NewToken, StoreError, StoreResult, TokenStore};
 
 use super::audit::insert_all;
-use super::governance;
-use super::rows::{account_kind_str, corrupt, parse_account_kind, repo_ids};
-use super::{Conn, EngineStore, commit, db_err, id_list};
+use super::rows::{KIND_ORG, account_kind_str, corrupt, fold, parse_account_kind, repo_ids};
+use super::{Conn, Db, EngineStore, commit, db_err, id_list};
 
 const FINE_GRAINED: &str = "fine_grained";
 const CLASSIC: &str = "classic";
 const APP_INSTALLATION: &str = "app_installation";
 
-fn kind_str(grant: &TokenGrant) -> &'static str {
+pub(crate) fn kind_str(grant: &TokenGrant) -> &'static str {
     match grant {
         TokenGrant::FineGrained { .. } => FINE_GRAINED,
         TokenGrant::Classic { .. } => CLASSIC,
@@ -61,6 +61,7 @@ macro_rules! token_cols {
           FROM token_repositories tr WHERE tr.token_id = t.id AND tr.granted) AS granted_repos"
     };
 }
+pub(crate) use token_cols;
 
 statements! {
     INSERT_REPOS = concat!(
@@ -70,18 +71,32 @@ statements! {
     );
     TOKEN_BY_ID = concat!("SELECT ", token_cols!(), " FROM tokens t WHERE t.id = $1");
     LOCK_TOKEN = concat!("SELECT kind FROM tokens WHERE id = $1", for_update!());
-    TOKEN_KIND = "SELECT kind FROM tokens WHERE id = $1";
-    SET_GRANT = "UPDATE tokens SET resource_owner_id = $1, resource_owner_kind = $2, \
-        requested_selection = $3, requested_permissions = $4, granted_selection = $5, \
-        granted_permissions = $6, grant_state = $7, scopes = $8, app_org_id = $9, app_permissions \
-        = $10 WHERE id = $11";
-    DELETE_REPOS = "DELETE FROM token_repositories WHERE token_id = $1";
-    SET_DESCRIPTION = "UPDATE tokens SET description = $1 WHERE id = $2";
+    DELETE_REPOS_OF_TOKENS = concat!(
+        "DELETE FROM token_repositories WHERE token_id ",
+        in_ids!("$1"),
+    );
     INSERT_TOKEN = "INSERT INTO tokens (kind, user_id, hash, last_eight, name, description, \
         justification, created_at, issued_at, expires_at, resource_owner_id, resource_owner_kind, \
         requested_selection, requested_permissions, granted_selection, granted_permissions, \
-        grant_state, scopes, app_org_id, app_permissions) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-        $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) RETURNING id";
+        grant_state, scopes, app_org_id, app_permissions, name_folded) VALUES ($1, $2, $3, $4, \
+        $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
+        RETURNING id";
+    /// The fine-grained tokens not folded yet (stored before names were unique), and every
+    /// fine-grained token of their users, by user and id.
+    UNFOLDED_NAMES = concat!(
+        "SELECT id, user_id, name, name_folded, resource_owner_id, resource_owner_kind \
+         FROM tokens WHERE kind = 'fine_grained' AND user_id IN (SELECT user_id FROM tokens \
+         WHERE kind = 'fine_grained' AND name_folded IS NULL) ORDER BY user_id, id",
+        for_update!(),
+    );
+    SET_NAME = "UPDATE tokens SET name = $1, name_folded = $2 WHERE id = $3";
+    TOKENS_BY_IDS = concat!(
+        "SELECT ",
+        token_cols!(),
+        " FROM tokens t WHERE t.id ",
+        in_ids!("$1"),
+        " ORDER BY t.id",
+    );
     TOKEN_BY_HASH = concat!("SELECT ", token_cols!(), " FROM tokens t WHERE t.hash = $1");
     TOKENS_OF_USER = concat!(
         "SELECT ",
@@ -104,8 +119,22 @@ statements! {
     );
 }
 
+// Pieces of the statements built at run time (`push_values` fills the `VALUES` rows).
+/// A batch of grants: `VALUES` rows of (id, the grant's columns, whether to set the
+/// description, the description), named `column1` ... by both engines.
+const UPDATE_GRANTS_HEAD: &str = "UPDATE tokens SET resource_owner_id = v.column2, \
+    resource_owner_kind = v.column3, requested_selection = v.column4, \
+    requested_permissions = v.column5, granted_selection = v.column6, \
+    granted_permissions = v.column7, grant_state = v.column8, scopes = v.column9, \
+    app_org_id = v.column10, app_permissions = v.column11, \
+    description = CASE WHEN v.column12 THEN v.column13 ELSE tokens.description END FROM (";
+
+const UPDATE_GRANTS_TAIL: &str = ") AS v WHERE tokens.id = v.column1";
+
+const INSERT_REPO_ROWS_HEAD: &str = "INSERT INTO token_repositories (token_id, repo_id, granted) ";
+
 #[derive(sqlx::FromRow)]
-struct TokenRow {
+pub(crate) struct TokenRow {
     id: i64,
     kind: String,
     user_id: i64,
@@ -139,7 +168,7 @@ fn selection(s: &str) -> StoreResult<RepositorySelection> {
 }
 
 impl TokenRow {
-    fn into_token(self) -> StoreResult<Token> {
+    pub(crate) fn into_token(self) -> StoreResult<Token> {
         let id = self.id;
         let requested_repos = repo_ids(self.requested_repos.as_deref(), "token", id)?;
         let granted_repos = repo_ids(self.granted_repos.as_deref(), "token", id)?;
@@ -220,19 +249,19 @@ impl TokenRow {
 
 /// The grant as column values (NULL for the columns of the other kinds).
 #[derive(Default)]
-struct GrantCols {
-    resource_owner_id: Option<i64>,
-    resource_owner_kind: Option<&'static str>,
-    requested_selection: Option<&'static str>,
-    requested_permissions: Option<String>,
-    granted_selection: Option<&'static str>,
-    granted_permissions: Option<String>,
-    grant_state: Option<&'static str>,
-    scopes: Option<String>,
-    app_org_id: Option<i64>,
-    app_permissions: Option<String>,
-    requested_repos: Vec<i64>,
-    granted_repos: Vec<i64>,
+pub(crate) struct GrantCols {
+    pub resource_owner_id: Option<i64>,
+    pub resource_owner_kind: Option<&'static str>,
+    pub requested_selection: Option<&'static str>,
+    pub requested_permissions: Option<String>,
+    pub granted_selection: Option<&'static str>,
+    pub granted_permissions: Option<String>,
+    pub grant_state: Option<&'static str>,
+    pub scopes: Option<String>,
+    pub app_org_id: Option<i64>,
+    pub app_permissions: Option<String>,
+    pub requested_repos: Vec<i64>,
+    pub granted_repos: Vec<i64>,
 }
 
 fn subset_repos(access: &TokenAccess) -> Vec<i64> {
@@ -247,7 +276,7 @@ fn subset_repos(access: &TokenAccess) -> Vec<i64> {
 }
 
 impl GrantCols {
-    fn of(grant: &TokenGrant) -> GrantCols {
+    pub(crate) fn of(grant: &TokenGrant) -> GrantCols {
         match grant {
             TokenGrant::FineGrained {
                 resource_owner,
@@ -296,6 +325,72 @@ impl GrantCols {
     }
 }
 
+/// The key of a token's name in the unique index `tokens_user_name_key`: the folded name of a
+/// fine-grained token; none for the other kinds, whose names need not be unique.
+pub(crate) fn name_key(kind: &str, name: &str) -> Option<String> {
+    (kind == FINE_GRAINED).then(|| fold(name))
+}
+
+/// A unique violation of `tokens_user_name_key` (PostgreSQL names the index, SQLite its
+/// columns) is the name being taken; anything else stays what it is.
+fn name_taken(e: StoreError, name: &str) -> StoreError {
+    match e {
+        StoreError::UniqueViolation(what)
+            if what.contains("tokens_user_name_key") || what.contains("name_folded") =>
+        {
+            StoreError::NameTaken(name.to_owned())
+        }
+        other => other,
+    }
+}
+
+/// Inserts the token's row and its repository lists (nothing else: no request, no grant).
+/// `NameTaken` when another fine-grained token of the user has its name, case-insensitively.
+pub(crate) async fn insert_token_row(conn: &mut Conn, token: &NewToken) -> StoreResult<TokenId> {
+    let cols = GrantCols::of(&token.grant);
+    let kind = kind_str(&token.grant);
+    let id: i64 = sqlx::query_scalar(INSERT_TOKEN)
+        .bind(kind)
+        .bind(token.user.0)
+        .bind(hash_bytes(&token.hash))
+        .bind(&token.last_eight)
+        .bind(&token.name)
+        .bind(token.description.as_deref())
+        .bind(token.justification.as_deref())
+        .bind(to_unix(token.created_at))
+        .bind(to_unix(token.created_at))
+        .bind(token.expires_at.map(to_unix))
+        .bind(cols.resource_owner_id)
+        .bind(cols.resource_owner_kind)
+        .bind(cols.requested_selection)
+        .bind(cols.requested_permissions.as_deref())
+        .bind(cols.granted_selection)
+        .bind(cols.granted_permissions.as_deref())
+        .bind(cols.grant_state)
+        .bind(cols.scopes.as_deref())
+        .bind(cols.app_org_id)
+        .bind(cols.app_permissions.as_deref())
+        .bind(name_key(kind, &token.name))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| name_taken(db_err(e), &token.name))?;
+    cols.insert_repos(conn, id).await?;
+    Ok(TokenId(id))
+}
+
+/// The tokens among `ids` (unknown ids left out), by id.
+pub(crate) async fn tokens_by_ids(conn: &mut Conn, ids: &[i64]) -> StoreResult<Vec<Token>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<TokenRow> = sqlx::query_as(TOKENS_BY_IDS)
+        .bind(id_list(ids))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    rows.into_iter().map(TokenRow::into_token).collect()
+}
+
 pub(crate) async fn token_row_by_id(conn: &mut Conn, id: i64) -> StoreResult<Option<Token>> {
     let row: Option<TokenRow> = sqlx::query_as(TOKEN_BY_ID)
         .bind(id)
@@ -316,101 +411,214 @@ pub(crate) async fn lock_token(conn: &mut Conn, id: TokenId) -> StoreResult<Stri
         .ok_or(StoreError::NotFound)
 }
 
+/// Folds the names of fine-grained tokens stored before names were unique (migration 0004), in
+/// one transaction. Of the tokens of a user whose names fold alike, the earliest keeps its name
+/// and the later ones are renamed (`governance::disambiguated`, numbered past every name the
+/// user has), in id order, each with an audit row saying so. Returns
+/// how many tokens were renamed. Concurrent callers (replicas starting together) queue on the
+/// rows' locks; the later finds nothing left to fold.
+pub(crate) async fn fold_token_names(store: &EngineStore, now: OffsetDateTime) -> StoreResult<usize> {
+    type Row = (i64, i64, String, Option<String>, Option<i64>, Option<String>);
+    let mut tx = store.write_tx().await?;
+    let rows: Vec<Row> = sqlx::query_as(UNFOLDED_NAMES)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut taken: HashSet<(i64, String)> = rows
+        .iter()
+        .filter_map(|(_, user, _, folded, ..)| folded.clone().map(|f| (*user, f)))
+        .collect();
+    // Every name held once keeps it, first; then the later holders of a name are numbered past
+    // every name their user has, in id order.
+    let mut later = Vec::new();
+    let mut keep = Vec::new();
+    for row in rows.iter().filter(|(_, _, _, folded, ..)| folded.is_none()) {
+        let (_, user, name, ..) = row;
+        if taken.insert((*user, fold(name))) {
+            keep.push((row, name.clone()));
+        } else {
+            later.push(row);
+        }
+    }
+    for row in later {
+        let (_, user, name, ..) = row;
+        let mut n = 2;
+        let mut new_name = governance::disambiguated(name, n);
+        while !taken.insert((*user, fold(&new_name))) {
+            n += 1;
+            new_name = governance::disambiguated(name, n);
+        }
+        keep.push((row, new_name));
+    }
+    let mut renames = Vec::new();
+    for ((id, _, name, _, owner, owner_kind), new_name) in keep {
+        sqlx::query(SET_NAME)
+            .bind(&new_name)
+            .bind(fold(&new_name))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if new_name != *name {
+            let org = (owner_kind.as_deref() == Some(KIND_ORG))
+                .then_some(*owner)
+                .flatten()
+                .map(AccountId);
+            renames.push(NewAuditEvent {
+                action: "personal_access_token.update".into(),
+                actor: None,
+                actor_login: None,
+                org,
+                token_id: Some(TokenId(*id)),
+                data: serde_json::json!({
+                    "user_programmatic_access_name": new_name,
+                    "previous_name": name,
+                    "explanation": "renamed: an earlier token of the user has the same name",
+                }),
+                created_at: now,
+            });
+        }
+    }
+    insert_all(&mut tx, &renames, None).await?;
+    commit(tx).await?;
+    for event in &renames {
+        tracing::warn!(
+            token = ?event.token_id,
+            "renamed a fine-grained token whose name an earlier token of its user has"
+        );
+    }
+    Ok(renames.len())
+}
+
+/// A grant of another kind than the token's: a token's kind never changes.
+pub(crate) fn kind_change(id: TokenId, kind: &str, grant: &TokenGrant) -> StoreError {
+    StoreError::Conflict(format!(
+        "token {id} is {kind}; its kind cannot change to {}",
+        kind_str(grant)
+    ))
+}
+
 fn hash_bytes(hash: &TokenHash) -> &[u8] {
     hash.as_bytes()
 }
 
-/// Replaces the token's grant (columns and repository lists); `NotFound` when there is no such
-/// token, `Conflict` when the grant is of another kind. The caller has locked the row.
-pub(crate) async fn set_grant(conn: &mut Conn, id: TokenId, grant: &TokenGrant) -> StoreResult<()> {
-    let cols = GrantCols::of(grant);
-    let kind: Option<String> = sqlx::query_scalar(TOKEN_KIND)
-        .bind(id.0)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    match kind {
-        None => return Err(StoreError::NotFound),
-        Some(k) if k != kind_str(grant) => {
-            return Err(StoreError::Conflict(format!(
-                "token {id} is {k}; its kind cannot change to {}",
-                kind_str(grant)
-            )));
-        }
-        Some(_) => {}
-    }
-    sqlx::query(SET_GRANT)
-        .bind(cols.resource_owner_id)
-        .bind(cols.resource_owner_kind)
-        .bind(cols.requested_selection)
-        .bind(cols.requested_permissions.as_deref())
-        .bind(cols.granted_selection)
-        .bind(cols.granted_permissions.as_deref())
-        .bind(cols.grant_state)
-        .bind(cols.scopes.as_deref())
-        .bind(cols.app_org_id)
-        .bind(cols.app_permissions.as_deref())
-        .bind(id.0)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    sqlx::query(DELETE_REPOS)
-        .bind(id.0)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    cols.insert_repos(conn, id.0).await
+/// A token's new grant, and its new description when `Some`.
+pub(crate) struct GrantWrite<'a> {
+    pub id: TokenId,
+    pub grant: &'a TokenGrant,
+    pub description: Option<Option<&'a str>>,
 }
 
-pub(crate) async fn set_description(
-    conn: &mut Conn,
-    id: TokenId,
-    description: Option<&str>,
-) -> StoreResult<()> {
-    sqlx::query(SET_DESCRIPTION)
-        .bind(description)
-        .bind(id.0)
-        .execute(conn)
+/// Rows per statement of a batch (well under SQLite's 32 766 and PostgreSQL's 65 535 bound
+/// parameters at 13 columns).
+pub(crate) const BATCH_ROWS: usize = 500;
+
+/// Replaces the grants (columns and repository lists), and the descriptions given, of several
+/// tokens: one `UPDATE ... FROM (VALUES ...)` per batch of rows, then their repository lists.
+/// The caller has locked the rows and checked that each keeps its kind.
+pub(crate) async fn write_grants(conn: &mut Conn, writes: &[GrantWrite<'_>]) -> StoreResult<()> {
+    if writes.is_empty() {
+        return Ok(());
+    }
+    let cols: Vec<(TokenId, GrantCols, Option<Option<&str>>)> = writes
+        .iter()
+        .map(|w| (w.id, GrantCols::of(w.grant), w.description))
+        .collect();
+    for chunk in cols.chunks(BATCH_ROWS) {
+        let mut q = sqlx::QueryBuilder::<Db>::new(UPDATE_GRANTS_HEAD);
+        q.push_values(chunk, |mut row, (id, c, description)| {
+            row.push_bind(id.0)
+                .push_bind(c.resource_owner_id)
+                .push_bind(c.resource_owner_kind)
+                .push_bind(c.requested_selection)
+                .push_bind(c.requested_permissions.clone())
+                .push_bind(c.granted_selection)
+                .push_bind(c.granted_permissions.clone())
+                .push_bind(c.grant_state)
+                .push_bind(c.scopes.clone())
+                .push_bind(c.app_org_id)
+                .push_bind(c.app_permissions.clone())
+                .push_bind(description.is_some())
+                .push_bind(description.flatten().map(str::to_owned));
+        });
+        q.push(UPDATE_GRANTS_TAIL);
+        q.build().execute(&mut *conn).await.map_err(db_err)?;
+    }
+    let ids: Vec<i64> = cols.iter().map(|(id, ..)| id.0).collect();
+    sqlx::query(DELETE_REPOS_OF_TOKENS)
+        .bind(id_list(&ids))
+        .execute(&mut *conn)
         .await
         .map_err(db_err)?;
+    let repos: Vec<(i64, i64, bool)> = cols
+        .iter()
+        .flat_map(|(id, c, _)| {
+            let requested = c.requested_repos.iter().map(move |r| (id.0, *r, false));
+            let granted = c.granted_repos.iter().map(move |r| (id.0, *r, true));
+            requested.chain(granted)
+        })
+        .collect();
+    for chunk in repos.chunks(BATCH_ROWS) {
+        let mut q = sqlx::QueryBuilder::<Db>::new(INSERT_REPO_ROWS_HEAD);
+        q.push_values(chunk, |mut row, (token, repo, granted)| {
+            row.push_bind(*token).push_bind(*repo).push_bind(*granted);
+        });
+        q.build().execute(&mut *conn).await.map_err(db_err)?;
+    }
     Ok(())
+}
+
+/// The statements `write_grants` builds, with values bound, for the test that runs every
+/// statement: a batch of one row and one of two.
+#[cfg(test)]
+pub(super) fn batch_statements() -> Vec<(&'static str, sqlx::QueryBuilder<Db>)> {
+    let grant = TokenGrant::AppInstallation {
+        org: AccountId(1),
+        permissions: patgate_domain::catalog::PermissionSet::new(),
+    };
+    let cols = GrantCols::of(&grant);
+    let mut out = Vec::new();
+    for n in [1, 2] {
+        let rows: Vec<&GrantCols> = std::iter::repeat_n(&cols, n).collect();
+        let mut q = sqlx::QueryBuilder::<Db>::new(UPDATE_GRANTS_HEAD);
+        q.push_values(rows, |mut row, c| {
+            row.push_bind(1_i64)
+                .push_bind(c.resource_owner_id)
+                .push_bind(c.resource_owner_kind)
+                .push_bind(c.requested_selection)
+                .push_bind(c.requested_permissions.clone())
+                .push_bind(c.granted_selection)
+                .push_bind(c.granted_permissions.clone())
+                .push_bind(c.grant_state)
+                .push_bind(c.scopes.clone())
+                .push_bind(c.app_org_id)
+                .push_bind(c.app_permissions.clone())
+                .push_bind(false)
+                .push_bind(None::<String>);
+        });
+        q.push(UPDATE_GRANTS_TAIL);
+        out.push(("UPDATE_GRANTS", q));
+        let mut q = sqlx::QueryBuilder::<Db>::new(INSERT_REPO_ROWS_HEAD);
+        q.push_values(0..n, |mut row, _| {
+            row.push_bind(1_i64).push_bind(1_i64).push_bind(true);
+        });
+        out.push(("INSERT_REPO_ROWS", q));
+    }
+    out
 }
 
 #[async_trait]
 impl TokenStore for EngineStore {
     async fn insert_token(&self, token: &NewToken, audit: &[NewAuditEvent]) -> StoreResult<Token> {
-        let cols = GrantCols::of(&token.grant);
         let mut tx = self.write_tx().await?;
-        let id: i64 = sqlx::query_scalar(INSERT_TOKEN)
-            .bind(kind_str(&token.grant))
-            .bind(token.user.0)
-            .bind(hash_bytes(&token.hash))
-            .bind(&token.last_eight)
-            .bind(&token.name)
-            .bind(token.description.as_deref())
-            .bind(token.justification.as_deref())
-            .bind(to_unix(token.created_at))
-            .bind(to_unix(token.created_at))
-            .bind(token.expires_at.map(to_unix))
-            .bind(cols.resource_owner_id)
-            .bind(cols.resource_owner_kind)
-            .bind(cols.requested_selection)
-            .bind(cols.requested_permissions.as_deref())
-            .bind(cols.granted_selection)
-            .bind(cols.granted_permissions.as_deref())
-            .bind(cols.grant_state)
-            .bind(cols.scopes.as_deref())
-            .bind(cols.app_org_id)
-            .bind(cols.app_permissions.as_deref())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        cols.insert_repos(&mut tx, id).await?;
-        insert_all(&mut tx, audit, Some(TokenId(id))).await?;
-        let stored = token_row_by_id(&mut tx, id)
+        let id = insert_token_row(&mut tx, token).await?;
+        insert_all(&mut tx, audit, Some(id)).await?;
+        let stored = token_row_by_id(&mut tx, id.0)
             .await?
             .ok_or(StoreError::NotFound)?;
-        governance::after_insert(&mut tx, &stored, token.justification.as_deref()).await?;
         commit(tx).await?;
         Ok(stored)
     }
@@ -446,13 +654,22 @@ impl TokenStore for EngineStore {
         audit: &[NewAuditEvent],
     ) -> StoreResult<Token> {
         let mut tx = self.write_tx().await?;
-        lock_token(&mut tx, id).await?;
-        set_grant(&mut tx, id, grant).await?;
-        set_description(&mut tx, id, description).await?;
+        let kind = lock_token(&mut tx, id).await?;
+        if kind != kind_str(grant) {
+            return Err(kind_change(id, &kind, grant));
+        }
+        write_grants(
+            &mut tx,
+            &[GrantWrite {
+                id,
+                grant,
+                description: Some(description),
+            }],
+        )
+        .await?;
         let stored = token_row_by_id(&mut tx, id.0)
             .await?
             .ok_or(StoreError::NotFound)?;
-        governance::sync(&mut tx, &stored, change_time(audit)).await?;
         insert_all(&mut tx, audit, Some(id)).await?;
         self.notify_token(&mut tx, id).await?;
         commit(tx).await?;

@@ -213,6 +213,14 @@ impl SqliteStore {
         Ok(())
     }
 
+    pub(crate) async fn notify_tokens(
+        &self,
+        _conn: &mut Conn,
+        _ids: &[TokenId],
+    ) -> StoreResult<()> {
+        Ok(())
+    }
+
     pub(crate) async fn notify_directory(&self, _conn: &mut Conn) -> StoreResult<()> {
         Ok(())
     }
@@ -240,7 +248,10 @@ impl Store for SqliteStore {
         sqlx::migrate!("migrations/sqlite")
             .run(&self.writer)
             .await
-            .map_err(|e| StoreError::Backend(Box::new(e)))
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
+        tokens::fold_token_names(self, time::OffsetDateTime::now_utc())
+            .await
+            .map(|_| ())
     }
 
     async fn ping(&self) -> StoreResult<()> {

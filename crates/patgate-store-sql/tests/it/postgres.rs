@@ -10,10 +10,12 @@ use tokio::sync::broadcast::error::TryRecvError;
 
 use patgate_domain::catalog::{Level, OrgRole, Permission, PermissionSet, RepoRole};
 use patgate_domain::model::{AccountKind, GrantState, RepositorySelection, TokenGrant};
-use patgate_store::testkit::{access, at, classic, fine_grained, hash, new_user, org, repo, user};
+use patgate_store::testkit::{
+    self, access, at, classic, fine_grained, hash, new_user, org, repo, user,
+};
 use patgate_store::{
     AuditStore, Change, DirectoryStore, GovernanceStore, JobStore, KeyStore, NewAuditEvent, NewKey,
-    NewToken, RequestDecision, RequestStatus, Store, StoreError, TokenStore, Upserted,
+    NewToken, RequestStatus, Store, StoreError, TokenStore, Upserted,
 };
 use patgate_store_sql::postgres::testing::{TestDb, admin_url, unique_name, with_database};
 use patgate_store_sql::postgres::{PgOptions, PostgresStore};
@@ -300,17 +302,17 @@ async fn a_sqlite_dump_imports_into_postgres() {
         },
         ..fine_grained(mona.id, "org-token", at(5))
     };
-    let fg = sqlite
-        .insert_token(
-            &org_token,
-            &[NewAuditEvent {
-                actor: Some(mona.id),
-                org: Some(acme.id),
-                ..patgate_store::testkit::event("personal_access_token.request_created", at(5))
-            }],
-        )
-        .await
-        .unwrap();
+    let fg = testkit::admit(
+        &sqlite,
+        &org_token,
+        &[NewAuditEvent {
+            actor: Some(mona.id),
+            org: Some(acme.id),
+            ..patgate_store::testkit::event("personal_access_token.request_created", at(5))
+        }],
+    )
+    .await
+    .unwrap();
     let cl = sqlite
         .insert_token(&classic(mona.id, "classic", at(6), "repo,gist"), &[])
         .await
@@ -334,27 +336,27 @@ async fn a_sqlite_dump_imports_into_postgres() {
         .unwrap();
     // Governance rows: the approved token's grant (above), a pending request with repositories,
     // an app.
-    let asking = sqlite
-        .insert_token(
-            &NewToken {
-                justification: Some("please".into()),
-                grant: TokenGrant::FineGrained {
-                    resource_owner: acme.id,
-                    resource_owner_kind: AccountKind::Organization,
-                    requested: access(
-                        RepositorySelection::Subset,
-                        &[r1.id],
-                        &[(Permission::ISSUES, Level::Read)],
-                    ),
-                    granted: None,
-                    state: GrantState::Pending,
-                },
-                ..fine_grained(mona.id, "asking", at(9))
+    let asking = testkit::admit(
+        &sqlite,
+        &NewToken {
+            justification: Some("please".into()),
+            grant: TokenGrant::FineGrained {
+                resource_owner: acme.id,
+                resource_owner_kind: AccountKind::Organization,
+                requested: access(
+                    RepositorySelection::Subset,
+                    &[r1.id],
+                    &[(Permission::ISSUES, Level::Read)],
+                ),
+                granted: None,
+                state: GrantState::Pending,
             },
-            &[],
-        )
-        .await
-        .unwrap();
+            ..fine_grained(mona.id, "asking", at(9))
+        },
+        &[],
+    )
+    .await
+    .unwrap();
     sqlite
         .insert_app(
             acme.id,
@@ -625,12 +627,10 @@ async fn governance_changes_announce_every_token_they_change() {
     let b = db.store().await;
     let acme = org(&a, "acme").await;
     let mona = user(&a, "mona").await;
-    let t1 = a
-        .insert_token(&asking(mona.id, acme.id, "t1"), &[])
+    let t1 = testkit::admit(&a, &asking(mona.id, acme.id, "t1"), &[])
         .await
         .unwrap();
-    let t2 = a
-        .insert_token(&asking(mona.id, acme.id, "t2"), &[])
+    let t2 = testkit::admit(&a, &asking(mona.id, acme.id, "t2"), &[])
         .await
         .unwrap();
     let r1 = a.pending_request_of_token(t1.id).await.unwrap().unwrap();
@@ -639,15 +639,16 @@ async fn governance_changes_announce_every_token_they_change() {
     quiet(&mut feed).await;
 
     // A batch announces each of its tokens.
-    a.decide_requests(
+    testkit::decide_requests(
+        &a,
         &[
-            RequestDecision {
+            testkit::RequestDecision {
                 request: r1.id,
                 token: t1.id,
                 status: RequestStatus::Approved,
                 grant: approved_grant(acme.id),
             },
-            RequestDecision {
+            testkit::RequestDecision {
                 request: r2.id,
                 token: t2.id,
                 status: RequestStatus::Approved,
@@ -673,8 +674,9 @@ async fn governance_changes_announce_every_token_they_change() {
 
     // A failed batch announces nothing.
     assert!(
-        a.decide_requests(
-            &[RequestDecision {
+        testkit::decide_requests(
+            &a,
+            &[testkit::RequestDecision {
                 request: r1.id,
                 token: t1.id,
                 status: RequestStatus::Approved,
@@ -701,17 +703,17 @@ async fn governance_changes_announce_every_token_they_change() {
         granted: Some(issues_read()),
         state: GrantState::Approved,
     };
-    let (_, raise) = a
-        .update_token_requesting(t1.id, None, &wider, None, at(4), &[])
+    let (_, raise) = testkit::update_token_requesting(&a, t1.id, None, &wider, None, at(4), &[])
         .await
         .unwrap();
     assert_eq!(next_change(&mut feed, SECOND).await.0, Change::Token(t1.id));
-    a.cancel_request(raise.id, &approved_grant(acme.id), at(5), &[])
+    testkit::cancel_request(&a, raise.id, &approved_grant(acme.id), at(5), &[])
         .await
         .unwrap();
     assert_eq!(next_change(&mut feed, SECOND).await.0, Change::Token(t1.id));
     let g2 = a.grant_of_token(t2.id).await.unwrap().unwrap();
-    a.revoke_grants(
+    testkit::revoke_grants(
+        &a,
         &[(
             g2.id,
             t2.id,
@@ -741,8 +743,7 @@ async fn racing_reviews_of_one_request_decide_it_once() {
     let stores = [db.store().await, db.store().await];
     let acme = org(&stores[0], "acme").await;
     let mona = user(&stores[0], "mona").await;
-    let t = stores[0]
-        .insert_token(&asking(mona.id, acme.id, "t"), &[])
+    let t = testkit::admit(&stores[0], &asking(mona.id, acme.id, "t"), &[])
         .await
         .unwrap();
     let r = stores[0]
@@ -769,21 +770,21 @@ async fn racing_reviews_of_one_request_decide_it_once() {
         };
         tasks.spawn(async move {
             let audit = patgate_store::testkit::event("personal_access_token.reviewed", at(2));
-            store
-                .decide_requests(
-                    &[RequestDecision {
-                        request: r.id,
-                        token: t.id,
-                        status: approve,
-                        grant,
-                    }],
-                    None,
-                    None,
-                    at(2),
-                    &[audit],
-                )
-                .await
-                .map(|()| approve)
+            testkit::decide_requests(
+                &store,
+                &[testkit::RequestDecision {
+                    request: r.id,
+                    token: t.id,
+                    status: approve,
+                    grant,
+                }],
+                None,
+                None,
+                at(2),
+                &[audit],
+            )
+            .await
+            .map(|()| approve)
         });
     }
     let results = tasks.join_all().await;
@@ -954,12 +955,44 @@ async fn migrating_to_governance_backfills_requests_and_grants() {
         assert_eq!(store.grant_of_token(*token).await.unwrap(), None);
     }
     // The sequences continue after the backfilled rows.
-    let t = store
-        .insert_token(&asking(mona.id, acme.id, "after"), &[])
+    let t = testkit::admit(&store, &asking(mona.id, acme.id, "after"), &[])
         .await
         .unwrap();
     let r = store.pending_request_of_token(t.id).await.unwrap().unwrap();
     let all = store.requests_of_org(acme.id, None).await.unwrap();
     assert_eq!(all.len(), 3);
     assert!(all.iter().all(|x| x.id <= r.id));
+}
+
+/// Version 4 makes fine-grained names unique per user: a database from before it keeps every
+/// token, the later of two that share a folded name renamed.
+#[tokio::test]
+async fn migrating_to_unique_names_renames_later_duplicates() {
+    use std::borrow::Cow;
+
+    let db = db_or_skip!();
+    let store = db.store().await;
+    sqlx::raw_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let mut before = sqlx::migrate!("migrations/postgres");
+    before.migrations = Cow::Owned(
+        before
+            .migrations
+            .iter()
+            .filter(|m| m.version < 4)
+            .cloned()
+            .collect(),
+    );
+    before.run(store.pool()).await.unwrap();
+    let users = [user(&store, "mona").await.id, user(&store, "bob").await.id];
+    for sql in super::old_tokens(users, |n| format!("'\\x{n:02x}'::bytea")) {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+    store.migrate().await.unwrap();
+    super::check_names_folded(&store, users).await;
 }

@@ -333,3 +333,41 @@ async fn migrating_to_governance_backfills_requests_and_grants() {
     assert_eq!(store.requests_of_org(acme.id, None).await.unwrap().len(), 2);
     assert!(store.grant_by_id(GrantId(0)).await.unwrap().is_none());
 }
+
+/// Version 4 makes fine-grained names unique per user: a database from before it keeps every
+/// token, the later of two that share a folded name renamed.
+#[tokio::test]
+async fn migrating_to_unique_names_renames_later_duplicates() {
+    use std::borrow::Cow;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let store = SqliteStore::open_file(&path).await.unwrap();
+    let mut before = sqlx::migrate!("migrations/sqlite");
+    before.migrations = Cow::Owned(
+        before
+            .migrations
+            .iter()
+            .filter(|m| m.version < 4)
+            .cloned()
+            .collect(),
+    );
+    let pool = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .foreign_keys(true),
+    )
+    .await
+    .unwrap();
+    before.run(&pool).await.unwrap();
+    let users = [user(&store, "mona").await.id, user(&store, "bob").await.id];
+    for sql in super::old_tokens(users, |n| format!("X'{n:02x}'")) {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    pool.close().await;
+    store.migrate().await.unwrap();
+    super::check_names_folded(&store, users).await;
+}

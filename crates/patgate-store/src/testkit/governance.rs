@@ -9,10 +9,16 @@ use patgate_domain::model::{
     TokenAccess, TokenGrant, TokenId,
 };
 
-use super::{access, app_installation, at, classic, event, fine_grained, insert, org, repo, user};
+use patgate_domain::governance::{self as rules, Changes};
+
+use super::{
+    RequestDecision, access, app_installation, at, cancel_request, classic, decide_requests, event,
+    fine_grained, insert, org, records, regrant, repo, revoke_grants, update_token_requesting,
+    user,
+};
 use crate::{
-    AuditEvent, AuditQuery, Grant, NewAuditEvent, NewToken, RequestDecision, RequestStatus, Store,
-    StoreError, TokenRequest,
+    AuditEvent, AuditQuery, Grant, NewAuditEvent, NewToken, RequestStatus, Store, StoreError,
+    TokenRequest,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -318,20 +324,20 @@ pub async fn request_grant_and_token_ids_are_distinct(store: &dyn Store) {
     )
     .await;
     let r = pending(store, t.id).await;
-    store
-        .decide_requests(
-            &[decision(
-                &r,
-                RequestStatus::Approved,
-                with(&t, &a, Some(&a), GrantState::Approved),
-            )],
-            Some(reviewer.id),
-            None,
-            at(11),
-            &[],
-        )
-        .await
-        .unwrap();
+    decide_requests(
+        store,
+        &[decision(
+            &r,
+            RequestStatus::Approved,
+            with(&t, &a, Some(&a), GrantState::Approved),
+        )],
+        Some(reviewer.id),
+        None,
+        at(11),
+        &[],
+    )
+    .await
+    .unwrap();
     let g = grant_of(store, t.id).await;
     assert_ne!(t.id.0, r.id.0, "token {} and request {}", t.id, r.id);
     assert!(
@@ -368,17 +374,17 @@ pub async fn update_token_requesting_supersedes_the_pending_request(store: &dyn 
     // A raise: the approved access stays in force meanwhile, and so does the grant.
     let bigger = read(&[r3.id, r2.id, r1.id]);
     let raised = with(&t, &bigger, Some(&small), GrantState::Approved);
-    let (updated, first) = store
-        .update_token_requesting(
-            t.id,
-            Some("more repositories"),
-            &raised,
-            Some("need two and three"),
-            at(50),
-            &[event("personal_access_token.request_created", at(50))],
-        )
-        .await
-        .unwrap();
+    let (updated, first) = update_token_requesting(
+        store,
+        t.id,
+        Some("more repositories"),
+        &raised,
+        Some("need two and three"),
+        at(50),
+        &[event("personal_access_token.request_created", at(50))],
+    )
+    .await
+    .unwrap();
     let mut want = t.clone();
     want.description = Some("more repositories".into());
     want.grant = raised.clone();
@@ -409,8 +415,7 @@ pub async fn update_token_requesting_supersedes_the_pending_request(store: &dyn 
 
     // Asking again supersedes the first request.
     let widest = with(&t, &write_all(), Some(&small), GrantState::Approved);
-    let (_, second) = store
-        .update_token_requesting(t.id, None, &widest, None, at(60), &[])
+    let (_, second) = update_token_requesting(store, t.id, None, &widest, None, at(60), &[])
         .await
         .unwrap();
     assert_ne!(second.id, first.id);
@@ -451,17 +456,17 @@ pub async fn update_token_requesting_supersedes_the_pending_request(store: &dyn 
     )
     .await;
     let original = pending(store, p.id).await;
-    let (_, again) = store
-        .update_token_requesting(
-            p.id,
-            None,
-            &with(&p, &bigger, None, GrantState::Pending),
-            Some("more"),
-            at(80),
-            &[],
-        )
-        .await
-        .unwrap();
+    let (_, again) = update_token_requesting(
+        store,
+        p.id,
+        None,
+        &with(&p, &bigger, None, GrantState::Pending),
+        Some("more"),
+        at(80),
+        &[],
+    )
+    .await
+    .unwrap();
     assert_eq!(
         store
             .request_by_id(original.id)
@@ -488,15 +493,20 @@ pub async fn update_token_requesting_supersedes_the_pending_request(store: &dyn 
     // Only an organization's fine-grained token asks; unknown tokens are not found.
     let own = insert(store, &fine_grained(mona.id, "own", at(1))).await;
     assert!(matches!(
-        store
-            .update_token_requesting(own.id, None, &own.grant, None, at(90), &[])
-            .await,
+        update_token_requesting(store, own.id, None, &own.grant, None, at(90), &[]).await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
-        store
-            .update_token_requesting(TokenId(own.id.0 + 1000), None, &raised, None, at(90), &[])
-            .await,
+        update_token_requesting(
+            store,
+            TokenId(own.id.0 + 1000),
+            None,
+            &raised,
+            None,
+            at(90),
+            &[]
+        )
+        .await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(store.pending_request_of_token(own.id).await.unwrap(), None);
@@ -524,20 +534,20 @@ pub async fn approving_a_request_grants_access(store: &dyn Store) {
     .await;
     let r = pending(store, t.id).await;
     let approved = with(&t, &asked, Some(&asked), GrantState::Approved);
-    store
-        .decide_requests(
-            &[decision(&r, RequestStatus::Approved, approved.clone())],
-            Some(owner.id),
-            Some("looks fine"),
-            at(70),
-            &[NewAuditEvent {
-                actor: Some(owner.id),
-                org: Some(o.id),
-                ..event("personal_access_token.access_granted", at(70))
-            }],
-        )
-        .await
-        .unwrap();
+    decide_requests(
+        store,
+        &[decision(&r, RequestStatus::Approved, approved.clone())],
+        Some(owner.id),
+        Some("looks fine"),
+        at(70),
+        &[NewAuditEvent {
+            actor: Some(owner.id),
+            org: Some(o.id),
+            ..event("personal_access_token.access_granted", at(70))
+        }],
+    )
+    .await
+    .unwrap();
     let mut decided = r.clone();
     decided.status = RequestStatus::Approved;
     decided.decided_at = Some(at(70));
@@ -568,31 +578,31 @@ pub async fn approving_a_request_grants_access(store: &dyn Store) {
 
     // Approving an edit of an approved token keeps its grant, time and all.
     let more = read(&[r1.id, repo(store, o.id, "two").await.id]);
-    let (_, edit) = store
-        .update_token_requesting(
-            t.id,
-            None,
-            &with(&t, &more, Some(&asked), GrantState::Approved),
-            None,
-            at(80),
-            &[],
-        )
-        .await
-        .unwrap();
-    store
-        .decide_requests(
-            &[decision(
-                &edit,
-                RequestStatus::Approved,
-                with(&t, &more, Some(&more), GrantState::Approved),
-            )],
-            None,
-            None,
-            at(90),
-            &[],
-        )
-        .await
-        .unwrap();
+    let (_, edit) = update_token_requesting(
+        store,
+        t.id,
+        None,
+        &with(&t, &more, Some(&asked), GrantState::Approved),
+        None,
+        at(80),
+        &[],
+    )
+    .await
+    .unwrap();
+    decide_requests(
+        store,
+        &[decision(
+            &edit,
+            RequestStatus::Approved,
+            with(&t, &more, Some(&more), GrantState::Approved),
+        )],
+        None,
+        None,
+        at(90),
+        &[],
+    )
+    .await
+    .unwrap();
     let edit_after = store.request_by_id(edit.id).await.unwrap().unwrap();
     assert_eq!(
         (
@@ -630,16 +640,16 @@ pub async fn denying_a_request_records_the_reason(store: &dyn Store) {
     .await;
     let r = pending(store, t.id).await;
     let denied = with(&t, &write_all(), None, GrantState::Denied);
-    store
-        .decide_requests(
-            &[decision(&r, RequestStatus::Denied, denied.clone())],
-            Some(owner.id),
-            Some("Access is too broad."),
-            at(30),
-            &[],
-        )
-        .await
-        .unwrap();
+    decide_requests(
+        store,
+        &[decision(&r, RequestStatus::Denied, denied.clone())],
+        Some(owner.id),
+        Some("Access is too broad."),
+        at(30),
+        &[],
+    )
+    .await
+    .unwrap();
     let after = store.request_by_id(r.id).await.unwrap().unwrap();
     assert_eq!(
         (
@@ -678,31 +688,31 @@ pub async fn denying_a_request_records_the_reason(store: &dyn Store) {
     )
     .await;
     let g = grant_of(store, a.id).await;
-    let (_, raise) = store
-        .update_token_requesting(
-            a.id,
-            None,
-            &with(&a, &write_all(), Some(&small), GrantState::Approved),
-            None,
-            at(50),
-            &[],
-        )
-        .await
-        .unwrap();
-    store
-        .decide_requests(
-            &[decision(
-                &raise,
-                RequestStatus::Denied,
-                with(&a, &small, Some(&small), GrantState::Approved),
-            )],
-            Some(owner.id),
-            None,
-            at(60),
-            &[],
-        )
-        .await
-        .unwrap();
+    let (_, raise) = update_token_requesting(
+        store,
+        a.id,
+        None,
+        &with(&a, &write_all(), Some(&small), GrantState::Approved),
+        None,
+        at(50),
+        &[],
+    )
+    .await
+    .unwrap();
+    decide_requests(
+        store,
+        &[decision(
+            &raise,
+            RequestStatus::Denied,
+            with(&a, &small, Some(&small), GrantState::Approved),
+        )],
+        Some(owner.id),
+        None,
+        at(60),
+        &[],
+    )
+    .await
+    .unwrap();
     assert_eq!(
         store.request_by_id(raise.id).await.unwrap().unwrap().status,
         RequestStatus::Denied
@@ -747,20 +757,20 @@ pub async fn a_batch_with_a_decided_request_changes_nothing(store: &dyn Store) {
     };
     // b and d are decided already.
     for i in [1, 3] {
-        store
-            .decide_requests(
-                &[decision(
-                    &requests[i],
-                    RequestStatus::Denied,
-                    with(&tokens[i], &write_all(), None, GrantState::Denied),
-                )],
-                Some(owner.id),
-                None,
-                at(10),
-                &[],
-            )
-            .await
-            .unwrap();
+        decide_requests(
+            store,
+            &[decision(
+                &requests[i],
+                RequestStatus::Denied,
+                with(&tokens[i], &write_all(), None, GrantState::Denied),
+            )],
+            Some(owner.id),
+            None,
+            at(10),
+            &[],
+        )
+        .await
+        .unwrap();
     }
     let snapshot = async || {
         let mut rows = Vec::new();
@@ -780,16 +790,16 @@ pub async fn a_batch_with_a_decided_request_changes_nothing(store: &dyn Store) {
         event("personal_access_token.access_granted", at(20)),
         event("personal_access_token.access_granted", at(20)),
     ];
-    let err = store
-        .decide_requests(
-            &[approve(0), approve(3), approve(2), approve(1)],
-            Some(owner.id),
-            Some("batch"),
-            at(20),
-            &audit,
-        )
-        .await
-        .unwrap_err();
+    let err = decide_requests(
+        store,
+        &[approve(0), approve(3), approve(2), approve(1)],
+        Some(owner.id),
+        Some("batch"),
+        at(20),
+        &audit,
+    )
+    .await
+    .unwrap_err();
     match err {
         StoreError::Conflict(msg) => {
             assert_eq!(msg, format!("request {} is not pending", requests[3].id));
@@ -799,8 +809,7 @@ pub async fn a_batch_with_a_decided_request_changes_nothing(store: &dyn Store) {
     assert_eq!(snapshot().await, before);
 
     // The same request twice: the second is no longer pending.
-    let err = store
-        .decide_requests(&[approve(0), approve(0)], None, None, at(21), &audit)
+    let err = decide_requests(store, &[approve(0), approve(0)], None, None, at(21), &audit)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(ref m) if m.contains(&requests[0].id.to_string())));
@@ -808,22 +817,22 @@ pub async fn a_batch_with_a_decided_request_changes_nothing(store: &dyn Store) {
 
     // A request that does not exist is named too.
     let ghost = RequestId(requests[3].id.0 + 1000);
-    let err = store
-        .decide_requests(
-            &[
-                approve(0),
-                RequestDecision {
-                    request: ghost,
-                    ..approve(2)
-                },
-            ],
-            None,
-            None,
-            at(22),
-            &audit,
-        )
-        .await
-        .unwrap_err();
+    let err = decide_requests(
+        store,
+        &[
+            approve(0),
+            RequestDecision {
+                request: ghost,
+                ..approve(2)
+            },
+        ],
+        None,
+        None,
+        at(22),
+        &audit,
+    )
+    .await
+    .unwrap_err();
     match err {
         StoreError::Missing(what) => assert!(what.contains(&ghost.to_string()), "{what}"),
         other => panic!("expected Missing, got {other:?}"),
@@ -831,33 +840,33 @@ pub async fn a_batch_with_a_decided_request_changes_nothing(store: &dyn Store) {
     assert_eq!(snapshot().await, before);
 
     // A decision that names another token's request.
-    let err = store
-        .decide_requests(
-            &[RequestDecision {
-                token: tokens[0].id,
-                ..approve(2)
-            }],
-            None,
-            None,
-            at(23),
-            &audit,
-        )
-        .await
-        .unwrap_err();
+    let err = decide_requests(
+        store,
+        &[RequestDecision {
+            token: tokens[0].id,
+            ..approve(2)
+        }],
+        None,
+        None,
+        at(23),
+        &audit,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert_eq!(snapshot().await, before);
 
     // The good ones alone go through.
-    store
-        .decide_requests(
-            &[approve(0), approve(2)],
-            Some(owner.id),
-            None,
-            at(24),
-            &audit,
-        )
-        .await
-        .unwrap();
+    decide_requests(
+        store,
+        &[approve(0), approve(2)],
+        Some(owner.id),
+        None,
+        at(24),
+        &audit,
+    )
+    .await
+    .unwrap();
     for i in [0, 2] {
         assert_eq!(
             store
@@ -900,15 +909,15 @@ pub async fn cancelling_a_request(store: &dyn Store) {
     .await;
     let r = pending(store, t.id).await;
     let withdrawn = with(&t, &write_all(), None, GrantState::Denied);
-    store
-        .cancel_request(
-            r.id,
-            &withdrawn,
-            at(80),
-            &[event("personal_access_token.request_cancelled", at(80))],
-        )
-        .await
-        .unwrap();
+    cancel_request(
+        store,
+        r.id,
+        &withdrawn,
+        at(80),
+        &[event("personal_access_token.request_cancelled", at(80))],
+    )
+    .await
+    .unwrap();
     let mut cancelled = r.clone();
     cancelled.status = RequestStatus::Cancelled;
     cancelled.decided_at = Some(at(80));
@@ -924,10 +933,7 @@ pub async fn cancelling_a_request(store: &dyn Store) {
 
     // No longer pending: a conflict, and no trace.
     let failed = [event("failed.cancel", at(81))];
-    match store
-        .cancel_request(r.id, &withdrawn, at(81), &failed)
-        .await
-    {
+    match cancel_request(store, r.id, &withdrawn, at(81), &failed).await {
         Err(StoreError::Conflict(msg)) => {
             assert_eq!(msg, format!("request {} is not pending", r.id));
         }
@@ -948,38 +954,43 @@ pub async fn cancelling_a_request(store: &dyn Store) {
     )
     .await;
     let ra = pending(store, a.id).await;
-    store
-        .decide_requests(
-            &[decision(
-                &ra,
-                RequestStatus::Approved,
-                with(&a, &write_all(), Some(&write_all()), GrantState::Approved),
-            )],
-            None,
-            None,
-            at(82),
-            &[],
-        )
-        .await
-        .unwrap();
+    decide_requests(
+        store,
+        &[decision(
+            &ra,
+            RequestStatus::Approved,
+            with(&a, &write_all(), Some(&write_all()), GrantState::Approved),
+        )],
+        None,
+        None,
+        at(82),
+        &[],
+    )
+    .await
+    .unwrap();
     let a_after = store.token_by_id(a.id).await.unwrap();
     assert!(matches!(
-        store
-            .cancel_request(
-                ra.id,
-                &with(&a, &write_all(), None, GrantState::Denied),
-                at(83),
-                &failed
-            )
-            .await,
+        cancel_request(
+            store,
+            ra.id,
+            &with(&a, &write_all(), None, GrantState::Denied),
+            at(83),
+            &failed
+        )
+        .await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(store.token_by_id(a.id).await.unwrap(), a_after);
     assert!(store.grant_of_token(a.id).await.unwrap().is_some());
     assert!(matches!(
-        store
-            .cancel_request(RequestId(ra.id.0 + 1000), &withdrawn, at(84), &failed)
-            .await,
+        cancel_request(
+            store,
+            RequestId(ra.id.0 + 1000),
+            &withdrawn,
+            at(84),
+            &failed
+        )
+        .await,
         Err(StoreError::Missing(_))
     ));
     assert_eq!(
@@ -1004,26 +1015,26 @@ pub async fn cancelling_a_request(store: &dyn Store) {
     )
     .await;
     let g = grant_of(store, e.id).await;
-    let (_, raise) = store
-        .update_token_requesting(
-            e.id,
-            None,
-            &with(&e, &write_all(), Some(&small), GrantState::Approved),
-            None,
-            at(85),
-            &[],
-        )
-        .await
-        .unwrap();
-    store
-        .cancel_request(
-            raise.id,
-            &with(&e, &small, Some(&small), GrantState::Approved),
-            at(86),
-            &[],
-        )
-        .await
-        .unwrap();
+    let (_, raise) = update_token_requesting(
+        store,
+        e.id,
+        None,
+        &with(&e, &write_all(), Some(&small), GrantState::Approved),
+        None,
+        at(85),
+        &[],
+    )
+    .await
+    .unwrap();
+    cancel_request(
+        store,
+        raise.id,
+        &with(&e, &small, Some(&small), GrantState::Approved),
+        at(86),
+        &[],
+    )
+    .await
+    .unwrap();
     assert_eq!(grant_of(store, e.id).await, g);
     assert_eq!(
         store.token_by_id(e.id).await.unwrap().unwrap().grant,
@@ -1053,20 +1064,20 @@ pub async fn requests_of_org_filter_by_status_and_org(store: &dyn Store) {
     let elsewhere = insert(store, &new(other.id, "elsewhere", 5)).await;
     let denied = insert(store, &new(acme.id, "denied", 20)).await;
     let rd = pending(store, denied.id).await;
-    store
-        .decide_requests(
-            &[decision(
-                &rd,
-                RequestStatus::Denied,
-                with(&denied, &write_all(), None, GrantState::Denied),
-            )],
-            None,
-            None,
-            at(40),
-            &[],
-        )
-        .await
-        .unwrap();
+    decide_requests(
+        store,
+        &[decision(
+            &rd,
+            RequestStatus::Denied,
+            with(&denied, &write_all(), None, GrantState::Denied),
+        )],
+        None,
+        None,
+        at(40),
+        &[],
+    )
+    .await
+    .unwrap();
     let ids = |rows: Vec<TokenRequest>| rows.into_iter().map(|r| r.token_id).collect::<Vec<_>>();
     assert_eq!(
         ids(store.requests_of_org(acme.id, None).await.unwrap()),
@@ -1132,32 +1143,32 @@ pub async fn revoking_grants_returns_tokens_to_their_users(store: &dyn Store) {
         "oldest first"
     );
     // a asks for more meanwhile: revoking it ends that request too.
-    let (_, raise) = store
-        .update_token_requesting(
-            tokens[0].id,
-            None,
-            &with(&tokens[0], &write_all(), Some(&small), GrantState::Approved),
-            None,
-            at(10),
-            &[],
-        )
-        .await
-        .unwrap();
+    let (_, raise) = update_token_requesting(
+        store,
+        tokens[0].id,
+        None,
+        &with(&tokens[0], &write_all(), Some(&small), GrantState::Approved),
+        None,
+        at(10),
+        &[],
+    )
+    .await
+    .unwrap();
     let a_raised = store.token_by_id(tokens[0].id).await.unwrap().unwrap();
 
-    store
-        .revoke_grants(
-            &[
-                (grants[0].id, tokens[0].id, returned(&tokens[0])),
-                (grants[1].id, tokens[1].id, returned(&tokens[1])),
-            ],
-            &[
-                event("personal_access_token.access_revoked", at(20)),
-                event("personal_access_token.access_revoked", at(20)),
-            ],
-        )
-        .await
-        .unwrap();
+    revoke_grants(
+        store,
+        &[
+            (grants[0].id, tokens[0].id, returned(&tokens[0])),
+            (grants[1].id, tokens[1].id, returned(&tokens[1])),
+        ],
+        &[
+            event("personal_access_token.access_revoked", at(20)),
+            event("personal_access_token.access_revoked", at(20)),
+        ],
+    )
+    .await
+    .unwrap();
     for i in [0, 1] {
         assert_eq!(store.grant_by_id(grants[i].id).await.unwrap(), None);
         assert_eq!(store.grant_of_token(tokens[i].id).await.unwrap(), None);
@@ -1186,16 +1197,16 @@ pub async fn revoking_grants_returns_tokens_to_their_users(store: &dyn Store) {
         audit_all(store).await,
     );
     let failed = [event("failed.revoke", at(30))];
-    let err = store
-        .revoke_grants(
-            &[
-                (grants[2].id, tokens[2].id, returned(&tokens[2])),
-                (grants[1].id, tokens[1].id, returned(&tokens[1])),
-            ],
-            &failed,
-        )
-        .await
-        .unwrap_err();
+    let err = revoke_grants(
+        store,
+        &[
+            (grants[2].id, tokens[2].id, returned(&tokens[2])),
+            (grants[1].id, tokens[1].id, returned(&tokens[1])),
+        ],
+        &failed,
+    )
+    .await
+    .unwrap_err();
     match err {
         StoreError::Missing(what) => assert_eq!(what, format!("grant {}", grants[1].id)),
         other => panic!("expected Missing, got {other:?}"),
@@ -1210,40 +1221,40 @@ pub async fn revoking_grants_returns_tokens_to_their_users(store: &dyn Store) {
     );
     // A grant named with another token.
     assert!(matches!(
-        store
-            .revoke_grants(
-                &[(grants[2].id, tokens[0].id, returned(&tokens[0]))],
-                &failed
-            )
-            .await,
+        revoke_grants(
+            store,
+            &[(grants[2].id, tokens[0].id, returned(&tokens[0]))],
+            &failed
+        )
+        .await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(grant_of(store, tokens[2].id).await, grants[2]);
     assert_eq!(audit_all(store).await, before.1);
 
     // Revoked but still naming the organization: its pending raise ends all the same.
-    let (_, raise) = store
-        .update_token_requesting(
+    let (_, raise) = update_token_requesting(
+        store,
+        tokens[2].id,
+        None,
+        &with(&tokens[2], &write_all(), Some(&small), GrantState::Approved),
+        None,
+        at(40),
+        &[],
+    )
+    .await
+    .unwrap();
+    revoke_grants(
+        store,
+        &[(
+            grants[2].id,
             tokens[2].id,
-            None,
-            &with(&tokens[2], &write_all(), Some(&small), GrantState::Approved),
-            None,
-            at(40),
-            &[],
-        )
-        .await
-        .unwrap();
-    store
-        .revoke_grants(
-            &[(
-                grants[2].id,
-                tokens[2].id,
-                with(&tokens[2], &write_all(), None, GrantState::Revoked),
-            )],
-            &[event("personal_access_token.access_revoked", at(45))],
-        )
-        .await
-        .unwrap();
+            with(&tokens[2], &write_all(), None, GrantState::Revoked),
+        )],
+        &[event("personal_access_token.access_revoked", at(45))],
+    )
+    .await
+    .unwrap();
     let raise_after = store.request_by_id(raise.id).await.unwrap().unwrap();
     assert_eq!(
         (raise_after.status, raise_after.decided_at),
@@ -1273,45 +1284,44 @@ pub async fn update_token_keeps_requests_and_grants_in_step(store: &dyn Store) {
     let g = grant_of(store, t.id).await;
 
     // Still approved: the grant is kept, time and all.
-    store
-        .update_token(t.id, Some("edited"), &t.grant, &[event("e", at(20))])
+    regrant(store, t.id, Some("edited"), &t.grant, &[event("e", at(20))])
         .await
         .unwrap();
     assert_eq!(grant_of(store, t.id).await, g);
     // Reduced access, still approved: kept.
     let none = access(RepositorySelection::None, &[], &[]);
-    store
-        .update_token(
-            t.id,
-            None,
-            &with(&t, &none, Some(&none), GrantState::Approved),
-            &[event("e", at(21))],
-        )
-        .await
-        .unwrap();
+    regrant(
+        store,
+        t.id,
+        None,
+        &with(&t, &none, Some(&none), GrantState::Approved),
+        &[event("e", at(21))],
+    )
+    .await
+    .unwrap();
     assert_eq!(grant_of(store, t.id).await, g);
     // No longer approved: no grant.
-    store
-        .update_token(
-            t.id,
-            None,
-            &with(&t, &small, None, GrantState::Pending),
-            &[event("e", at(30))],
-        )
-        .await
-        .unwrap();
+    regrant(
+        store,
+        t.id,
+        None,
+        &with(&t, &small, None, GrantState::Pending),
+        &[event("e", at(30))],
+    )
+    .await
+    .unwrap();
     assert_eq!(store.grant_of_token(t.id).await.unwrap(), None);
     assert_eq!(store.grant_by_id(g.id).await.unwrap(), None);
     // Approved again: a new grant, dated by the change (its audit event).
-    store
-        .update_token(
-            t.id,
-            None,
-            &with(&t, &small, Some(&small), GrantState::Approved),
-            &[event("e", at(40))],
-        )
-        .await
-        .unwrap();
+    regrant(
+        store,
+        t.id,
+        None,
+        &with(&t, &small, Some(&small), GrantState::Approved),
+        &[event("e", at(40))],
+    )
+    .await
+    .unwrap();
     let g2 = grant_of(store, t.id).await;
     assert_ne!(g2.id, g.id);
     assert_eq!((g2.org, g2.access_granted_at), (o.id, at(40)));
@@ -1332,25 +1342,25 @@ pub async fn update_token_keeps_requests_and_grants_in_step(store: &dyn Store) {
     .await;
     let rp = pending(store, p.id).await;
     // (an edit that leaves it pending keeps the request)
-    store
-        .update_token(
-            p.id,
-            Some("still waiting"),
-            &with(&p, &small, None, GrantState::Pending),
-            &[event("e", at(55))],
-        )
-        .await
-        .unwrap();
+    regrant(
+        store,
+        p.id,
+        Some("still waiting"),
+        &with(&p, &small, None, GrantState::Pending),
+        &[event("e", at(55))],
+    )
+    .await
+    .unwrap();
     assert_eq!(pending(store, p.id).await, rp);
-    store
-        .update_token(
-            p.id,
-            None,
-            &with(&p, &small, Some(&small), GrantState::Approved),
-            &[event("e", at(60))],
-        )
-        .await
-        .unwrap();
+    regrant(
+        store,
+        p.id,
+        None,
+        &with(&p, &small, Some(&small), GrantState::Approved),
+        &[event("e", at(60))],
+    )
+    .await
+    .unwrap();
     let rp_after = store.request_by_id(rp.id).await.unwrap().unwrap();
     assert_eq!(
         (rp_after.status, rp_after.decided_at, rp_after.decided_by),
@@ -1359,43 +1369,43 @@ pub async fn update_token_keeps_requests_and_grants_in_step(store: &dyn Store) {
     assert_eq!(grant_of(store, p.id).await.access_granted_at, at(60));
 
     // ...or a raise taken back to what was approved...
-    let (_, raise) = store
-        .update_token_requesting(
-            p.id,
-            None,
-            &with(&p, &write_all(), Some(&small), GrantState::Approved),
-            None,
-            at(70),
-            &[],
-        )
-        .await
-        .unwrap();
-    store
-        .update_token(
-            p.id,
-            None,
-            &with(&p, &small, Some(&small), GrantState::Approved),
-            &[event("e", at(75))],
-        )
-        .await
-        .unwrap();
+    let (_, raise) = update_token_requesting(
+        store,
+        p.id,
+        None,
+        &with(&p, &write_all(), Some(&small), GrantState::Approved),
+        None,
+        at(70),
+        &[],
+    )
+    .await
+    .unwrap();
+    regrant(
+        store,
+        p.id,
+        None,
+        &with(&p, &small, Some(&small), GrantState::Approved),
+        &[event("e", at(75))],
+    )
+    .await
+    .unwrap();
     assert_eq!(
         store.request_by_id(raise.id).await.unwrap().unwrap().status,
         RequestStatus::Cancelled
     );
 
     // ...or the token is no longer the organization's.
-    let (_, again) = store
-        .update_token_requesting(
-            p.id,
-            None,
-            &with(&p, &write_all(), Some(&small), GrantState::Approved),
-            None,
-            at(80),
-            &[],
-        )
-        .await
-        .unwrap();
+    let (_, again) = update_token_requesting(
+        store,
+        p.id,
+        None,
+        &with(&p, &write_all(), Some(&small), GrantState::Approved),
+        None,
+        at(80),
+        &[],
+    )
+    .await
+    .unwrap();
     let own = TokenGrant::FineGrained {
         resource_owner: mona.id,
         resource_owner_kind: AccountKind::User,
@@ -1403,8 +1413,7 @@ pub async fn update_token_keeps_requests_and_grants_in_step(store: &dyn Store) {
         granted: Some(write_all()),
         state: GrantState::NotRequired,
     };
-    store
-        .update_token(p.id, None, &own, &[event("e", at(85))])
+    regrant(store, p.id, None, &own, &[event("e", at(85))])
         .await
         .unwrap();
     assert_eq!(
@@ -1444,32 +1453,32 @@ pub async fn deleting_a_token_deletes_its_requests_and_grant(store: &dyn Store) 
     )
     .await;
     let first = pending(store, t.id).await;
-    store
-        .decide_requests(
-            &[decision(
-                &first,
-                RequestStatus::Approved,
-                with(&t, &small, Some(&small), GrantState::Approved),
-            )],
-            None,
-            None,
-            at(20),
-            &[],
-        )
-        .await
-        .unwrap();
+    decide_requests(
+        store,
+        &[decision(
+            &first,
+            RequestStatus::Approved,
+            with(&t, &small, Some(&small), GrantState::Approved),
+        )],
+        None,
+        None,
+        at(20),
+        &[],
+    )
+    .await
+    .unwrap();
     let g = grant_of(store, t.id).await;
-    let (_, raise) = store
-        .update_token_requesting(
-            t.id,
-            None,
-            &with(&t, &write_all(), Some(&small), GrantState::Approved),
-            None,
-            at(30),
-            &[],
-        )
-        .await
-        .unwrap();
+    let (_, raise) = update_token_requesting(
+        store,
+        t.id,
+        None,
+        &with(&t, &write_all(), Some(&small), GrantState::Approved),
+        None,
+        at(30),
+        &[],
+    )
+    .await
+    .unwrap();
     let kept = insert(
         store,
         &org_token(
@@ -1608,47 +1617,47 @@ pub async fn governance_audit_rows_are_written_with_the_change(store: &dyn Store
         RequestStatus::Approved,
         with(&t, &small, Some(&small), GrantState::Approved),
     );
-    store
-        .decide_requests(
-            std::slice::from_ref(&approve),
-            Some(owner.id),
-            None,
-            at(2),
-            &[event("personal_access_token.access_granted", at(2))],
-        )
-        .await
-        .unwrap();
+    decide_requests(
+        store,
+        std::slice::from_ref(&approve),
+        Some(owner.id),
+        None,
+        at(2),
+        &[event("personal_access_token.access_granted", at(2))],
+    )
+    .await
+    .unwrap();
     let g = grant_of(store, t.id).await;
-    let (_, raise) = store
-        .update_token_requesting(
-            t.id,
-            None,
-            &with(&t, &write_all(), Some(&small), GrantState::Approved),
-            None,
-            at(3),
-            &[
-                event("personal_access_token.update", at(3)),
-                event("personal_access_token.request_created", at(3)),
-            ],
-        )
-        .await
-        .unwrap();
-    store
-        .cancel_request(
-            raise.id,
-            &with(&t, &small, Some(&small), GrantState::Approved),
-            at(4),
-            &[event("personal_access_token.request_cancelled", at(4))],
-        )
-        .await
-        .unwrap();
-    store
-        .revoke_grants(
-            &[(g.id, t.id, returned(&t))],
-            &[event("personal_access_token.access_revoked", at(5))],
-        )
-        .await
-        .unwrap();
+    let (_, raise) = update_token_requesting(
+        store,
+        t.id,
+        None,
+        &with(&t, &write_all(), Some(&small), GrantState::Approved),
+        None,
+        at(3),
+        &[
+            event("personal_access_token.update", at(3)),
+            event("personal_access_token.request_created", at(3)),
+        ],
+    )
+    .await
+    .unwrap();
+    cancel_request(
+        store,
+        raise.id,
+        &with(&t, &small, Some(&small), GrantState::Approved),
+        at(4),
+        &[event("personal_access_token.request_cancelled", at(4))],
+    )
+    .await
+    .unwrap();
+    revoke_grants(
+        store,
+        &[(g.id, t.id, returned(&t))],
+        &[event("personal_access_token.access_revoked", at(5))],
+    )
+    .await
+    .unwrap();
     let rows = store
         .audit_events(&AuditQuery {
             token_id: Some(t.id),
@@ -1671,41 +1680,39 @@ pub async fn governance_audit_rows_are_written_with_the_change(store: &dyn Store
     // Failed changes write nothing.
     let failed = |what: &str| [event(&format!("failed.{what}"), at(9))];
     assert!(
-        store
-            .decide_requests(
-                std::slice::from_ref(&approve),
-                None,
-                None,
-                at(9),
-                &failed("decide")
-            )
+        decide_requests(
+            store,
+            std::slice::from_ref(&approve),
+            None,
+            None,
+            at(9),
+            &failed("decide")
+        )
+        .await
+        .is_err()
+    );
+    assert!(
+        cancel_request(store, r.id, &t.grant, at(9), &failed("cancel"))
             .await
             .is_err()
     );
     assert!(
-        store
-            .cancel_request(r.id, &t.grant, at(9), &failed("cancel"))
+        revoke_grants(store, &[(g.id, t.id, returned(&t))], &failed("revoke"))
             .await
             .is_err()
     );
     assert!(
-        store
-            .revoke_grants(&[(g.id, t.id, returned(&t))], &failed("revoke"))
-            .await
-            .is_err()
-    );
-    assert!(
-        store
-            .update_token_requesting(
-                TokenId(t.id.0 + 1000),
-                None,
-                &t.grant,
-                None,
-                at(9),
-                &failed("requesting")
-            )
-            .await
-            .is_err()
+        update_token_requesting(
+            store,
+            TokenId(t.id.0 + 1000),
+            None,
+            &t.grant,
+            None,
+            at(9),
+            &failed("requesting")
+        )
+        .await
+        .is_err()
     );
     assert!(
         store
@@ -1729,4 +1736,201 @@ pub async fn governance_audit_rows_are_written_with_the_change(store: &dyn Store
             .count(),
         0
     );
+}
+
+pub async fn apply_refuses_changes_computed_from_a_stale_grant(store: &dyn Store) {
+    let o = org(store, "acme").await;
+    let mona = user(store, "mona").await;
+    let t = insert(
+        store,
+        &org_token(
+            mona.id,
+            o.id,
+            "t",
+            at(1),
+            write_all(),
+            None,
+            GrantState::Pending,
+        ),
+    )
+    .await;
+    let stale = store.standing(t.id).await.unwrap().unwrap();
+    let r = pending(store, t.id).await;
+    // Someone else decides first.
+    decide_requests(
+        store,
+        &[decision(
+            &r,
+            RequestStatus::Denied,
+            with(&t, &write_all(), None, GrantState::Denied),
+        )],
+        None,
+        None,
+        at(2),
+        &[],
+    )
+    .await
+    .unwrap();
+    let before = (
+        store.token_by_id(t.id).await.unwrap(),
+        store.request_by_id(r.id).await.unwrap(),
+    );
+    // An edit computed from the old standing: its token update expects the pending grant.
+    let mut changes = rules::regrant(
+        &stale,
+        None,
+        with(&t, &write_all(), Some(&write_all()), GrantState::Approved),
+        at(3),
+    );
+    changes.audit = records(&[event("edit", at(3))], Some(t.id));
+    match store.apply(&changes).await.unwrap_err() {
+        StoreError::Conflict(msg) => assert_eq!(msg, format!("token {} changed meanwhile", t.id)),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    assert_eq!(
+        (
+            store.token_by_id(t.id).await.unwrap(),
+            store.request_by_id(r.id).await.unwrap()
+        ),
+        before
+    );
+    assert!(audit_all(store).await.iter().all(|e| e.action != "edit"));
+}
+
+pub async fn apply_holds_a_fine_grained_insert_to_its_cap(store: &dyn Store) {
+    let mona = user(store, "mona").await;
+    let cap = 3;
+    let admit = |seed: &str| {
+        rules::admit(
+            fine_grained(mona.id, seed, at(1)),
+            Some(cap),
+            records(&[event("created", at(1))], None),
+        )
+    };
+    for seed in ["a", "b", "c"] {
+        store.apply(&admit(seed)).await.unwrap();
+    }
+    // Other kinds do not count, and are not held to it.
+    insert(store, &classic(mona.id, "classic", at(2), "repo")).await;
+    match store.apply(&admit("d")).await.unwrap_err() {
+        StoreError::LimitReached { limit } => assert_eq!(limit, cap),
+        other => panic!("expected LimitReached, got {other:?}"),
+    }
+    let fine = store
+        .tokens_of_user(mona.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|t| matches!(t.grant, TokenGrant::FineGrained { .. }))
+        .count();
+    assert_eq!(fine, 3);
+    assert_eq!(
+        audit_all(store).await.len(),
+        3,
+        "the refused insert wrote no audit row"
+    );
+    // Without a cap (the operator's own tools), a fourth goes in.
+    store
+        .apply(&rules::admit(
+            fine_grained(mona.id, "e", at(3)),
+            None,
+            vec![],
+        ))
+        .await
+        .unwrap();
+}
+
+pub async fn apply_names_the_inserted_token_in_its_rows(store: &dyn Store) {
+    let o = org(store, "acme").await;
+    let mona = user(store, "mona").await;
+    let new = org_token(
+        mona.id,
+        o.id,
+        "new",
+        at(5),
+        write_all(),
+        None,
+        GrantState::Pending,
+    );
+    let applied = store
+        .apply(&rules::admit(
+            new,
+            None,
+            records(&[event("personal_access_token.create", at(5))], None),
+        ))
+        .await
+        .unwrap();
+    let t = &applied.tokens[0];
+    let r = pending(store, t.id).await;
+    assert_eq!((r.token_id, r.created_at), (t.id, at(5)));
+    let audit = audit_all(store).await;
+    assert_eq!(audit[0].token_id, Some(t.id));
+    // A change that names the inserted token without inserting one is refused.
+    let orphan = Changes {
+        new_grants: vec![patgate_domain::governance::NewGrant {
+            token: None,
+            org: o.id,
+            at: at(6),
+        }],
+        ..Changes::default()
+    };
+    assert!(matches!(
+        store.apply(&orphan).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+pub async fn apply_removes_a_membership_with_what_it_takes_away(store: &dyn Store) {
+    let o = org(store, "acme").await;
+    let mona = user(store, "mona").await;
+    store
+        .upsert_membership(o.id, mona.id, patgate_domain::catalog::OrgRole::Member)
+        .await
+        .unwrap();
+    let a = read(&[repo(store, o.id, "one").await.id]);
+    let approved = insert(
+        store,
+        &org_token(
+            mona.id,
+            o.id,
+            "approved",
+            at(1),
+            a.clone(),
+            Some(a.clone()),
+            GrantState::Approved,
+        ),
+    )
+    .await;
+    let asking = insert(
+        store,
+        &org_token(mona.id, o.id, "asking", at(2), a, None, GrantState::Pending),
+    )
+    .await;
+    let own = insert(store, &fine_grained(mona.id, "own", at(3))).await;
+    let standings = store.standings_in_org(mona.id, o.id).await.unwrap();
+    assert_eq!(
+        standings.iter().map(|s| s.token.id).collect::<Vec<_>>(),
+        vec![approved.id, asking.id],
+        "the user's tokens for the organization, by id"
+    );
+    store
+        .apply(&rules::lose_access(o.id, mona.id, &standings, at(9)))
+        .await
+        .unwrap();
+    assert_eq!(store.membership(o.id, mona.id).await.unwrap(), None);
+    assert!(store.grants_of_org(o.id).await.unwrap().is_empty());
+    assert!(
+        store
+            .requests_of_org(o.id, Some(RequestStatus::Pending))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for t in [&approved, &asking] {
+        assert_eq!(
+            store.token_by_id(t.id).await.unwrap().unwrap().grant,
+            rules::returned(t)
+        );
+    }
+    assert_eq!(store.token_by_id(own.id).await.unwrap(), Some(own));
 }

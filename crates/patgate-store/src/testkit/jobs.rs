@@ -8,11 +8,10 @@ use patgate_domain::model::{
 use patgate_domain::policy::{Access, Approval, PolicySettings};
 
 use super::{
-    DAY, access, app_installation, at, classic, event, fine_grained, hash, insert, org, user,
+    DAY, RequestDecision, access, app_installation, at, classic, decide_requests, event,
+    fine_grained, hash, insert, org, update_token_requesting, user,
 };
-use crate::{
-    NewAuditEvent, NewKey, NewToken, NewUser, RequestDecision, RequestStatus, Store, StoreError,
-};
+use crate::{NewAuditEvent, NewKey, NewToken, NewUser, RequestStatus, Store, StoreError};
 
 pub async fn claim_job_run_is_won_once_per_period(store: &dyn Store) {
     let job = "remove_unused_tokens";
@@ -288,55 +287,55 @@ async fn populate(store: &dyn Store) -> (TokenId, TokenId) {
     else {
         unreachable!()
     };
-    store
-        .decide_requests(
-            &[RequestDecision {
-                request: asked.id,
-                token: asks.id,
-                status: RequestStatus::Denied,
-                grant: TokenGrant::FineGrained {
-                    resource_owner: octo.id,
-                    resource_owner_kind: AccountKind::Organization,
-                    requested: requested.clone(),
-                    granted: granted.clone(),
-                    state: GrantState::Denied,
-                },
-            }],
-            Some(mona.id),
-            Some("not now"),
-            at(8),
-            &[],
-        )
-        .await
-        .unwrap();
+    decide_requests(
+        store,
+        &[RequestDecision {
+            request: asked.id,
+            token: asks.id,
+            status: RequestStatus::Denied,
+            grant: TokenGrant::FineGrained {
+                resource_owner: octo.id,
+                resource_owner_kind: AccountKind::Organization,
+                requested: requested.clone(),
+                granted: granted.clone(),
+                state: GrantState::Denied,
+            },
+        }],
+        Some(mona.id),
+        Some("not now"),
+        at(8),
+        &[],
+    )
+    .await
+    .unwrap();
     let TokenGrant::FineGrained { granted, .. } = &fg.grant else {
         unreachable!()
     };
-    store
-        .update_token_requesting(
-            fg.id,
-            Some("asks for more"),
-            &TokenGrant::FineGrained {
-                resource_owner: octo.id,
-                resource_owner_kind: AccountKind::Organization,
-                requested: access(
-                    RepositorySelection::Subset,
-                    &[private.id, public.id],
-                    &[
-                        (Permission::CONTENTS, Level::Write),
-                        (Permission::ISSUES, Level::Read),
-                        (Permission::METADATA, Level::Read),
-                    ],
-                ),
-                granted: granted.clone(),
-                state: GrantState::Approved,
-            },
-            Some("issues too"),
-            at(8),
-            &[],
-        )
-        .await
-        .unwrap();
+    update_token_requesting(
+        store,
+        fg.id,
+        Some("asks for more"),
+        &TokenGrant::FineGrained {
+            resource_owner: octo.id,
+            resource_owner_kind: AccountKind::Organization,
+            requested: access(
+                RepositorySelection::Subset,
+                &[private.id, public.id],
+                &[
+                    (Permission::CONTENTS, Level::Write),
+                    (Permission::ISSUES, Level::Read),
+                    (Permission::METADATA, Level::Read),
+                ],
+            ),
+            granted: granted.clone(),
+            state: GrantState::Approved,
+        },
+        Some("issues too"),
+        at(8),
+        &[],
+    )
+    .await
+    .unwrap();
     store
         .insert_app(
             octo.id,
@@ -499,21 +498,21 @@ pub async fn export_then_import_round_trips_everything(source: &dyn Store, targe
         .unwrap()
         .unwrap();
     assert!(dump.token_requests.iter().all(|x| x.id < request.id.0));
-    target
-        .decide_requests(
-            &[RequestDecision {
-                request: request.id,
-                token: asking.id,
-                status: RequestStatus::Approved,
-                grant: org_grant(GrantState::Approved, Some(approved.clone())),
-            }],
-            None,
-            None,
-            at(21),
-            &[],
-        )
-        .await
-        .unwrap();
+    decide_requests(
+        target,
+        &[RequestDecision {
+            request: request.id,
+            token: asking.id,
+            status: RequestStatus::Approved,
+            grant: org_grant(GrantState::Approved, Some(approved.clone())),
+        }],
+        None,
+        None,
+        at(21),
+        &[],
+    )
+    .await
+    .unwrap();
     let grant = target.grant_of_token(asking.id).await.unwrap().unwrap();
     assert!(dump.grants.iter().all(|x| x.id < grant.id.0));
     let r = super::repo(target, newcomer.id, "new").await;

@@ -59,14 +59,17 @@ pub use tokens::*;
 use time::OffsetDateTime;
 
 use patgate_domain::catalog::{Level, Permission, PermissionSet, RepoRole};
+use patgate_domain::governance::{
+    self as rules, Actor, AuditRecord, AuditValue, Changes, Refusal, Standing,
+};
 use patgate_domain::model::{
-    AccountId, AccountKind, GrantState, Organization, RepoId, Repository, RepositorySelection,
-    Token, TokenAccess, TokenGrant, User, Visibility,
+    AccountId, AccountKind, GrantId, GrantState, Organization, RepoId, Repository,
+    RepositorySelection, RequestId, Token, TokenAccess, TokenGrant, TokenId, User, Visibility,
 };
 use patgate_domain::scopes::Scopes;
 use patgate_domain::token::TokenHash;
 
-use crate::{NewAuditEvent, NewToken, NewUser, Store};
+use crate::{NewAuditEvent, NewToken, NewUser, RequestStatus, Store, StoreError, TokenRequest};
 
 /// Expands to one `#[tokio::test]` per behaviour of the suite, in a module `conformance`. `$make`
 /// is an `async fn() -> (S, G)` returning a fresh migrated store (`S` is `Box<dyn Store>`,
@@ -107,6 +110,7 @@ macro_rules! conformance_tests {
             classic_token_round_trips_keeping_scope_order,
             app_installation_token_round_trips,
             duplicate_hash_is_a_unique_violation,
+            fine_grained_names_are_unique_per_user_case_insensitively,
             tokens_of_user_newest_first_without_app_tokens,
             update_token_replaces_description_and_grant,
             update_token_cannot_change_the_kind,
@@ -134,6 +138,10 @@ macro_rules! conformance_tests {
             deleting_a_token_deletes_its_requests_and_grant,
             apps_round_trip_with_unique_names_per_org,
             governance_audit_rows_are_written_with_the_change,
+            apply_refuses_changes_computed_from_a_stale_grant,
+            apply_holds_a_fine_grained_insert_to_its_cap,
+            apply_names_the_inserted_token_in_its_rows,
+            apply_removes_a_membership_with_what_it_takes_away,
             claim_job_run_is_won_once_per_period,
             tokens_unused_since_finds_old_unused_personal_tokens,
             import_refuses_a_database_that_holds_accounts,
@@ -350,9 +358,231 @@ pub fn expected(new: &NewToken, stored: &Token) -> Token {
     }
 }
 
-/// Inserts `new` without audit and checks what comes back.
+/// Inserts `new` as the domain admits it (with the request or the grant row its grant calls for,
+/// `governance::admit`), with `audit` naming it.
+pub async fn admit(
+    store: &dyn Store,
+    new: &NewToken,
+    audit: &[NewAuditEvent],
+) -> Result<Token, StoreError> {
+    let applied = store
+        .apply(&rules::admit(new.clone(), None, records(audit, None)))
+        .await?;
+    applied
+        .tokens
+        .into_iter()
+        .next()
+        .ok_or(StoreError::NotFound)
+}
+
+/// Inserts `new` without audit, as the domain admits it (with the request or the grant row its
+/// grant calls for, `governance::admit`), and checks what comes back.
 pub async fn insert(store: &dyn Store, new: &NewToken) -> Token {
-    let stored = store.insert_token(new, &[]).await.unwrap();
+    let applied = store
+        .apply(&rules::admit(new.clone(), None, Vec::new()))
+        .await
+        .unwrap();
+    let stored = applied
+        .tokens
+        .into_iter()
+        .next()
+        .expect("the inserted token");
     assert_eq!(stored, expected(new, &stored));
     stored
+}
+
+// ---------------------------------------------------------------------------------------------
+// Governance writes, as the behaviours below state them: each is the domain's row rules
+// (`patgate_domain::governance`'s `regrant`, `regrant_requesting`, `decide`, `withdraw`,
+// `take_back`) over the token's standing, handed to `GovernanceStore::apply`. Audit events given
+// without a `token_id` are recorded with the token's when the change concerns exactly one.
+// ---------------------------------------------------------------------------------------------
+
+/// One request's decision and its effect on the token, applied together.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestDecision {
+    pub request: RequestId,
+    pub token: TokenId,
+    /// `Approved` or `Denied`.
+    pub status: RequestStatus,
+    /// The token's grant after the decision.
+    pub grant: TokenGrant,
+}
+
+/// `events` as domain audit records (their data objects field by field), naming `token` when
+/// they name none.
+pub fn records(events: &[NewAuditEvent], token: Option<TokenId>) -> Vec<AuditRecord> {
+    events
+        .iter()
+        .map(|e| AuditRecord {
+            action: e.action.clone().into(),
+            actor: Actor {
+                id: e.actor,
+                login: e.actor_login.clone(),
+            },
+            org: e.org,
+            token: e.token_id.or(token),
+            fields: e
+                .data
+                .as_object()
+                .map(|o| {
+                    o.iter()
+                        .map(|(k, v)| {
+                            let value = match v {
+                                serde_json::Value::String(s) => AuditValue::Text(s.clone()),
+                                serde_json::Value::Number(n) if n.is_i64() => {
+                                    AuditValue::Int(n.as_i64().unwrap())
+                                }
+                                serde_json::Value::Null => AuditValue::Null,
+                                other => AuditValue::Text(other.to_string()),
+                            };
+                            (k.clone().into(), value)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            at: e.created_at,
+        })
+        .collect()
+}
+
+/// The time of a change given none: its first event's, else the clock's.
+fn change_time(audit: &[NewAuditEvent]) -> OffsetDateTime {
+    audit
+        .first()
+        .map(|e| e.created_at)
+        .unwrap_or_else(OffsetDateTime::now_utc)
+}
+
+/// The token a batch concerns when it concerns exactly one.
+fn only_token(tokens: impl IntoIterator<Item = TokenId>) -> Option<TokenId> {
+    let mut tokens = tokens.into_iter();
+    let first = tokens.next()?;
+    tokens.all(|t| t == first).then_some(first)
+}
+
+async fn standing_of(store: &dyn Store, id: TokenId) -> Result<Standing, StoreError> {
+    store.standing(id).await?.ok_or(StoreError::NotFound)
+}
+
+fn refused(r: Refusal) -> StoreError {
+    StoreError::Conflict(r.to_string())
+}
+
+/// Replaces the token's description and grant; its requests and grant row follow.
+pub async fn regrant(
+    store: &dyn Store,
+    id: TokenId,
+    description: Option<&str>,
+    grant: &TokenGrant,
+    audit: &[NewAuditEvent],
+) -> Result<Token, StoreError> {
+    let standing = standing_of(store, id).await?;
+    let mut changes = rules::regrant(
+        &standing,
+        Some(description.map(str::to_owned)),
+        grant.clone(),
+        change_time(audit),
+    );
+    changes.audit = records(audit, Some(id));
+    let applied = store.apply(&changes).await?;
+    applied
+        .tokens
+        .into_iter()
+        .next()
+        .ok_or(StoreError::NotFound)
+}
+
+/// An edit that asks for more: the token takes `grant`, any pending request is cancelled, and a
+/// new one is recorded.
+pub async fn update_token_requesting(
+    store: &dyn Store,
+    id: TokenId,
+    description: Option<&str>,
+    grant: &TokenGrant,
+    reason: Option<&str>,
+    now: OffsetDateTime,
+    audit: &[NewAuditEvent],
+) -> Result<(Token, TokenRequest), StoreError> {
+    let standing = standing_of(store, id).await?;
+    let mut changes = rules::regrant_requesting(
+        &standing,
+        Some(description.map(str::to_owned)),
+        grant.clone(),
+        reason.map(str::to_owned),
+        now,
+    )
+    .map_err(refused)?;
+    changes.audit = records(audit, Some(id));
+    let applied = store.apply(&changes).await?;
+    let token = applied
+        .tokens
+        .into_iter()
+        .next()
+        .ok_or(StoreError::NotFound)?;
+    let request = store
+        .request_by_id(applied.requests[0])
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    Ok((token, request))
+}
+
+/// Applies every decision or none.
+pub async fn decide_requests(
+    store: &dyn Store,
+    decisions: &[RequestDecision],
+    decided_by: Option<AccountId>,
+    reason: Option<&str>,
+    now: OffsetDateTime,
+    audit: &[NewAuditEvent],
+) -> Result<(), StoreError> {
+    let mut changes = Changes::default();
+    for d in decisions {
+        let standing = standing_of(store, d.token).await?;
+        changes = changes.merge(rules::decide(
+            &standing,
+            d.request,
+            d.status,
+            d.grant.clone(),
+            decided_by,
+            reason.map(str::to_owned),
+            now,
+        ));
+    }
+    changes.audit = records(audit, only_token(decisions.iter().map(|d| d.token)));
+    store.apply(&changes).await.map(|_| ())
+}
+
+/// The requester withdraws pending request `id`; the token takes `grant`.
+pub async fn cancel_request(
+    store: &dyn Store,
+    id: RequestId,
+    grant: &TokenGrant,
+    now: OffsetDateTime,
+    audit: &[NewAuditEvent],
+) -> Result<(), StoreError> {
+    let request = store
+        .request_by_id(id)
+        .await?
+        .ok_or_else(|| StoreError::Missing(format!("request {id}")))?;
+    let standing = standing_of(store, request.token_id).await?;
+    let mut changes = rules::withdraw(&standing, id, grant.clone(), now);
+    changes.audit = records(audit, Some(request.token_id));
+    store.apply(&changes).await.map(|_| ())
+}
+
+/// Revokes every grant or none: deletes the grant rows and gives each token its new grant.
+pub async fn revoke_grants(
+    store: &dyn Store,
+    revocations: &[(GrantId, TokenId, TokenGrant)],
+    audit: &[NewAuditEvent],
+) -> Result<(), StoreError> {
+    let now = change_time(audit);
+    let mut changes = Changes::default();
+    for (grant, token, returned) in revocations {
+        let standing = standing_of(store, *token).await?;
+        changes = changes.merge(rules::take_back(&standing, *grant, returned.clone(), now));
+    }
+    changes.audit = records(audit, only_token(revocations.iter().map(|(_, t, _)| *t)));
+    store.apply(&changes).await.map(|_| ())
 }

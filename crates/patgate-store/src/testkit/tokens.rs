@@ -127,6 +127,8 @@ pub async fn fine_grained_token_without_granted_access_round_trips(store: &dyn S
             *s = state;
         }
         new.hash = hash(&format!("pending-{i}"));
+        // A user's fine-grained token names are unique.
+        new.name = format!("deploy bot {i}");
         let stored = insert(store, &new).await;
         assert_eq!(store.token_by_id(stored.id).await.unwrap(), Some(stored));
     }
@@ -178,6 +180,59 @@ pub async fn duplicate_hash_is_a_unique_violation(store: &dyn Store) {
         Err(StoreError::UniqueViolation(_))
     ));
     assert_eq!(store.tokens_of_user(mona.id).await.unwrap(), vec![first]);
+}
+
+pub async fn fine_grained_names_are_unique_per_user_case_insensitively(store: &dyn Store) {
+    let mona = user(store, "mona").await;
+    let bob = user(store, "bob").await;
+    let o = org(store, "acme").await;
+    let named = |user, seed: &str, name: &str| NewToken {
+        name: name.to_owned(),
+        ..fine_grained(user, seed, at(1))
+    };
+    let first = insert(store, &named(mona.id, "1", "Été CI")).await;
+    // Another spelling of the same name, folded beyond ASCII: taken.
+    for (seed, name) in [("2", "été ci"), ("3", "ÉTÉ CI")] {
+        match store.insert_token(&named(mona.id, seed, name), &[]).await {
+            Err(StoreError::NameTaken(n)) => assert_eq!(n, name),
+            other => panic!("expected NameTaken, got {other:?}"),
+        }
+        assert!(matches!(
+            store
+                .apply(&patgate_domain::governance::admit(
+                    named(mona.id, seed, name),
+                    Some(50),
+                    vec![]
+                ))
+                .await,
+            Err(StoreError::NameTaken(_))
+        ));
+    }
+    // Another user's, a classic note, an app installation's name: free.
+    insert(store, &named(bob.id, "4", "été ci")).await;
+    insert(
+        store,
+        &NewToken {
+            name: "été ci".into(),
+            ..classic(mona.id, "5", at(2), "repo")
+        },
+    )
+    .await;
+    for seed in ["6", "7"] {
+        insert(store, &app_installation(o.id, o.id, seed, at(3))).await;
+    }
+    let names: Vec<String> = store
+        .tokens_of_user(mona.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|t| matches!(t.grant, TokenGrant::FineGrained { .. }))
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, vec![first.name]);
+    // A deleted token's name is free again.
+    store.delete_token(first.id, &[]).await.unwrap();
+    insert(store, &named(mona.id, "8", "été ci")).await;
 }
 
 pub async fn tokens_of_user_newest_first_without_app_tokens(store: &dyn Store) {
