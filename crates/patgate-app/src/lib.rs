@@ -13,6 +13,7 @@ pub mod auth;
 mod cache;
 pub mod changes;
 pub mod clock;
+pub mod enterprise;
 pub mod error;
 pub mod governance;
 pub mod jobs;

@@ -59,6 +59,9 @@ pub struct SeedPolicy {
 pub struct SeedEnterprise {
     pub slug: String,
     pub policy: Option<SeedPolicy>,
+    /// Users who own the enterprise (and set its policies).
+    #[serde(default)]
+    pub owners: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -281,11 +284,32 @@ impl App {
         }
         for e in &seed.enterprises {
             let settings = policy(&format!("enterprises[{}]", e.slug), e.policy.as_ref())?;
-            let (_, up) = store
+            let (enterprise, up) = store
                 .upsert_enterprise(&e.slug, &settings)
                 .await
                 .map_err(AppError::from)?;
             report.count(up);
+            for login in &e.owners {
+                let user = store
+                    .user_by_login(login)
+                    .await
+                    .map_err(AppError::from)?
+                    .ok_or_else(|| {
+                        invalid(
+                            format!("enterprises[{}]", e.slug),
+                            format!("no user {login:?}"),
+                        )
+                    })?;
+                let added = store
+                    .set_enterprise_owner(enterprise.id, user.id, true)
+                    .await
+                    .map_err(AppError::from)?;
+                report.count(if added {
+                    Upserted::Created
+                } else {
+                    Upserted::Unchanged
+                });
+            }
         }
         for o in &seed.orgs {
             let enterprise = match &o.enterprise {

@@ -222,9 +222,124 @@ impl EffectivePolicy {
     }
 }
 
+/// A setting an organization asked for that its enterprise overrides: what the organization
+/// chose, and what is in force instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Overridden {
+    /// The setting's name (`classic`, `fine_grained_max_lifetime_days`, ...).
+    pub setting: &'static str,
+    pub requested: String,
+    pub in_force: String,
+    pub enterprise: String,
+}
+
+impl Overridden {
+    pub fn message(&self) -> String {
+        format!(
+            "{} is saved as {}, but the '{}' enterprise sets it to {}, which is in force.",
+            self.setting, self.requested, self.enterprise, self.in_force
+        )
+    }
+}
+
+/// The settings `org` asks for that the enterprise overrides in `effective` (saving them is
+/// allowed, and they take effect should the enterprise let organizations decide).
+pub fn overridden(org: &PolicySettings, effective: &EffectivePolicy) -> Vec<Overridden> {
+    let Some(enterprise) = effective.enterprise_slug.clone() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut check = |setting: &'static str,
+                     requested: Option<String>,
+                     in_force: Option<String>,
+                     source: Option<Source>| {
+        if let (Some(requested), Some(Source::Enterprise)) = (requested, source)
+            && in_force.as_deref() != Some(requested.as_str())
+        {
+            out.push(Overridden {
+                setting,
+                requested,
+                in_force: in_force.unwrap_or_else(|| "unset".to_owned()),
+                enterprise: enterprise.clone(),
+            });
+        }
+    };
+    check(
+        "fine_grained",
+        org.fine_grained.map(|a| a.as_str().to_owned()),
+        Some(effective.fine_grained.0.as_str().to_owned()),
+        Some(effective.fine_grained.1),
+    );
+    check(
+        "classic",
+        org.classic.map(|a| a.as_str().to_owned()),
+        Some(effective.classic.0.as_str().to_owned()),
+        Some(effective.classic.1),
+    );
+    check(
+        "approval",
+        org.approval.map(|a| a.as_str().to_owned()),
+        Some(effective.approval.0.as_str().to_owned()),
+        Some(effective.approval.1),
+    );
+    check(
+        "fine_grained_max_lifetime_days",
+        org.fine_grained_max_lifetime_days.map(|d| d.to_string()),
+        effective
+            .fine_grained_max_lifetime_days
+            .map(|(d, _)| d.to_string()),
+        effective.fine_grained_max_lifetime_days.map(|(_, s)| s),
+    );
+    check(
+        "classic_max_lifetime_days",
+        org.classic_max_lifetime_days.map(|d| d.to_string()),
+        effective
+            .classic_max_lifetime_days
+            .map(|(d, _)| d.to_string()),
+        effective.classic_max_lifetime_days.map(|(_, s)| s),
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_the_enterprise_overrides_is_reported_and_nothing_else() {
+        let ent = PolicySettings {
+            classic: Some(Access::Restrict),
+            fine_grained_max_lifetime_days: Some(30),
+            ..PolicySettings::default()
+        };
+        let org = PolicySettings {
+            classic: Some(Access::Allow),
+            approval: Some(Approval::Disable),
+            fine_grained_max_lifetime_days: Some(90),
+            ..PolicySettings::default()
+        };
+        let effective = resolve("acme", &org, Some(("corp", &ent)));
+        let found = overridden(&org, &effective);
+        assert_eq!(
+            found.iter().map(|o| o.setting).collect::<Vec<_>>(),
+            vec!["classic", "fine_grained_max_lifetime_days"]
+        );
+        assert_eq!(found[0].requested, "allow");
+        assert_eq!(found[0].in_force, "restrict");
+        assert_eq!(
+            found[0].message(),
+            "classic is saved as allow, but the 'corp' enterprise sets it to restrict, which is in force."
+        );
+        // A stricter lifetime of the organization's own is in force: not overridden.
+        let strict = PolicySettings {
+            fine_grained_max_lifetime_days: Some(7),
+            ..PolicySettings::default()
+        };
+        let effective = resolve("acme", &strict, Some(("corp", &ent)));
+        assert!(overridden(&strict, &effective).is_empty());
+        // Without an enterprise nothing is overridden.
+        assert!(overridden(&org, &resolve("acme", &org, None)).is_empty());
+    }
 
     fn settings() -> PolicySettings {
         PolicySettings::default()

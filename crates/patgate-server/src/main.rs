@@ -92,6 +92,16 @@ enum Command {
 
 #[derive(Subcommand)]
 enum EnterpriseCommand {
+    /// Make a user an owner of the enterprise (they then set its policies in the web UI).
+    AddOwner { slug: String, login: String },
+    /// Remove a user from the enterprise's owners.
+    RemoveOwner { slug: String, login: String },
+    /// The enterprise's owners, its organizations and its policy.
+    Show {
+        slug: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Replace an enterprise's policy: each setting given is forced on its organizations; a
     /// setting left out is left to the organizations.
     Policy {
@@ -917,6 +927,57 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Token(cmd) => token_command(cmd, &settings).await,
         Command::App(cmd) => app_command(cmd, &settings).await,
+        Command::Enterprise(EnterpriseCommand::AddOwner { slug, login }) => {
+            enterprise_owner(&settings, &slug, &login, true).await
+        }
+        Command::Enterprise(EnterpriseCommand::RemoveOwner { slug, login }) => {
+            enterprise_owner(&settings, &slug, &login, false).await
+        }
+        Command::Enterprise(EnterpriseCommand::Show { slug, json }) => {
+            let app = build_app(open_store(&settings).await?, &settings)?;
+            let ent = app.enterprise_named(&slug).await.map_err(|e| match e {
+                AppError::NotFound => anyhow!("no enterprise {slug:?}"),
+                other => explain(other),
+            })?;
+            let view = app.enterprise_overview(&ent).await.map_err(explain)?;
+            let p = &view.policy;
+            let v = json!({
+                "enterprise": ent.slug,
+                "owners": view.owners.iter().map(|u| u.login.clone()).collect::<Vec<_>>(),
+                "organizations": view.organizations.iter().map(|o| o.login.clone()).collect::<Vec<_>>(),
+                "policy": {
+                    "fine_grained": p.fine_grained.map(|a| a.as_str()),
+                    "classic": p.classic.map(|a| a.as_str()),
+                    "approval": p.approval.map(|a| a.as_str()),
+                    "fine_grained_max_lifetime_days": p.fine_grained_max_lifetime_days,
+                    "classic_max_lifetime_days": p.classic_max_lifetime_days,
+                    "exempt_administrators": p.exempt_administrators,
+                },
+            });
+            print(json, &v, || {
+                format!(
+                    "enterprise {}\nowners: {}\norganizations: {}",
+                    ent.slug,
+                    v["owners"]
+                        .as_array()
+                        .map(|a| a
+                            .iter()
+                            .filter_map(|x| x.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "))
+                        .unwrap_or_default(),
+                    v["organizations"]
+                        .as_array()
+                        .map(|a| a
+                            .iter()
+                            .filter_map(|x| x.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "))
+                        .unwrap_or_default(),
+                )
+            });
+            Ok(())
+        }
         Command::Enterprise(EnterpriseCommand::Policy {
             slug,
             fine_grained,
@@ -952,26 +1013,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 classic_max_lifetime_days,
                 exempt_administrators,
             };
-            policy.validate().map_err(|e| anyhow!("invalid: {e}"))?;
-            let ent = app
-                .store()
-                .enterprise_by_slug(&slug)
-                .await
-                .map_err(|e| explain(e.into()))?
-                .ok_or_else(|| anyhow!("no enterprise {slug:?}"))?;
-            let event = patgate_store::NewAuditEvent {
-                action: "business.personal_access_token_policy_update".into(),
-                actor: None,
-                actor_login: Some("operator".into()),
-                org: None,
-                token_id: None,
-                data: json!({"enterprise": slug}),
-                created_at: app.now(),
+            let ent = app.enterprise_named(&slug).await.map_err(|e| match e {
+                AppError::NotFound => anyhow!("no enterprise {slug:?}"),
+                other => explain(other),
+            })?;
+            let operator = patgate_app::governance::Actor {
+                id: None,
+                login: "operator".to_owned(),
             };
-            app.store()
-                .set_enterprise_policy(ent.id, &policy, &event)
+            app.set_enterprise_policy(&operator, &ent, &policy)
                 .await
-                .map_err(|e| explain(e.into()))?;
+                .map_err(explain)?;
             let v = json!({"enterprise": slug, "fine_grained": fine_grained, "classic": classic, "approval": approval, "fine_grained_max_lifetime_days": fine_grained_max_lifetime_days, "classic_max_lifetime_days": classic_max_lifetime_days, "exempt_administrators": exempt_administrators});
             print(json, &v, || format!("policy of enterprise {slug} set"));
             Ok(())
@@ -979,6 +1031,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Request(cmd) => request_command(cmd, &settings).await,
         Command::Grant(cmd) => grant_command(cmd, &settings).await,
     }
+}
+
+async fn enterprise_owner(
+    settings: &Settings,
+    slug: &str,
+    login: &str,
+    add: bool,
+) -> anyhow::Result<()> {
+    let app = build_app(open_store(settings).await?, settings)?;
+    let changed = app
+        .set_enterprise_owner(slug, login, add)
+        .await
+        .map_err(|e| match e {
+            AppError::NotFound => anyhow!("no enterprise {slug:?} or no user {login:?}"),
+            other => explain(other),
+        })?;
+    let verb = if add { "owns" } else { "no longer owns" };
+    let unchanged = if changed { "" } else { " (unchanged)" };
+    println!("{login} {verb} the enterprise {slug}{unchanged}");
+    Ok(())
 }
 
 async fn token_command(cmd: TokenCommand, settings: &Settings) -> anyhow::Result<()> {

@@ -25,6 +25,7 @@ pub struct Dump {
     pub request_repositories: Vec<RequestRepositoryRow>,
     pub grants: Vec<GrantRow>,
     pub apps: Vec<AppRow>,
+    pub enterprise_owners: Vec<EnterpriseOwnerRow>,
 }
 
 impl Dump {
@@ -34,6 +35,7 @@ impl Dump {
             + self.accounts.len()
             + self.org_policies.len()
             + self.memberships.len()
+            + self.enterprise_owners.len()
             + self.repositories.len()
             + self.collaborators.len()
             + self.tokens.len()
@@ -133,6 +135,12 @@ pub struct AccountRow {
 pub struct OrgPolicyRow {
     pub org_id: i64,
     pub policy: PolicyCols,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnterpriseOwnerRow {
+    pub enterprise_id: i64,
+    pub user_id: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

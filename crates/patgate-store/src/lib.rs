@@ -165,12 +165,27 @@ pub trait DirectoryStore: Send + Sync {
     async fn enterprise_by_id(&self, id: EnterpriseId) -> StoreResult<Option<Enterprise>>;
     async fn enterprise_by_slug(&self, slug: &str) -> StoreResult<Option<Enterprise>>;
     async fn enterprise_policy(&self, id: EnterpriseId) -> StoreResult<PolicySettings>;
+    /// Replaces the enterprise's policy, with its audit rows, in one transaction.
     async fn set_enterprise_policy(
         &self,
         id: EnterpriseId,
         policy: &PolicySettings,
-        audit: &NewAuditEvent,
+        audit: &[NewAuditEvent],
     ) -> StoreResult<()>;
+    /// Makes `user` an owner of the enterprise (`owner`), or not; reports whether that changed
+    /// anything. The user must exist (`NotFound`).
+    async fn set_enterprise_owner(
+        &self,
+        id: EnterpriseId,
+        user: AccountId,
+        owner: bool,
+    ) -> StoreResult<bool>;
+    /// The enterprise's owners, by login.
+    async fn enterprise_owners(&self, id: EnterpriseId) -> StoreResult<Vec<User>>;
+    /// The enterprises `user` owns, by slug.
+    async fn enterprises_owned_by(&self, user: AccountId) -> StoreResult<Vec<Enterprise>>;
+    /// The organizations of the enterprise, by login.
+    async fn orgs_of_enterprise(&self, id: EnterpriseId) -> StoreResult<Vec<Organization>>;
 
     async fn upsert_org(
         &self,

@@ -185,7 +185,22 @@ pub async fn put_policy(
         exempt_administrators: false,
     };
     let effective = s.app.set_org_policy(&user, &org, &settings).await?;
-    Ok(Json(policy_json(&effective)))
+    let mut body = policy_json(&effective);
+    // What the organization asked for is saved, but a setting its enterprise forces stays in
+    // force: say so rather than answer as if the change had taken effect.
+    body["overridden_by_enterprise"] = patgate_domain::policy::overridden(&settings, &effective)
+        .iter()
+        .map(|o| {
+            json!({
+                "setting": o.setting,
+                "requested": o.requested,
+                "in_force": o.in_force,
+                "enterprise": o.enterprise,
+                "message": o.message(),
+            })
+        })
+        .collect();
+    Ok(Json(body))
 }
 
 #[derive(Deserialize)]

@@ -1472,6 +1472,18 @@ async fn an_enterprise_setting_beats_the_organizations() {
         .await
         .expect_status(200);
     assert_eq!(r.body["classic"], enforced, "{r:#?}");
+    // The answer says the saved choice is overridden, rather than pretending it took effect.
+    assert_eq!(
+        r.body["overridden_by_enterprise"],
+        json!([{
+            "setting": "classic",
+            "requested": "allow",
+            "in_force": "restrict",
+            "enterprise": "corp",
+            "message": "classic is saved as allow, but the 'corp' enterprise sets it to restrict, which is in force.",
+        }]),
+        "{r:#?}"
+    );
     let r =
         o.s.get(path, Auth::Password("alice"))
             .await

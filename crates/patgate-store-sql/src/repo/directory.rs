@@ -71,6 +71,24 @@ statements! {
     UPDATE_USER = "UPDATE accounts SET login = $1, email = $2, email_verified = $3, site_admin = \
         $4, password_hash = COALESCE($5, password_hash) WHERE id = $6";
     PASSWORD_HASH = "SELECT password_hash FROM accounts WHERE id = $1 AND kind = 'user'";
+    ADD_ENTERPRISE_OWNER = "INSERT INTO enterprise_owners (enterprise_id, user_id) VALUES ($1, $2) \
+        ON CONFLICT DO NOTHING";
+    REMOVE_ENTERPRISE_OWNER = "DELETE FROM enterprise_owners WHERE enterprise_id = $1 AND user_id = $2";
+    IS_USER = "SELECT id FROM accounts WHERE id = $1 AND kind = 'user'";
+    ENTERPRISE_OWNERS = concat!(
+        "SELECT ",
+        account_cols!(),
+        " FROM enterprise_owners eo JOIN accounts a ON a.id = eo.user_id \
+         WHERE eo.enterprise_id = $1 ORDER BY a.login_lower",
+    );
+    ENTERPRISES_OWNED_BY = "SELECT e.id, e.slug FROM enterprise_owners eo \
+        JOIN enterprises e ON e.id = eo.enterprise_id WHERE eo.user_id = $1 ORDER BY e.slug_lower";
+    ORGS_OF_ENTERPRISE = concat!(
+        "SELECT ",
+        account_cols!(),
+        " FROM accounts a WHERE a.kind = 'organization' AND a.enterprise_id = $1 \
+         ORDER BY a.login_lower",
+    );
     SET_PASSWORD_HASH = "UPDATE accounts SET password_hash = $1 WHERE id = $2 AND kind = 'user'";
     END_SESSIONS_OF_USER = "DELETE FROM web_sessions WHERE user_id = $1";
     USERS = concat!(
@@ -560,7 +578,7 @@ impl DirectoryStore for EngineStore {
         &self,
         id: EnterpriseId,
         policy: &PolicySettings,
-        audit: &NewAuditEvent,
+        audit: &[NewAuditEvent],
     ) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         let done = sqlx::query(SET_ENTERPRISE_POLICY)
@@ -577,9 +595,77 @@ impl DirectoryStore for EngineStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        insert_audit(&mut tx, audit, None).await?;
+        for event in audit {
+            insert_audit(&mut tx, event, None).await?;
+        }
         self.notify_directory(&mut tx).await?;
         commit(tx).await
+    }
+
+    async fn set_enterprise_owner(
+        &self,
+        id: EnterpriseId,
+        user: AccountId,
+        owner: bool,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let is_user: Option<i64> = sqlx::query_scalar(IS_USER)
+            .bind(user.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if is_user.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let done = sqlx::query(if owner {
+            ADD_ENTERPRISE_OWNER
+        } else {
+            REMOVE_ENTERPRISE_OWNER
+        })
+        .bind(id.0)
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let changed = done.rows_affected() > 0;
+        if changed {
+            self.notify_directory(&mut tx).await?;
+        }
+        commit(tx).await?;
+        Ok(changed)
+    }
+
+    async fn enterprise_owners(&self, id: EnterpriseId) -> StoreResult<Vec<User>> {
+        let rows: Vec<AccountRow> = sqlx::query_as(ENTERPRISE_OWNERS)
+            .bind(id.0)
+            .fetch_all(self.reads())
+            .await
+            .map_err(db_err)?;
+        rows.into_iter().map(AccountRow::into_user).collect()
+    }
+
+    async fn enterprises_owned_by(&self, user: AccountId) -> StoreResult<Vec<Enterprise>> {
+        let rows: Vec<(i64, String)> = sqlx::query_as(ENTERPRISES_OWNED_BY)
+            .bind(user.0)
+            .fetch_all(self.reads())
+            .await
+            .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, slug)| Enterprise {
+                id: EnterpriseId(id),
+                slug,
+            })
+            .collect())
+    }
+
+    async fn orgs_of_enterprise(&self, id: EnterpriseId) -> StoreResult<Vec<Organization>> {
+        let rows: Vec<AccountRow> = sqlx::query_as(ORGS_OF_ENTERPRISE)
+            .bind(id.0)
+            .fetch_all(self.reads())
+            .await
+            .map_err(db_err)?;
+        rows.into_iter().map(AccountRow::into_org).collect()
     }
 
     async fn upsert_org(

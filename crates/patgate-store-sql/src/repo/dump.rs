@@ -8,7 +8,8 @@
 use sqlx::Row;
 
 use patgate_store::dump::{
-    AccountRow, AppRow, AuditEventRow, CollaboratorRow, Dump, EnterpriseRow, GrantRow, JobRunRow,
+    AccountRow, AppRow, AuditEventRow, CollaboratorRow, Dump, EnterpriseOwnerRow, EnterpriseRow,
+    GrantRow, JobRunRow,
     KeyRow, MembershipRow, OrgPolicyRow, PolicyCols, RepositoryRow, RequestRepositoryRow,
     TokenRepositoryRow, TokenRequestRow, TokenRow,
 };
@@ -28,6 +29,8 @@ statements! {
         fine_grained_max_lifetime_days, classic_max_lifetime_days, exempt_administrators FROM \
         org_policies ORDER BY org_id";
     EXPORT_MEMBERSHIPS = "SELECT org_id, user_id, role FROM memberships ORDER BY org_id, user_id";
+    EXPORT_ENTERPRISE_OWNERS = "SELECT enterprise_id, user_id FROM enterprise_owners \
+        ORDER BY enterprise_id, user_id";
     EXPORT_REPOSITORIES = "SELECT id, owner_id, name, visibility, description, created_at FROM \
         repositories ORDER BY id";
     EXPORT_COLLABORATORS = "SELECT repo_id, user_id, role FROM collaborators ORDER BY repo_id, \
@@ -63,6 +66,7 @@ statements! {
         fine_grained_max_lifetime_days, classic_max_lifetime_days, exempt_administrators) VALUES \
         ($1, $2, $3, $4, $5, $6, $7)";
     INSERT_MEMBERSHIP = "INSERT INTO memberships (org_id, user_id, role) VALUES ($1, $2, $3)";
+    INSERT_ENTERPRISE_OWNER = "INSERT INTO enterprise_owners (enterprise_id, user_id) VALUES ($1, $2)";
     INSERT_REPOSITORY = "INSERT INTO repositories (id, owner_id, name, name_lower, visibility, \
         description, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
     INSERT_COLLABORATOR = "INSERT INTO collaborators (repo_id, user_id, role) VALUES ($1, $2, $3)";
@@ -301,6 +305,13 @@ impl EngineStore {
                 })
             })
             .await?,
+            enterprise_owners: all(c, EXPORT_ENTERPRISE_OWNERS, |r| {
+                Ok(EnterpriseOwnerRow {
+                    enterprise_id: get(r, "enterprise_id")?,
+                    user_id: get(r, "user_id")?,
+                })
+            })
+            .await?,
         };
         tx.rollback().await.map_err(db_err)?;
         Ok(dump)
@@ -361,6 +372,14 @@ impl EngineStore {
                 .bind(p.policy.fine_grained_max_lifetime_days)
                 .bind(p.policy.classic_max_lifetime_days)
                 .bind(p.policy.exempt_administrators)
+                .execute(&mut *c)
+                .await
+                .map_err(db_err)?;
+        }
+        for o in &dump.enterprise_owners {
+            sqlx::query(INSERT_ENTERPRISE_OWNER)
+                .bind(o.enterprise_id)
+                .bind(o.user_id)
                 .execute(&mut *c)
                 .await
                 .map_err(db_err)?;

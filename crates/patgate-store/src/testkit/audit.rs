@@ -306,7 +306,7 @@ pub async fn failed_changes_write_no_audit(store: &dyn Store) {
             .set_enterprise_policy(
                 patgate_domain::model::EnterpriseId(999),
                 &PolicySettings::default(),
-                &failed("enterprise-policy"),
+                &[failed("enterprise-policy")],
             )
             .await,
         Err(StoreError::NotFound)

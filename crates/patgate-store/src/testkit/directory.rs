@@ -241,7 +241,7 @@ pub async fn enterprise_upserts_and_policy_round_trip(store: &dyn Store) {
         ..PolicySettings::default()
     };
     store
-        .set_enterprise_policy(ent.id, &cleared, &event("business.policy_update", at(50)))
+        .set_enterprise_policy(ent.id, &cleared, &[event("business.policy_update", at(50))])
         .await
         .unwrap();
     assert_eq!(store.enterprise_policy(ent.id).await.unwrap(), cleared);
@@ -256,7 +256,7 @@ pub async fn enterprise_upserts_and_policy_round_trip(store: &dyn Store) {
     assert_eq!(audit[0].created_at, at(50));
     assert!(matches!(
         store
-            .set_enterprise_policy(unknown, &cleared, &event("x", at(51)))
+            .set_enterprise_policy(unknown, &cleared, &[event("x", at(51))])
             .await,
         Err(StoreError::NotFound)
     ));
@@ -735,4 +735,94 @@ pub async fn collaborators_add_change_remove(store: &dyn Store) {
         store.upsert_collaborator(r.id, o.id, RepoRole::Read).await,
         Err(StoreError::NotFound)
     ));
+}
+
+pub async fn enterprise_owners_are_added_removed_and_listed(store: &dyn Store) {
+    let (ent, _) = store
+        .upsert_enterprise("corp", &PolicySettings::default())
+        .await
+        .unwrap();
+    let (other, _) = store
+        .upsert_enterprise("other", &PolicySettings::default())
+        .await
+        .unwrap();
+    let zoe = user(store, "zoe").await;
+    let al = user(store, "Al").await;
+    assert!(
+        store
+            .set_enterprise_owner(ent.id, zoe.id, true)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_enterprise_owner(ent.id, zoe.id, true)
+            .await
+            .unwrap(),
+        "already"
+    );
+    assert!(
+        store
+            .set_enterprise_owner(ent.id, al.id, true)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .set_enterprise_owner(other.id, zoe.id, true)
+            .await
+            .unwrap()
+    );
+    let logins: Vec<String> = store
+        .enterprise_owners(ent.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.login)
+        .collect();
+    assert_eq!(logins, vec!["Al".to_owned(), "zoe".to_owned()], "by login");
+    let slugs: Vec<String> = store
+        .enterprises_owned_by(zoe.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.slug)
+        .collect();
+    assert_eq!(slugs, vec!["corp".to_owned(), "other".to_owned()]);
+    assert!(
+        store
+            .set_enterprise_owner(ent.id, zoe.id, false)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_enterprise_owner(ent.id, zoe.id, false)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.enterprise_owners(ent.id).await.unwrap().len(), 1);
+    // Only users own enterprises.
+    let acme = org(store, "acme").await;
+    assert!(matches!(
+        store.set_enterprise_owner(ent.id, acme.id, true).await,
+        Err(crate::StoreError::NotFound)
+    ));
+    // The enterprise's organizations.
+    let (beta, _) = store
+        .upsert_org("beta", Some(ent.id), RepoRole::Read, at(0))
+        .await
+        .unwrap();
+    let (alpha, _) = store
+        .upsert_org("Alpha", Some(ent.id), RepoRole::Read, at(0))
+        .await
+        .unwrap();
+    let orgs: Vec<_> = store
+        .orgs_of_enterprise(ent.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    assert_eq!(orgs, vec![alpha.id, beta.id]);
 }

@@ -138,6 +138,12 @@ async fn populate(store: &dyn Store) -> (TokenId, TokenId) {
         .await
         .unwrap()
         .0;
+    assert!(
+        store
+            .set_enterprise_owner(ent.id, mona.id, true)
+            .await
+            .unwrap()
+    );
     let hubot = store
         .upsert_user(
             &NewUser {
@@ -373,6 +379,7 @@ pub async fn export_then_import_round_trips_everything(source: &dyn Store, targe
     assert!(!dump.enterprises.is_empty());
     assert!(!dump.org_policies.is_empty());
     assert!(!dump.memberships.is_empty());
+    assert_eq!(dump.enterprise_owners.len(), 1);
     assert!(!dump.collaborators.is_empty());
     assert!(!dump.token_repositories.is_empty());
     assert_eq!(dump.tokens.len(), 4);

@@ -150,6 +150,7 @@ macro_rules! conformance_tests {
             touching_a_session_only_moves_it_forward,
             sessions_end_one_by_one_all_but_one_and_when_stale,
             a_password_change_ends_every_session_of_the_user,
+            enterprise_owners_are_added_removed_and_listed,
             ;
             // Behaviours over two fresh stores.
             export_then_import_round_trips_everything,
