@@ -116,15 +116,19 @@ fn invalid(resource: &'static str, field: &'static str, message: String) -> AppE
     )))
 }
 
+/// A reviewer's reason: at most 1024 characters, no control or bidirectional override
+/// characters (it is shown to the requester and in the audit log).
 fn check_reason(reason: Option<&str>) -> Result<(), AppError> {
-    if reason.is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
-        return Err(invalid(
+    match reason {
+        Some(r) => patgate_domain::validate::check_free_text(
             "PersonalAccessTokenRequest",
             "reason",
-            format!("reason is too long (maximum is {MAX_REASON_CHARS} characters)"),
-        ));
+            r,
+            MAX_REASON_CHARS,
+        )
+        .map_err(AppError::Validation),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn check_ids(resource: &'static str, field: &'static str, n: usize) -> Result<(), AppError> {

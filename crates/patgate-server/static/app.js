@@ -4,6 +4,7 @@
 // - a select-all checkbox selects the rows of its list;
 // - a filter box filters the repositories of the picker;
 // - choosing another resource owner refreshes the form for that owner's choices;
+// - filter menus apply as soon as they change;
 // - fields that do not apply (the custom date, the repository picker) are hidden.
 (function () {
   "use strict";
@@ -89,6 +90,13 @@
     if (event.target.matches("[data-refresh-on-change]")) {
       var refresh = document.getElementById(event.target.getAttribute("data-refresh-on-change"));
       if (refresh) { refresh.click(); }
+    }
+  });
+
+  // Filter menus apply at once.
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("[data-submit-on-change]") && event.target.form) {
+      event.target.form.requestSubmit();
     }
   });
 

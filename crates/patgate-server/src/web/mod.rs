@@ -10,8 +10,13 @@
 
 pub mod account;
 pub mod classic;
+pub mod enterprise;
 pub mod flash;
 pub mod form;
+pub mod org;
+pub mod org_audit;
+pub mod org_requests;
+pub mod org_tokens;
 pub mod page;
 pub mod session;
 pub mod token_form;
@@ -89,6 +94,42 @@ pub fn router(state: AppState) -> Router {
             post(account::revoke_others),
         )
         .route("/settings/sessions/{id}/revoke", post(account::revoke))
+        .route(
+            "/organizations/{org}/settings/personal-access-tokens",
+            get(org::policy).post(org::save_policy),
+        )
+        .route(
+            "/organizations/{org}/settings/personal-access-token-requests",
+            get(org_requests::list),
+        )
+        .route(
+            "/organizations/{org}/settings/personal-access-token-requests/review",
+            get(org_requests::confirm).post(org_requests::review),
+        )
+        .route(
+            "/organizations/{org}/settings/personal-access-token-requests/{id}",
+            get(org_requests::show),
+        )
+        .route(
+            "/organizations/{org}/settings/personal-access-tokens/active",
+            get(org_tokens::list),
+        )
+        .route(
+            "/organizations/{org}/settings/personal-access-tokens/active/revoke",
+            get(org_tokens::confirm).post(org_tokens::revoke),
+        )
+        .route(
+            "/organizations/{org}/settings/personal-access-tokens/active/{id}",
+            get(org_tokens::show),
+        )
+        .route(
+            "/organizations/{org}/settings/audit-log",
+            get(org_audit::list),
+        )
+        .route(
+            "/enterprises/{slug}/settings/personal-access-tokens",
+            get(enterprise::policy).post(enterprise::save_policy),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             form::require_form_token,

@@ -104,6 +104,8 @@ pub struct Chrome {
     pub csrf: String,
     pub nav: Nav,
     pub notice: Option<Notice>,
+    /// The enterprises the user owns (their settings are linked from the menus).
+    pub enterprises: Vec<String>,
 }
 
 impl Chrome {
@@ -120,6 +122,7 @@ impl Chrome {
             csrf,
             nav,
             notice: None,
+            enterprises: Vec::new(),
         }
     }
 

@@ -74,11 +74,15 @@ pub struct SignedIn {
     pub session: Session,
     pub secret: SessionSecret,
     pub orgs: Vec<(Organization, OrgRole)>,
+    /// The enterprises the user owns.
+    pub enterprises: Vec<patgate_domain::model::Enterprise>,
 }
 
 impl SignedIn {
     pub fn chrome(&self, nav: Nav) -> Chrome {
-        Chrome::new(&self.user, &self.orgs, self.secret.form_token(), nav)
+        let mut chrome = Chrome::new(&self.user, &self.orgs, self.secret.form_token(), nav);
+        chrome.enterprises = self.enterprises.iter().map(|e| e.slug.clone()).collect();
+        chrome
     }
 }
 
@@ -142,11 +146,18 @@ impl FromRequestParts<AppState> for SignedIn {
             .orgs_of_user(user.id)
             .await
             .map_err(|e| SessionRejection::Error(patgate_app::AppError::from(e).into()))?;
+        let enterprises = state
+            .app
+            .store()
+            .enterprises_owned_by(user.id)
+            .await
+            .map_err(|e| SessionRejection::Error(patgate_app::AppError::from(e).into()))?;
         Ok(SignedIn {
             user,
             session,
             secret,
             orgs,
+            enterprises,
         })
     }
 }

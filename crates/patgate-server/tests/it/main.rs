@@ -22,3 +22,4 @@ mod schema;
 mod security;
 mod support;
 mod web;
+mod web_orgs;

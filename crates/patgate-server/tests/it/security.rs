@@ -573,3 +573,43 @@ async fn an_app_installation_token_on_get_user_gets_403() {
     let r = s.get("/user", Auth::Token(&token)).await;
     assert_error(&r, 403, "Resource not accessible by integration");
 }
+
+#[tokio::test]
+async fn a_review_reason_with_control_or_bidi_characters_is_refused() {
+    let s = spawn().await;
+    let app = app_installation_token(&s).await;
+    s.fine_grained(
+        "bob",
+        json!({"name": "ci", "resource_owner": "acme", "repository_selection": "all",
+               "permissions": {"contents": "read"}, "justification": "CI"}),
+    )
+    .await;
+    let list = s
+        .get(
+            "/orgs/acme/personal-access-token-requests",
+            Auth::Token(&app),
+        )
+        .await
+        .expect_status(200);
+    let id = list.body[0]["id"].as_i64().expect("a request");
+    let r = s
+        .post(
+            &format!("/orgs/acme/personal-access-token-requests/{id}"),
+            Auth::Token(&app),
+            &json!({"action": "deny", "reason": "no\u{202E}txt.exe"}),
+        )
+        .await;
+    assert_field_error(&r, "reason", "invalid");
+    let again = s
+        .get(
+            "/orgs/acme/personal-access-token-requests",
+            Auth::Token(&app),
+        )
+        .await
+        .expect_status(200);
+    assert_eq!(
+        again.body.as_array().map(Vec::len),
+        Some(1),
+        "still pending"
+    );
+}
