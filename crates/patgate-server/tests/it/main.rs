@@ -14,6 +14,7 @@ mod cli;
 mod git;
 mod openapi;
 mod orgs;
+mod pagination;
 mod races;
 mod replicas;
 mod schema;
