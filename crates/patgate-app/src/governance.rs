@@ -13,7 +13,10 @@ use patgate_domain::model::{
     TokenAccess, TokenGrant, TokenId, User,
 };
 use patgate_domain::validate::{ErrorCode, FieldError, ValidationErrors};
-use patgate_store::{Grant, NewAuditEvent, RequestStatus, StoreError, TokenRequest};
+use patgate_store::{
+    Grant, Listing, NewAuditEvent, OrgTokenFilter, PageQuery, RequestStatus, StoreError,
+    TokenRequest,
+};
 
 use crate::tokens::refusal;
 use crate::{App, AppError};
@@ -168,52 +171,42 @@ impl OrgTokenQuery {
         Ok(())
     }
 
-    fn keeps(
-        &self,
-        token: &Token,
-        owner: &User,
-        access: &TokenAccess,
-        repos: &[Repository],
-    ) -> bool {
-        if !self.owners.is_empty()
-            && !self
-                .owners
-                .iter()
-                .any(|o| o.eq_ignore_ascii_case(&owner.login))
-        {
-            return false;
+    /// The filters as the store applies them.
+    pub fn filter(&self) -> OrgTokenFilter {
+        OrgTokenFilter {
+            owners: self.owners.clone(),
+            repository: self.repository.clone(),
+            permission: self.permission,
+            last_used_before: self.last_used_before,
+            last_used_after: self.last_used_after,
+            token_ids: self.token_ids.clone(),
         }
-        if !self.token_ids.is_empty() && !self.token_ids.contains(&token.id) {
-            return false;
+    }
+
+    /// The page asked for, `per_page` bounded.
+    pub fn page_query(&self) -> PageQuery {
+        page_query(self.page, self.per_page, self.ascending)
+    }
+}
+
+/// Page `page` (from 1) of `per_page` (1 to 100) items.
+pub fn page_query(page: u32, per_page: u32, ascending: bool) -> PageQuery {
+    PageQuery {
+        page: page.max(1),
+        per_page: per_page.clamp(1, MAX_PER_PAGE),
+        ascending,
+    }
+}
+
+impl<T> Page<T> {
+    /// A page the store listed.
+    pub fn listed<S>(listing: Listing<S>, q: PageQuery, item: impl FnMut(S) -> T) -> Page<T> {
+        Page {
+            items: listing.items.into_iter().map(item).collect(),
+            total: usize::try_from(listing.total).unwrap_or(usize::MAX),
+            page: q.page,
+            per_page: q.per_page,
         }
-        if let Some(name) = &self.repository {
-            let reaches = match access.selection {
-                patgate_domain::model::RepositorySelection::All => true,
-                patgate_domain::model::RepositorySelection::None => false,
-                patgate_domain::model::RepositorySelection::Subset => repos.iter().any(|r| {
-                    access.repositories.contains(&r.id) && r.name.eq_ignore_ascii_case(name)
-                }),
-            };
-            if !reaches {
-                return false;
-            }
-        }
-        if let Some((p, l)) = self.permission
-            && !access.permissions.grants(p, l)
-        {
-            return false;
-        }
-        if let Some(before) = self.last_used_before
-            && token.last_used_at.is_none_or(|t| t >= before)
-        {
-            return false;
-        }
-        if let Some(after) = self.last_used_after
-            && token.last_used_at.is_none_or(|t| t <= after)
-        {
-            return false;
-        }
-        true
     }
 }
 
@@ -224,10 +217,6 @@ impl App {
             .org_by_login(login)
             .await?
             .ok_or(AppError::NotFound)
-    }
-
-    async fn org_repositories(&self, org: AccountId) -> Result<Vec<Repository>, AppError> {
-        Ok(self.store().repos_of_owner(org).await?)
     }
 
     fn audit_event(
@@ -249,39 +238,24 @@ impl App {
         }
     }
 
-    /// `GET /orgs/{org}/personal-access-token-requests`: pending requests, filtered and paged.
+    /// `GET /orgs/{org}/personal-access-token-requests`: pending requests, filtered and paged
+    /// in the database.
     pub async fn list_org_requests(
         &self,
         org: &Organization,
         q: &OrgTokenQuery,
     ) -> Result<Page<RequestView>, AppError> {
         q.validate()?;
-        let repos = self.org_repositories(org.id).await?;
-        let mut out = Vec::new();
-        for request in self
+        let page = q.page_query();
+        let listing = self
             .store()
-            .requests_of_org(org.id, Some(RequestStatus::Pending))
-            .await?
-        {
-            let Some(token) = self.store().token_by_id(request.token_id).await? else {
-                continue;
-            };
-            let Some(owner) = self.store().user_by_id(request.user).await? else {
-                continue;
-            };
-            if q.keeps(&token, &owner, &request.access, &repos) {
-                out.push(RequestView {
-                    request,
-                    token,
-                    owner,
-                });
-            }
-        }
-        out.sort_by_key(|v| (v.request.created_at, v.request.id));
-        if !q.ascending {
-            out.reverse();
-        }
-        Ok(Page::of(out, q.page, q.per_page))
+            .list_requests(org.id, &q.filter(), page)
+            .await?;
+        Ok(Page::listed(listing, page, |l| RequestView {
+            request: l.request,
+            token: l.token,
+            owner: l.owner,
+        }))
     }
 
     /// The repositories a request asks for (`subset` only; otherwise none).
@@ -387,44 +361,30 @@ impl App {
             .collect())
     }
 
-    /// `GET /orgs/{org}/personal-access-tokens`: grants, filtered and paged.
+    /// `GET /orgs/{org}/personal-access-tokens`: grants, filtered and paged in the database.
     pub async fn list_org_grants(
         &self,
         org: &Organization,
         q: &OrgTokenQuery,
     ) -> Result<Page<GrantView>, AppError> {
         q.validate()?;
-        let repos = self.org_repositories(org.id).await?;
-        let mut out = Vec::new();
-        for grant in self.store().grants_of_org(org.id).await? {
-            let Some(token) = self.store().token_by_id(grant.token_id).await? else {
-                continue;
+        let page = q.page_query();
+        let listing = self.store().list_grants(org.id, &q.filter(), page).await?;
+        Ok(Page::listed(listing, page, |l| {
+            let access = match &l.token.grant {
+                TokenGrant::FineGrained {
+                    granted: Some(access),
+                    ..
+                } => access.clone(),
+                _ => TokenAccess::none(),
             };
-            let TokenGrant::FineGrained {
-                granted: Some(access),
-                ..
-            } = &token.grant
-            else {
-                continue;
-            };
-            let access = access.clone();
-            let Some(owner) = self.store().user_by_id(token.user).await? else {
-                continue;
-            };
-            if q.keeps(&token, &owner, &access, &repos) {
-                out.push(GrantView {
-                    grant,
-                    token,
-                    owner,
-                    access,
-                });
+            GrantView {
+                grant: l.grant,
+                token: l.token,
+                owner: l.owner,
+                access,
             }
-        }
-        out.sort_by_key(|v| (v.grant.access_granted_at, v.grant.id));
-        if !q.ascending {
-            out.reverse();
-        }
-        Ok(Page::of(out, q.page, q.per_page))
+        }))
     }
 
     pub async fn grant_repositories(
@@ -787,6 +747,21 @@ impl App {
             .await?;
         self.directory_changed();
         self.effective_policy(org.id).await.map(|p| (*p).clone())
+    }
+
+    /// One page of the organization's audit log, for its owners, and how many events its filters
+    /// match (for `Link`'s `last`): two queries.
+    pub async fn org_audit_page(
+        &self,
+        owner: &User,
+        org_login: &str,
+        mut query: patgate_store::AuditQuery,
+    ) -> Result<(Vec<patgate_store::AuditEvent>, usize), AppError> {
+        let org = self.owned_org(owner, org_login).await?;
+        query.org = Some(org.id);
+        let events = self.store().audit_events(&query).await?;
+        let total = self.store().count_audit_events(&query).await?;
+        Ok((events, usize::try_from(total).unwrap_or(usize::MAX)))
     }
 
     /// The organization's audit log, for its owners.

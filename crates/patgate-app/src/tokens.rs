@@ -3,15 +3,20 @@
 use serde_json::json;
 
 use patgate_domain::governance::{self, Creation, Edit, Owner, Refusal, Standing};
+use std::collections::HashMap;
+
 use patgate_domain::model::{
-    AccountKind, RepoId, RepositorySelection, Token, TokenGrant, TokenId, User,
+    AccountId, AccountKind, RepoId, Repository, RepositorySelection, Token, TokenGrant, TokenId,
+    User,
 };
 use patgate_domain::token::{SecretToken, TokenKind};
 use patgate_domain::validate::{
     self, ClassicRequest, CreationContext, ErrorCode, Expiration, FieldError, FineGrainedRequest,
     OwnerChoice, RequestedPermission, ValidationErrors,
 };
-use patgate_store::{Account, NewAuditEvent, NewToken, StoreError};
+use patgate_store::{Account, NewAuditEvent, NewToken, StoreError, TokenRequest};
+
+use crate::governance::{Page, page_query};
 
 use crate::{App, AppError};
 
@@ -45,6 +50,17 @@ pub struct EditFineGrained {
     pub repository_selection: Option<RepositorySelection>,
     pub repositories: Option<Vec<String>>,
     pub permissions: Option<Vec<RequestedPermission>>,
+}
+
+/// A fine-grained token with what the API shows beside it.
+#[derive(Clone, Debug)]
+pub struct FineGrainedView {
+    pub token: Token,
+    pub owner: Account,
+    /// The repositories its requested and granted access name, by id.
+    pub repositories: Vec<Repository>,
+    /// The latest request to its organization, with the reviewer's reason.
+    pub latest_request: Option<TokenRequest>,
 }
 
 /// A token just created or regenerated: the only time its secret exists outside the client.
@@ -362,6 +378,104 @@ impl App {
             tokens.retain(|t| t.kind() == kind);
         }
         Ok(tokens)
+    }
+
+    /// One page of the user's tokens of `kind`, newest first, paged in the database.
+    pub async fn tokens_page(
+        &self,
+        user: &User,
+        kind: TokenKind,
+        page: u32,
+        per_page: u32,
+    ) -> Result<Page<Token>, AppError> {
+        let q = page_query(page, per_page, false);
+        let listing = self.store().tokens_page(user.id, kind, q).await?;
+        Ok(Page::listed(listing, q, |t| t))
+    }
+
+    /// What the API shows of fine-grained tokens beyond the token: the resource owner, the
+    /// repositories the access names, and the latest request to the organization. Three
+    /// queries for any number of tokens, in the order given.
+    pub async fn fine_grained_views(
+        &self,
+        tokens: Vec<Token>,
+    ) -> Result<Vec<FineGrainedView>, AppError> {
+        let mut owners = Vec::new();
+        let mut repos = Vec::new();
+        for t in &tokens {
+            if let TokenGrant::FineGrained {
+                resource_owner,
+                requested,
+                granted,
+                ..
+            } = &t.grant
+            {
+                owners.push(*resource_owner);
+                repos.extend(requested.repositories.iter().copied());
+                if let Some(g) = granted {
+                    repos.extend(g.repositories.iter().copied());
+                }
+            }
+        }
+        let store = self.store();
+        let accounts: HashMap<AccountId, Account> = store
+            .accounts_by_ids(&owners)
+            .await?
+            .into_iter()
+            .map(|a| (a.id(), a))
+            .collect();
+        let repositories: HashMap<RepoId, Repository> = store
+            .repos_by_ids(&repos)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        let ids: Vec<TokenId> = tokens.iter().map(|t| t.id).collect();
+        let mut latest: HashMap<TokenId, TokenRequest> = store
+            .latest_requests(&ids)
+            .await?
+            .into_iter()
+            .map(|r| (r.token_id, r))
+            .collect();
+        tokens
+            .into_iter()
+            .map(|token| {
+                let TokenGrant::FineGrained {
+                    resource_owner,
+                    requested,
+                    granted,
+                    ..
+                } = &token.grant
+                else {
+                    return Err(AppError::NotFound);
+                };
+                let owner = accounts
+                    .get(resource_owner)
+                    .cloned()
+                    .ok_or(AppError::NotFound)?;
+                let mut names: Vec<RepoId> = requested.repositories.clone();
+                if let Some(g) = granted {
+                    names.extend(g.repositories.iter().copied());
+                }
+                names.sort_unstable();
+                names.dedup();
+                let repositories = names
+                    .iter()
+                    .filter_map(|id| repositories.get(id).cloned())
+                    .collect();
+                // What the requester is told: the latest request to the organization that owns
+                // the token now.
+                let latest_request = latest
+                    .remove(&token.id)
+                    .filter(|r| matches!(owner, Account::Organization(_)) && r.org == owner.id());
+                Ok(FineGrainedView {
+                    token,
+                    owner,
+                    repositories,
+                    latest_request,
+                })
+            })
+            .collect()
     }
 
     /// One of the user's own tokens; another user's token is indistinguishable from a missing one.

@@ -62,6 +62,8 @@ macro_rules! repositories {
         mod jobs;
         #[path = "../repo/keys.rs"]
         mod keys;
+        #[path = "../repo/lists.rs"]
+        mod lists;
         #[path = "../repo/rows.rs"]
         mod rows;
         #[path = "../repo/sessions.rs"]

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use patgate_domain::catalog::PermissionSet;
-use patgate_domain::catalog::{OrgRole, RepoRole};
+use patgate_domain::catalog::{Level, OrgRole, Permission, RepoRole};
 use patgate_domain::governance::{Changes, Standing};
 use patgate_domain::model::{
     AccountId, AccountKind, AppId, Enterprise, EnterpriseId, GrantId, Key, KeyId, Organization,
@@ -94,6 +94,64 @@ pub struct AuditQuery {
     pub offset: u32,
 }
 
+/// One page of a listing, in the order the listing has, and how many items all its pages hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+}
+
+/// Which page of a listing: `page` counts from 1, `per_page` items each (the caller bounds it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageQuery {
+    pub page: u32,
+    pub per_page: u32,
+    /// Oldest first; else newest first.
+    pub ascending: bool,
+}
+
+impl PageQuery {
+    /// How many items come before this page.
+    pub fn offset(&self) -> u64 {
+        u64::from(self.page.max(1) - 1) * u64::from(self.per_page)
+    }
+}
+
+/// The filters of an organization's listings of requests and grants (GitHub's query
+/// parameters); each one set narrows the listing, all together.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrgTokenFilter {
+    /// The token users' logins (case-insensitively); empty: everyone.
+    pub owners: Vec<String>,
+    /// A repository of the organization, by name (case-insensitively): the access reaches it
+    /// (all repositories, or a selection that lists it).
+    pub repository: Option<String>,
+    /// The access holds this permission at this level or above.
+    pub permission: Option<(Permission, Level)>,
+    /// The token was last used before this time (never used: left out).
+    pub last_used_before: Option<OffsetDateTime>,
+    /// The token was last used after this time.
+    pub last_used_after: Option<OffsetDateTime>,
+    /// Only these tokens; empty: every token.
+    pub token_ids: Vec<TokenId>,
+}
+
+/// A pending request as an organization's listing shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestListing {
+    pub request: TokenRequest,
+    pub token: Token,
+    pub owner: User,
+}
+
+/// A grant as an organization's listing shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrantListing {
+    pub grant: Grant,
+    pub token: Token,
+    pub owner: User,
+}
+
 /// A user or organization by login.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Account {
@@ -156,6 +214,8 @@ pub trait DirectoryStore: Send + Sync {
     async fn list_users(&self) -> StoreResult<Vec<User>>;
     /// A user or an organization, case-insensitively.
     async fn account_by_login(&self, login: &str) -> StoreResult<Option<Account>>;
+    /// The users and organizations among `ids` (unknown ids left out), by id.
+    async fn accounts_by_ids(&self, ids: &[AccountId]) -> StoreResult<Vec<Account>>;
 
     async fn upsert_enterprise(
         &self,
@@ -266,6 +326,14 @@ pub trait TokenStore: Send + Sync {
     async fn token_by_id(&self, id: TokenId) -> StoreResult<Option<Token>>;
     /// The user's personal access tokens (not app installation tokens), newest first.
     async fn tokens_of_user(&self, user: AccountId) -> StoreResult<Vec<Token>>;
+    /// One page of the user's tokens of `kind`, newest first (ties: newest id first), or
+    /// oldest first when the page asks.
+    async fn tokens_page(
+        &self,
+        user: AccountId,
+        kind: patgate_domain::token::TokenKind,
+        page: PageQuery,
+    ) -> StoreResult<Listing<Token>>;
     /// Replaces the description and the grant (an edit); returns the new row.
     async fn update_token(
         &self,
@@ -319,6 +387,8 @@ pub trait KeyStore: Send + Sync {
 pub trait AuditStore: Send + Sync {
     async fn append_audit(&self, event: &NewAuditEvent) -> StoreResult<()>;
     async fn audit_events(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>>;
+    /// How many events the query's filters match, over all its pages.
+    async fn count_audit_events(&self, query: &AuditQuery) -> StoreResult<u64>;
 }
 
 /// A change that every process must honour at once (cross-replica cache invalidation).
@@ -433,6 +503,24 @@ pub trait GovernanceStore: Send + Sync {
     async fn request_by_id(&self, id: RequestId) -> StoreResult<Option<TokenRequest>>;
     /// The requests that exist among `ids` (unknown ids left out), by id.
     async fn requests_by_ids(&self, ids: &[RequestId]) -> StoreResult<Vec<TokenRequest>>;
+    /// One page of the organization's pending requests that pass `filter`, by creation time
+    /// (ties by id), with their tokens and users.
+    async fn list_requests(
+        &self,
+        org: AccountId,
+        filter: &OrgTokenFilter,
+        page: PageQuery,
+    ) -> StoreResult<Listing<RequestListing>>;
+    /// One page of the organization's grants that pass `filter`, by the time access was granted
+    /// (ties by id), with their tokens and users.
+    async fn list_grants(
+        &self,
+        org: AccountId,
+        filter: &OrgTokenFilter,
+        page: PageQuery,
+    ) -> StoreResult<Listing<GrantListing>>;
+    /// Each token's latest request (of any status), for the tokens that have one.
+    async fn latest_requests(&self, tokens: &[TokenId]) -> StoreResult<Vec<TokenRequest>>;
     /// The organization's requests in `status` (every status when `None`), oldest first.
     async fn requests_of_org(
         &self,

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Query, RawQuery, State};
 
 use super::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
@@ -23,6 +23,7 @@ use patgate_store::{AppRecord, AuditQuery};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, PasswordAuth};
 use super::json;
+use super::pagination;
 use crate::state::AppState;
 
 fn app_json(a: &AppRecord) -> Value {
@@ -227,7 +228,8 @@ pub async fn audit_log(
     PasswordAuth(user): PasswordAuth,
     Path(org): Path<String>,
     Query(p): Query<AuditParams>,
-) -> ApiResult<Json<Vec<Value>>> {
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
     let per_page = p.per_page.unwrap_or(30);
     if !(1..=100).contains(&per_page) {
         return Err(ApiError::invalid(
@@ -281,29 +283,36 @@ pub async fn audit_log(
             ApiError::invalid("AuditLog", "before", "before must be a date or time")
         })?);
     }
-    let events = s.app.org_audit_log(&user, &org, q).await?;
-    Ok(Json(
-        events
-            .iter()
-            .map(|e| {
-                let mut v = json!({
-                    "@timestamp": e.created_at.unix_timestamp() * 1000,
-                    "_document_id": e.id.to_string(),
-                    "action": e.action,
-                    "actor": e.actor_login,
-                    "actor_id": e.actor.map(|a| a.0),
-                    "org": org,
-                    "token_id": e.token_id.map(|t| t.0),
-                    "created_at": e.created_at.unix_timestamp() * 1000,
-                });
-                if let (Some(obj), Value::Object(extra)) = (v.as_object_mut(), &e.data) {
-                    for (k, val) in extra {
-                        obj.entry(k.clone()).or_insert(val.clone());
-                    }
+    let page = p.page.unwrap_or(1).max(1);
+    let (events, total) = s.app.org_audit_page(&user, &org, q).await?;
+    let body = events
+        .iter()
+        .map(|e| {
+            let mut v = json!({
+                "@timestamp": e.created_at.unix_timestamp() * 1000,
+                "_document_id": e.id.to_string(),
+                "action": e.action,
+                "actor": e.actor_login,
+                "actor_id": e.actor.map(|a| a.0),
+                "org": org,
+                "token_id": e.token_id.map(|t| t.0),
+                "created_at": e.created_at.unix_timestamp() * 1000,
+            });
+            if let (Some(obj), Value::Object(extra)) = (v.as_object_mut(), &e.data) {
+                for (k, val) in extra {
+                    obj.entry(k.clone()).or_insert(val.clone());
                 }
-                v
-            })
-            .collect(),
+            }
+            v
+        })
+        .collect();
+    Ok(pagination::paged(
+        &s.base_url,
+        &format!("/orgs/{org}/audit-log"),
+        &pagination::pairs(&raw)?,
+        page,
+        pagination::last_page(total, per_page),
+        body,
     ))
 }
 

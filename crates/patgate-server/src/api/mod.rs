@@ -23,6 +23,7 @@ pub mod governance;
 pub mod json;
 pub mod openapi;
 pub mod orgs;
+pub mod pagination;
 pub mod tokens;
 
 use error::{ApiError, ApiResult};

@@ -5,9 +5,9 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
 
 use super::extract::Path;
-use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -22,6 +22,7 @@ use patgate_domain::model::{GrantId, Organization, Repository, RequestId, TokenG
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, TokenAuth};
 use super::json;
+use super::pagination::{self, pairs};
 use crate::state::AppState;
 
 const DOCS: &str = "https://docs.github.com/rest/orgs/personal-access-tokens";
@@ -52,11 +53,6 @@ async fn app_actor(
     })
 }
 
-fn pairs(raw: &Option<String>) -> ApiResult<Vec<(String, String)>> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(raw.as_deref().unwrap_or(""))
-        .map_err(|_| ApiError::bad_request("Invalid query string"))
-}
-
 fn invalid(field: &str, message: impl Into<String>) -> ApiError {
     let mut e = ApiError::invalid("PersonalAccessToken", field, message);
     e.documentation_url = Some(DOCS);
@@ -73,28 +69,7 @@ fn parse_time(field: &str, v: &str) -> ApiResult<OffsetDateTime> {
 }
 
 fn page_params(pairs: &[(String, String)]) -> ApiResult<(u32, u32)> {
-    let mut page = 1;
-    let mut per_page = 30;
-    for (k, v) in pairs {
-        match k.as_str() {
-            "page" => {
-                page = v
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|p| *p >= 1)
-                    .ok_or_else(|| invalid("page", "page must be a positive integer"))?
-            }
-            "per_page" => {
-                per_page = v
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|p| (1..=100).contains(p))
-                    .ok_or_else(|| invalid("per_page", "per_page must be between 1 and 100"))?
-            }
-            _ => {}
-        }
-    }
-    Ok((page, per_page))
+    pagination::page_params(pairs, "PersonalAccessToken", Some(DOCS))
 }
 
 /// The listing filters: `owner[]`, `repository`, `permission` (`<name>_<level>`),
@@ -153,50 +128,6 @@ fn query(pairs: &[(String, String)]) -> ApiResult<OrgTokenQuery> {
     Ok(q)
 }
 
-/// GitHub's `Link` header: prev/next/last/first, other parameters kept (`page` in its place, or
-/// appended); omitted on one page. As on GitHub, the first page has no prev/first and the last
-/// page no next/last.
-fn link_header(
-    base_url: &str,
-    path: &str,
-    pairs: &[(String, String)],
-    page: u32,
-    last: u32,
-) -> Option<HeaderValue> {
-    if last <= 1 {
-        return None;
-    }
-    let url = |p: u32| {
-        let mut kept: Vec<(String, String)> = Vec::with_capacity(pairs.len() + 1);
-        let mut placed = false;
-        for (k, v) in pairs {
-            if k != "page" {
-                kept.push((k.clone(), v.clone()));
-            } else if !placed {
-                kept.push(("page".into(), p.to_string()));
-                placed = true;
-            }
-        }
-        if !placed {
-            kept.push(("page".into(), p.to_string()));
-        }
-        let qs = serde_urlencoded::to_string(&kept).unwrap_or_default();
-        format!("<{base_url}{path}?{qs}>")
-    };
-    let mut links = Vec::new();
-    if page > 1 {
-        links.push(format!("{}; rel=\"prev\"", url(page - 1)));
-    }
-    if page < last {
-        links.push(format!("{}; rel=\"next\"", url(page + 1)));
-        links.push(format!("{}; rel=\"last\"", url(last)));
-    }
-    if page > 1 {
-        links.push(format!("{}; rel=\"first\"", url(1)));
-    }
-    HeaderValue::from_str(&links.join(", ")).ok()
-}
-
 fn paged<T>(
     s: &AppState,
     path: &str,
@@ -204,11 +135,7 @@ fn paged<T>(
     page: &Page<T>,
     body: Vec<Value>,
 ) -> Response {
-    let mut r = Json(body).into_response();
-    if let Some(link) = link_header(&s.base_url, path, pairs, page.page, page.last_page()) {
-        r.headers_mut().insert(header::LINK, link);
-    }
-    r
+    pagination::paged(&s.base_url, path, pairs, page.page, page.last_page(), body)
 }
 
 fn token_fields(v: &mut Value, t: &patgate_domain::model::Token, now: OffsetDateTime) {

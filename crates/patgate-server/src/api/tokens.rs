@@ -4,7 +4,7 @@
 //! former Authorizations API. Users authenticate with their password (HTTP Basic), never a token.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 
 use super::extract::Path;
 use axum::http::StatusCode;
@@ -12,15 +12,17 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
-use patgate_app::tokens::{CreateClassic, CreateFineGrained, EditFineGrained, Issued};
+use patgate_app::tokens::{
+    CreateClassic, CreateFineGrained, EditFineGrained, FineGrainedView, Issued,
+};
 use patgate_domain::model::{RepositorySelection, Token, TokenGrant, TokenId, User};
 use patgate_domain::token::TokenKind;
 use patgate_domain::validate::{Expiration, MAX_EXPIRY_DAYS, RequestedPermission};
-use patgate_store::Account;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, PasswordAuth};
 use super::json;
+use super::pagination;
 use crate::state::AppState;
 
 const FG: &str = "FineGrainedPersonalAccessToken";
@@ -156,61 +158,34 @@ fn token_id(raw: &str) -> ApiResult<TokenId> {
         .map_err(|_| ApiError::not_found())
 }
 
+/// A fine-grained token as the API shows it, with the latest organization request and the
+/// reviewer's reason: what the requester is told.
+fn fine_grained_json(s: &AppState, v: &FineGrainedView, secret: Option<&str>) -> Value {
+    let mut out = json::fine_grained_token(
+        &s.base_url,
+        &v.token,
+        &v.owner,
+        &v.repositories,
+        secret,
+        s.app.now(),
+    );
+    if let Some(r) = &v.latest_request {
+        out["request"] = serde_json::json!({
+            "id": r.id.0,
+            "status": r.status.as_str(),
+            "justification": r.reason,
+            "created_at": json::ts(r.created_at),
+            "decided_at": json::opt_ts(r.decided_at),
+            "reason": r.decision_reason,
+        });
+    }
+    out
+}
+
 async fn render_fine_grained(s: &AppState, t: &Token, secret: Option<&str>) -> ApiResult<Value> {
-    let TokenGrant::FineGrained {
-        resource_owner,
-        requested,
-        granted,
-        ..
-    } = &t.grant
-    else {
-        return Err(ApiError::not_found());
-    };
-    let store = s.app.store();
-    let owner = match store
-        .user_by_id(*resource_owner)
-        .await
-        .map_err(patgate_app::AppError::from)?
-    {
-        Some(u) => Account::User(u),
-        None => Account::Organization(
-            store
-                .org_by_id(*resource_owner)
-                .await
-                .map_err(patgate_app::AppError::from)?
-                .ok_or_else(ApiError::not_found)?,
-        ),
-    };
-    let mut ids = requested.repositories.clone();
-    if let Some(g) = granted {
-        ids.extend(g.repositories.iter().copied());
-    }
-    let repos = store
-        .repos_by_ids(&ids)
-        .await
-        .map_err(patgate_app::AppError::from)?;
-    let mut v = json::fine_grained_token(&s.base_url, t, &owner, &repos, secret, s.app.now());
-    // The latest organization request, with the reviewer's reason: what the requester is told.
-    if let Account::Organization(org) = &owner {
-        let latest = store
-            .requests_of_org(org.id, None)
-            .await
-            .map_err(patgate_app::AppError::from)?
-            .into_iter()
-            .filter(|r| r.token_id == t.id)
-            .max_by_key(|r| (r.created_at, r.id));
-        if let Some(r) = latest {
-            v["request"] = serde_json::json!({
-                "id": r.id.0,
-                "status": r.status.as_str(),
-                "justification": r.reason,
-                "created_at": json::ts(r.created_at),
-                "decided_at": json::opt_ts(r.decided_at),
-                "reason": r.decision_reason,
-            });
-        }
-    }
-    Ok(v)
+    let views = s.app.fine_grained_views(vec![t.clone()]).await?;
+    let view = views.first().ok_or_else(ApiError::not_found)?;
+    Ok(fine_grained_json(s, view, secret))
 }
 
 #[derive(Deserialize)]
@@ -248,19 +223,33 @@ pub async fn create_fine_grained(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
+/// `GET /user/personal-access-tokens`: the user's fine-grained tokens, newest first, `page`
+/// and `per_page` (at most 100, default 30) paged in the database, with GitHub's `Link`.
 pub async fn list_fine_grained(
     State(s): State<AppState>,
     PasswordAuth(user): PasswordAuth,
-) -> ApiResult<Json<Vec<Value>>> {
-    let tokens = s
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let pairs = pagination::pairs(&raw)?;
+    let (page, per_page) = pagination::page_params(&pairs, FG, None)?;
+    let listed = s
         .app
-        .list_tokens(&user, Some(TokenKind::FineGrained))
+        .tokens_page(&user, TokenKind::FineGrained, page, per_page)
         .await?;
-    let mut out = Vec::with_capacity(tokens.len());
-    for t in &tokens {
-        out.push(render_fine_grained(&s, t, None).await?);
-    }
-    Ok(Json(out))
+    let last = listed.last_page();
+    let views = s.app.fine_grained_views(listed.items).await?;
+    let body = views
+        .iter()
+        .map(|v| fine_grained_json(&s, v, None))
+        .collect();
+    Ok(pagination::paged(
+        &s.base_url,
+        "/user/personal-access-tokens",
+        &pairs,
+        listed.page,
+        last,
+        body,
+    ))
 }
 
 async fn own(s: &AppState, user: &User, raw: &str, kind: TokenKind) -> ApiResult<Token> {
@@ -378,16 +367,31 @@ pub async fn create_classic(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
+/// `GET /authorizations`: the user's classic tokens, newest first, paged as
+/// `list_fine_grained`.
 pub async fn list_classic(
     State(s): State<AppState>,
     PasswordAuth(user): PasswordAuth,
-) -> ApiResult<Json<Vec<Value>>> {
-    let tokens = s.app.list_tokens(&user, Some(TokenKind::Classic)).await?;
-    Ok(Json(
-        tokens
-            .iter()
-            .map(|t| json::classic_token(&s.base_url, t, &user, None))
-            .collect(),
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let pairs = pagination::pairs(&raw)?;
+    let (page, per_page) = pagination::page_params(&pairs, "Authorization", None)?;
+    let listed = s
+        .app
+        .tokens_page(&user, TokenKind::Classic, page, per_page)
+        .await?;
+    let body = listed
+        .items
+        .iter()
+        .map(|t| json::classic_token(&s.base_url, t, &user, None))
+        .collect();
+    Ok(pagination::paged(
+        &s.base_url,
+        "/authorizations",
+        &pairs,
+        listed.page,
+        listed.last_page(),
+        body,
     ))
 }
 

@@ -16,6 +16,7 @@ mod git_workflows;
 mod leaks;
 mod openapi;
 mod orgs;
+mod pagination;
 mod races;
 mod replicas;
 mod schema;

@@ -21,13 +21,56 @@ pub(crate) const DEFAULT_LIMIT: u32 = 100;
 statements! {
     INSERT_EVENT = "INSERT INTO audit_events (action, actor_id, actor_login, org_id, token_id, \
         data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
-    /// Every filter is optional: a parameter left NULL matches everything.
-    EVENTS = "SELECT id, action, actor_id, actor_login, org_id, token_id, data, created_at FROM \
-        audit_events WHERE (CAST($1 AS BIGINT) IS NULL OR org_id = $1) AND (CAST($2 AS TEXT) IS \
-        NULL OR action = $2) AND (CAST($3 AS TEXT) IS NULL OR lower(actor_login) = $3) AND \
-        (CAST($4 AS BIGINT) IS NULL OR created_at >= $4) AND (CAST($5 AS BIGINT) IS NULL OR \
-        created_at < $5) AND (CAST($6 AS BIGINT) IS NULL OR token_id = $6) ORDER BY created_at \
-        DESC, id DESC LIMIT $7 OFFSET $8";
+}
+
+const SELECT_EVENTS: &str =
+    "SELECT id, action, actor_id, actor_login, org_id, token_id, data, created_at";
+const COUNT_EVENTS: &str = "SELECT COUNT(*)";
+
+/// `FROM ... WHERE ...` of the events the query's filters match: only the filters set are
+/// written, so each combination is a plain statement the indexes serve (`org_id`, `action`,
+/// `token_id`, each with `created_at`).
+fn push_events(q: &mut sqlx::QueryBuilder<Db>, query: &AuditQuery) {
+    q.push(" FROM audit_events WHERE 1 = 1");
+    if let Some(org) = query.org {
+        q.push(" AND org_id = ").push_bind(org.0);
+    }
+    if let Some(action) = &query.action {
+        q.push(" AND action = ").push_bind(action.clone());
+    }
+    if let Some(login) = &query.actor_login {
+        q.push(" AND lower(actor_login) = ").push_bind(fold(login));
+    }
+    if let Some(after) = query.after {
+        q.push(" AND created_at >= ").push_bind(to_unix(after));
+    }
+    if let Some(before) = query.before {
+        q.push(" AND created_at < ").push_bind(to_unix(before));
+    }
+    if let Some(token) = query.token_id {
+        q.push(" AND token_id = ").push_bind(token.0);
+    }
+}
+
+fn events_query(query: &AuditQuery) -> sqlx::QueryBuilder<Db> {
+    let limit = if query.limit == 0 {
+        DEFAULT_LIMIT
+    } else {
+        query.limit
+    };
+    let mut q = sqlx::QueryBuilder::<Db>::new(SELECT_EVENTS);
+    push_events(&mut q, query);
+    q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .push_bind(i64::from(limit))
+        .push(" OFFSET ")
+        .push_bind(i64::from(query.offset));
+    q
+}
+
+fn count_query(query: &AuditQuery) -> sqlx::QueryBuilder<Db> {
+    let mut q = sqlx::QueryBuilder::<Db>::new(COUNT_EVENTS);
+    push_events(&mut q, query);
+    q
 }
 
 // Pieces of the statements built at run time (`push_values` fills the `VALUES` rows).
@@ -90,8 +133,8 @@ pub(crate) async fn insert_all(
     Ok(())
 }
 
-/// The statement `insert_all` builds, with values bound, for the test that runs every
-/// statement: a batch of two rows.
+/// The statements built at run time, with values bound, for the test that runs every
+/// statement: a batch of two events, and the listing with no filter and with every filter.
 #[cfg(test)]
 pub(super) fn batch_statements() -> Vec<(&'static str, sqlx::QueryBuilder<Db>)> {
     let mut q = sqlx::QueryBuilder::<Db>::new(INSERT_EVENTS_HEAD);
@@ -104,7 +147,22 @@ pub(super) fn batch_statements() -> Vec<(&'static str, sqlx::QueryBuilder<Db>)> 
             .push_bind("{}")
             .push_bind(1_i64);
     });
-    vec![("INSERT_EVENTS", q)]
+    let all = AuditQuery {
+        org: Some(AccountId(1)),
+        action: Some("a".into()),
+        actor_login: Some("Mona".into()),
+        after: Some(time::OffsetDateTime::UNIX_EPOCH),
+        before: Some(time::OffsetDateTime::UNIX_EPOCH),
+        token_id: Some(TokenId(1)),
+        limit: 10,
+        offset: 10,
+    };
+    vec![
+        ("INSERT_EVENTS", q),
+        ("EVENTS", events_query(&AuditQuery::default())),
+        ("EVENTS", events_query(&all)),
+        ("COUNT_EVENTS", count_query(&all)),
+    ]
 }
 
 #[derive(sqlx::FromRow)]
@@ -144,23 +202,20 @@ impl AuditStore for EngineStore {
     }
 
     async fn audit_events(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
-        let limit = if query.limit == 0 {
-            DEFAULT_LIMIT
-        } else {
-            query.limit
-        };
-        let rows: Vec<AuditRow> = sqlx::query_as(EVENTS)
-            .bind(query.org.map(|o| o.0))
-            .bind(query.action.as_deref())
-            .bind(query.actor_login.as_deref().map(fold))
-            .bind(query.after.map(to_unix))
-            .bind(query.before.map(to_unix))
-            .bind(query.token_id.map(|t| t.0))
-            .bind(i64::from(limit))
-            .bind(i64::from(query.offset))
+        let rows: Vec<AuditRow> = events_query(query)
+            .build_query_as()
             .fetch_all(self.reads())
             .await
             .map_err(db_err)?;
         rows.into_iter().map(AuditRow::into_event).collect()
+    }
+
+    async fn count_audit_events(&self, query: &AuditQuery) -> StoreResult<u64> {
+        let count: i64 = count_query(query)
+            .build_query_scalar()
+            .fetch_one(self.reads())
+            .await
+            .map_err(db_err)?;
+        Ok(u64::try_from(count).unwrap_or_default())
     }
 }

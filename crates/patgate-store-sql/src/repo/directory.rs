@@ -38,6 +38,13 @@ statements! {
         account_cols!(),
         " FROM accounts a WHERE a.login_lower = $1",
     );
+    ACCOUNTS_BY_IDS = concat!(
+        "SELECT ",
+        account_cols!(),
+        " FROM accounts a WHERE a.id ",
+        in_ids!("$1"),
+        " ORDER BY a.id",
+    );
     ACCOUNT_KIND = "SELECT kind FROM accounts WHERE id = $1";
     LOCK_ACCOUNT = concat!("SELECT id FROM accounts WHERE id = $1", for_update!());
     REPO_BY_ID = concat!(
@@ -472,6 +479,26 @@ impl DirectoryStore for EngineStore {
             .await
             .map_err(db_err)?;
         rows.into_iter().map(AccountRow::into_user).collect()
+    }
+
+    async fn accounts_by_ids(&self, ids: &[AccountId]) -> StoreResult<Vec<Account>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = ids.iter().map(|a| a.0).collect();
+        let rows: Vec<AccountRow> = sqlx::query_as(ACCOUNTS_BY_IDS)
+            .bind(id_list(&ids))
+            .fetch_all(self.reads())
+            .await
+            .map_err(db_err)?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(match row.into_entity()? {
+                    AccountEntity::User(u) => Account::User(u),
+                    AccountEntity::Org(o) => Account::Organization(o),
+                })
+            })
+            .collect()
     }
 
     async fn account_by_login(&self, login: &str) -> StoreResult<Option<Account>> {

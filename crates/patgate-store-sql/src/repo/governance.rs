@@ -15,7 +15,8 @@ use patgate_domain::model::{
 };
 use patgate_store::codec::{decode_permissions, encode_permissions, from_unix, opt_from_unix, to_unix};
 use patgate_store::{
-    Applied, AppRecord, GovernanceStore, Grant, NewAuditEvent, RequestStatus,
+    Applied, AppRecord, GovernanceStore, Grant, GrantListing, Listing, NewAuditEvent,
+    OrgTokenFilter, PageQuery, RequestListing, RequestStatus,
     StoreResult, TokenRequest,
 };
 
@@ -36,9 +37,10 @@ macro_rules! request_cols {
           FROM request_repositories rr WHERE rr.request_id = r.id) AS repos"
     };
 }
+pub(crate) use request_cols;
 
 #[derive(sqlx::FromRow)]
-struct RequestRow {
+pub(crate) struct RequestRow {
     id: i64,
     token_id: i64,
     org_id: i64,
@@ -55,7 +57,7 @@ struct RequestRow {
 }
 
 impl RequestRow {
-    fn into_request(self) -> StoreResult<TokenRequest> {
+    pub(crate) fn into_request(self) -> StoreResult<TokenRequest> {
         let repos = repo_ids(self.repos.as_deref(), "request", self.id)?;
         let selection = RepositorySelection::parse(&self.requested_selection)
             .ok_or_else(|| corrupt("repository selection", &self.requested_selection))?;
@@ -81,7 +83,7 @@ impl RequestRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct GrantRow {
+pub(crate) struct GrantRow {
     id: i64,
     token_id: i64,
     org_id: i64,
@@ -89,7 +91,7 @@ struct GrantRow {
 }
 
 impl GrantRow {
-    fn into_grant(self) -> StoreResult<Grant> {
+    pub(crate) fn into_grant(self) -> StoreResult<Grant> {
         Ok(Grant {
             id: GrantId(self.id),
             token_id: TokenId(self.token_id),
@@ -337,6 +339,28 @@ impl GovernanceStore for EngineStore {
             .await
             .map_err(db_err)?;
         rows.into_iter().map(RequestRow::into_request).collect()
+    }
+
+    async fn list_requests(
+        &self,
+        org: AccountId,
+        filter: &OrgTokenFilter,
+        page: PageQuery,
+    ) -> StoreResult<Listing<RequestListing>> {
+        self.list_requests_page(org, filter, page).await
+    }
+
+    async fn list_grants(
+        &self,
+        org: AccountId,
+        filter: &OrgTokenFilter,
+        page: PageQuery,
+    ) -> StoreResult<Listing<GrantListing>> {
+        self.list_grants_page(org, filter, page).await
+    }
+
+    async fn latest_requests(&self, tokens: &[TokenId]) -> StoreResult<Vec<TokenRequest>> {
+        self.latest_requests_of(tokens).await
     }
 
     async fn requests_of_org(

@@ -9,7 +9,7 @@ use sqlx::{Executor, SqlSafeStr};
 
 /// Every module's statements, as `(module, name, sql)`.
 fn all() -> Vec<(&'static str, &'static str, &'static str)> {
-    let modules: [(&str, &[(&str, &str)]); 9] = [
+    let modules: [(&str, &[(&str, &str)]); 10] = [
         ("audit", super::audit::STATEMENTS),
         ("changes", super::changes::STATEMENTS),
         ("directory", super::directory::STATEMENTS),
@@ -17,6 +17,7 @@ fn all() -> Vec<(&'static str, &'static str, &'static str)> {
         ("governance", super::governance::STATEMENTS),
         ("jobs", super::jobs::STATEMENTS),
         ("keys", super::keys::STATEMENTS),
+        ("lists", super::lists::STATEMENTS),
         ("sessions", super::sessions::STATEMENTS),
         ("tokens", super::tokens::STATEMENTS),
     ];
@@ -48,7 +49,8 @@ async fn every_static_statement_prepares() {
     );
 }
 
-/// The statements built at run time run, with sample values, each in a transaction rolled back
+/// The statements built at run time (batches, and the listings with every filter) run, with
+/// sample values, each in a transaction rolled back
 /// afterwards: preparing them alone would not do on PostgreSQL, which types a `VALUES` list by
 /// the values bound. Rows that name nothing that exists may break a foreign key; that is the
 /// data, not the statement; so may two sample rows that repeat a key.
@@ -60,6 +62,7 @@ async fn every_batch_statement_runs() {
     let built = [
         super::audit::batch_statements(),
         super::changes::batch_statements(),
+        super::lists::batch_statements(),
         super::tokens::batch_statements(),
     ];
     let mut failures = Vec::new();
@@ -86,7 +89,7 @@ async fn every_batch_statement_runs() {
 }
 
 /// The repository sources, to check that every statement is one of the named ones above.
-const SOURCES: [(&str, &str); 10] = [
+const SOURCES: [(&str, &str); 11] = [
     ("audit.rs", include_str!("audit.rs")),
     ("changes.rs", include_str!("changes.rs")),
     ("directory.rs", include_str!("directory.rs")),
@@ -94,6 +97,7 @@ const SOURCES: [(&str, &str); 10] = [
     ("governance.rs", include_str!("governance.rs")),
     ("jobs.rs", include_str!("jobs.rs")),
     ("keys.rs", include_str!("keys.rs")),
+    ("lists.rs", include_str!("lists.rs")),
     ("rows.rs", include_str!("rows.rs")),
     ("sessions.rs", include_str!("sessions.rs")),
     ("tokens.rs", include_str!("tokens.rs")),

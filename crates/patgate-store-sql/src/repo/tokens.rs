@@ -637,6 +637,15 @@ impl TokenStore for EngineStore {
         token_row_by_id(&mut conn, id.0).await
     }
 
+    async fn tokens_page(
+        &self,
+        user: AccountId,
+        kind: patgate_domain::token::TokenKind,
+        page: patgate_store::PageQuery,
+    ) -> StoreResult<patgate_store::Listing<Token>> {
+        self.tokens_page_of(user, kind, page).await
+    }
+
     async fn tokens_of_user(&self, user: AccountId) -> StoreResult<Vec<Token>> {
         let rows: Vec<TokenRow> = sqlx::query_as(TOKENS_OF_USER)
             .bind(user.0)

@@ -248,6 +248,41 @@ pub async fn audit_limit_defaults_to_100(store: &dyn Store) {
     assert!(all.windows(2).all(|w| w[0].created_at > w[1].created_at));
 }
 
+pub async fn audit_counts_match_every_page_of_the_query(store: &dyn Store) {
+    let o = org(store, "acme").await;
+    for i in 0..7 {
+        let mut e = event(if i % 2 == 0 { "even" } else { "odd" }, at(i));
+        e.org = (i < 5).then_some(o.id);
+        store.append_audit(&e).await.unwrap();
+    }
+    let q = |org, action: Option<&str>| AuditQuery {
+        org,
+        action: action.map(str::to_owned),
+        limit: 2,
+        ..AuditQuery::default()
+    };
+    assert_eq!(store.count_audit_events(&q(None, None)).await.unwrap(), 7);
+    assert_eq!(
+        store
+            .count_audit_events(&q(Some(o.id), None))
+            .await
+            .unwrap(),
+        5
+    );
+    assert_eq!(
+        store
+            .count_audit_events(&q(Some(o.id), Some("even")))
+            .await
+            .unwrap(),
+        3
+    );
+    // The count ignores the page: limit and offset only cut the listing.
+    let mut paged = q(Some(o.id), None);
+    paged.offset = 4;
+    assert_eq!(store.audit_events(&paged).await.unwrap().len(), 1);
+    assert_eq!(store.count_audit_events(&paged).await.unwrap(), 5);
+}
+
 pub async fn failed_changes_write_no_audit(store: &dyn Store) {
     let o = org(store, "acme").await;
     let mona = user(store, "mona").await;

@@ -1934,3 +1934,348 @@ pub async fn apply_removes_a_membership_with_what_it_takes_away(store: &dyn Stor
     }
     assert_eq!(store.token_by_id(own.id).await.unwrap(), Some(own));
 }
+
+pub async fn listings_filter_and_page_in_the_store(store: &dyn Store) {
+    use crate::{OrgTokenFilter, PageQuery};
+
+    let o = org(store, "acme").await;
+    let other = org(store, "other").await;
+    let mona = user(store, "Mona").await;
+    let hubot = user(store, "hubot").await;
+    let api = repo(store, o.id, "API").await;
+    let web = repo(store, o.id, "web").await;
+    let contents = |level| {
+        access(
+            RepositorySelection::Subset,
+            &[api.id],
+            &[
+                (Permission::CONTENTS, level),
+                (Permission::PULL_REQUESTS, Level::Read),
+            ],
+        )
+    };
+    let everywhere = access(
+        RepositorySelection::All,
+        &[],
+        &[(Permission::ISSUES, Level::Write)],
+    );
+    let only_web = access(
+        RepositorySelection::Subset,
+        &[web.id],
+        &[(Permission::CONTENTS, Level::Read)],
+    );
+    // Pending requests (created at 1..=4) and grants (granted at 11..=14), one of each per row.
+    let rows = [
+        (mona.id, "a", contents(Level::Write)),
+        (mona.id, "b", everywhere.clone()),
+        (hubot.id, "c", only_web.clone()),
+        (hubot.id, "d", contents(Level::Read)),
+    ];
+    let mut asking = Vec::new();
+    let mut granted = Vec::new();
+    for (i, (u, seed, a)) in rows.iter().enumerate() {
+        let n = i64::try_from(i).unwrap();
+        asking.push(
+            insert(
+                store,
+                &org_token(
+                    *u,
+                    o.id,
+                    &format!("ask-{seed}"),
+                    at(1 + n),
+                    a.clone(),
+                    None,
+                    GrantState::Pending,
+                ),
+            )
+            .await,
+        );
+        granted.push(
+            insert(
+                store,
+                &org_token(
+                    *u,
+                    o.id,
+                    &format!("grant-{seed}"),
+                    at(11 + n),
+                    a.clone(),
+                    Some(a.clone()),
+                    GrantState::Approved,
+                ),
+            )
+            .await,
+        );
+    }
+    // Noise: another organization's, and a request already decided.
+    insert(
+        store,
+        &org_token(
+            mona.id,
+            other.id,
+            "elsewhere",
+            at(5),
+            everywhere.clone(),
+            None,
+            GrantState::Pending,
+        ),
+    )
+    .await;
+    let decided = insert(
+        store,
+        &org_token(
+            mona.id,
+            o.id,
+            "decided",
+            at(6),
+            everywhere,
+            None,
+            GrantState::Pending,
+        ),
+    )
+    .await;
+    let r = pending(store, decided.id).await;
+    decide_requests(
+        store,
+        &[decision(
+            &r,
+            RequestStatus::Denied,
+            with(&decided, &requested_of(&decided), None, GrantState::Denied),
+        )],
+        None,
+        None,
+        at(7),
+        &[],
+    )
+    .await
+    .unwrap();
+    store
+        .record_last_used(&[
+            (asking[0].id, at(100)),
+            (asking[1].id, at(200)),
+            (granted[2].id, at(300)),
+        ])
+        .await
+        .unwrap();
+
+    let all = PageQuery {
+        page: 1,
+        per_page: 100,
+        ascending: true,
+    };
+    let requests = async |f: OrgTokenFilter, page: PageQuery| {
+        let l = store.list_requests(o.id, &f, page).await.unwrap();
+        let names: Vec<String> = l.items.iter().map(|i| i.token.name.clone()).collect();
+        (names, l.total)
+    };
+    let grants = async |f: OrgTokenFilter, page: PageQuery| {
+        let l = store.list_grants(o.id, &f, page).await.unwrap();
+        let names: Vec<String> = l.items.iter().map(|i| i.token.name.clone()).collect();
+        (names, l.total)
+    };
+    let names = |list: &[&str], prefix: &str| -> Vec<String> {
+        list.iter()
+            .map(|s| format!("fine-grained {prefix}-{s}"))
+            .collect()
+    };
+    let f = OrgTokenFilter::default;
+    // (filter, requests expected, grants expected)
+    let table: Vec<(&str, OrgTokenFilter, &[&str], &[&str])> = vec![
+        ("none", f(), &["a", "b", "c", "d"], &["a", "b", "c", "d"]),
+        (
+            "owner, case-insensitively",
+            OrgTokenFilter {
+                owners: vec!["MONA".into()],
+                ..f()
+            },
+            &["a", "b"],
+            &["a", "b"],
+        ),
+        (
+            "two owners",
+            OrgTokenFilter {
+                owners: vec!["mona".into(), "hubot".into()],
+                ..f()
+            },
+            &["a", "b", "c", "d"],
+            &["a", "b", "c", "d"],
+        ),
+        (
+            "a repository: selected or all",
+            OrgTokenFilter {
+                repository: Some("api".into()),
+                ..f()
+            },
+            &["a", "b", "d"],
+            &["a", "b", "d"],
+        ),
+        (
+            "a repository the organization does not have: all only",
+            OrgTokenFilter {
+                repository: Some("nope".into()),
+                ..f()
+            },
+            &["b"],
+            &["b"],
+        ),
+        (
+            "contents read: write counts",
+            OrgTokenFilter {
+                permission: Some((Permission::CONTENTS, Level::Read)),
+                ..f()
+            },
+            &["a", "c", "d"],
+            &["a", "c", "d"],
+        ),
+        (
+            "contents write",
+            OrgTokenFilter {
+                permission: Some((Permission::CONTENTS, Level::Write)),
+                ..f()
+            },
+            &["a"],
+            &["a"],
+        ),
+        (
+            "a permission with an underscore in its name",
+            OrgTokenFilter {
+                permission: Some((Permission::PULL_REQUESTS, Level::Read)),
+                ..f()
+            },
+            &["a", "d"],
+            &["a", "d"],
+        ),
+        (
+            "last used before (never used: out)",
+            OrgTokenFilter {
+                last_used_before: Some(at(150)),
+                ..f()
+            },
+            &["a"],
+            &[],
+        ),
+        (
+            "last used after",
+            OrgTokenFilter {
+                last_used_after: Some(at(150)),
+                ..f()
+            },
+            &["b"],
+            &["c"],
+        ),
+        (
+            "token ids",
+            OrgTokenFilter {
+                token_ids: vec![asking[3].id, granted[0].id],
+                ..f()
+            },
+            &["d"],
+            &["a"],
+        ),
+        (
+            "all together",
+            OrgTokenFilter {
+                owners: vec!["mona".into()],
+                repository: Some("API".into()),
+                permission: Some((Permission::CONTENTS, Level::Read)),
+                ..f()
+            },
+            &["a"],
+            &["a"],
+        ),
+    ];
+    for (what, filter, want_requests, want_grants) in table {
+        let (got, total) = requests(filter.clone(), all).await;
+        assert_eq!(got, names(want_requests, "ask"), "requests: {what}");
+        assert_eq!(total, want_requests.len() as u64, "requests: {what}");
+        let (got, total) = grants(filter, all).await;
+        assert_eq!(got, names(want_grants, "grant"), "grants: {what}");
+        assert_eq!(total, want_grants.len() as u64, "grants: {what}");
+    }
+    // Pages, newest first: the page's rows, the total of all pages.
+    let newest = |page| PageQuery {
+        page,
+        per_page: 3,
+        ascending: false,
+    };
+    assert_eq!(
+        requests(f(), newest(1)).await,
+        (names(&["d", "c", "b"], "ask"), 4)
+    );
+    assert_eq!(requests(f(), newest(2)).await, (names(&["a"], "ask"), 4));
+    assert_eq!(grants(f(), newest(2)).await, (names(&["a"], "grant"), 4));
+    assert_eq!(requests(f(), newest(3)).await, (vec![], 4));
+    // A listed row carries its token and its user.
+    let l = store.list_requests(o.id, &f(), all).await.unwrap();
+    assert_eq!(
+        l.items[0].token,
+        store.token_by_id(asking[0].id).await.unwrap().unwrap()
+    );
+    assert_eq!(l.items[0].owner, mona);
+    assert_eq!(l.items[0].request, pending(store, asking[0].id).await);
+    let g = store.list_grants(o.id, &f(), all).await.unwrap();
+    assert_eq!(g.items[2].owner, hubot);
+    assert_eq!(g.items[2].grant, grant_of(store, granted[2].id).await);
+
+    // The latest request of each token, of any status.
+    let latest = store
+        .latest_requests(&[decided.id, asking[0].id, granted[0].id])
+        .await
+        .unwrap();
+    let mut latest: Vec<(TokenId, RequestStatus)> =
+        latest.iter().map(|r| (r.token_id, r.status)).collect();
+    latest.sort_by_key(|(t, _)| t.0);
+    let mut want = vec![
+        (asking[0].id, RequestStatus::Pending),
+        (decided.id, RequestStatus::Denied),
+    ];
+    want.sort_by_key(|(t, _)| t.0);
+    assert_eq!(latest, want);
+}
+
+pub async fn a_users_tokens_and_accounts_page_in_the_store(store: &dyn Store) {
+    use crate::PageQuery;
+    use patgate_domain::token::TokenKind;
+
+    let o = org(store, "acme").await;
+    let mona = user(store, "mona").await;
+    for i in 0..5 {
+        insert(store, &fine_grained(mona.id, &format!("f{i}"), at(i))).await;
+    }
+    insert(store, &classic(mona.id, "c", at(9), "repo")).await;
+    let page = |page, ascending| PageQuery {
+        page,
+        per_page: 2,
+        ascending,
+    };
+    let names = async |p: PageQuery| {
+        let l = store
+            .tokens_page(mona.id, TokenKind::FineGrained, p)
+            .await
+            .unwrap();
+        (
+            l.items.into_iter().map(|t| t.name).collect::<Vec<_>>(),
+            l.total,
+        )
+    };
+    let fg =
+        |s: &[&str]| -> Vec<String> { s.iter().map(|s| format!("fine-grained {s}")).collect() };
+    assert_eq!(names(page(1, false)).await, (fg(&["f4", "f3"]), 5));
+    assert_eq!(names(page(3, false)).await, (fg(&["f0"]), 5));
+    assert_eq!(names(page(1, true)).await, (fg(&["f0", "f1"]), 5));
+    assert_eq!(names(page(4, false)).await, (vec![], 5));
+    let classic_page = store
+        .tokens_page(mona.id, TokenKind::Classic, page(1, false))
+        .await
+        .unwrap();
+    assert_eq!(classic_page.total, 1);
+
+    let accounts = store
+        .accounts_by_ids(&[o.id, AccountId(o.id.0 + 1000), mona.id])
+        .await
+        .unwrap();
+    let mut ids: Vec<AccountId> = accounts.iter().map(|a| a.id()).collect();
+    ids.sort_by_key(|a| a.0);
+    let mut want = vec![o.id, mona.id];
+    want.sort_by_key(|a| a.0);
+    assert_eq!(ids, want, "unknown ids left out");
+}

@@ -1,0 +1,473 @@
+//! Listings that page in the database: an organization's pending requests and grants with
+//! GitHub's filters, and a user's own tokens. Each page is one query for its rows, one for the
+//! count (for `Link`'s `last`), and for the organization's listings one each for the tokens and
+//! the users the rows name: four statements whatever the page size, none per row.
+//!
+//! The filters are written into the statement only when set (each then binds its values), so
+//! every combination is a plain statement the planner can serve from the indexes of migration
+//! 0005: `(org_id, status, created_at, id)` and `(org_id, status, user_id, created_at)` on
+//! requests, `(org_id, access_granted_at, id)` on grants.
+
+use std::collections::HashMap;
+
+use patgate_domain::catalog::{Level, Permission};
+use patgate_domain::model::{AccountId, TokenId, User};
+use patgate_domain::token::TokenKind;
+use patgate_store::{
+    Grant, GrantListing, Listing, OrgTokenFilter, PageQuery, RequestListing, StoreError,
+    StoreResult, TokenRequest,
+};
+
+use super::governance::{GrantRow, RequestRow, request_cols};
+use super::rows::{AccountRow, account_cols, fold};
+use super::tokens::{TokenRow, token_cols, tokens_by_ids};
+use super::{Conn, Db, EngineStore, db_err, id_list};
+
+statements! {
+    TOKENS_PAGE_NEWEST = concat!(
+        "SELECT ",
+        token_cols!(),
+        " FROM tokens t WHERE t.user_id = $1 AND t.kind = $2 \
+         ORDER BY t.created_at DESC, t.id DESC LIMIT $3 OFFSET $4",
+    );
+    TOKENS_PAGE_OLDEST = concat!(
+        "SELECT ",
+        token_cols!(),
+        " FROM tokens t WHERE t.user_id = $1 AND t.kind = $2 \
+         ORDER BY t.created_at, t.id LIMIT $3 OFFSET $4",
+    );
+    COUNT_TOKENS = "SELECT COUNT(*) FROM tokens WHERE user_id = $1 AND kind = $2";
+    USERS_BY_IDS = concat!(
+        "SELECT ",
+        account_cols!(),
+        " FROM accounts a WHERE a.kind = 'user' AND a.id ",
+        in_ids!("$1"),
+    );
+    /// The latest request of each token (of any status): none later, by time then id.
+    LATEST_REQUESTS = concat!(
+        "SELECT ",
+        request_cols!(),
+        " FROM token_requests r WHERE r.token_id ",
+        in_ids!("$1"),
+        " AND NOT EXISTS (SELECT 1 FROM token_requests l WHERE l.token_id = r.token_id \
+         AND (l.created_at > r.created_at OR (l.created_at = r.created_at AND l.id > r.id)))",
+    );
+}
+
+// Pieces of the statements built at run time.
+const SELECT_REQUESTS: &str = concat!("SELECT ", request_cols!());
+const SELECT_GRANTS: &str = "SELECT g.id AS id, g.token_id AS token_id, g.org_id AS org_id, \
+    g.access_granted_at AS access_granted_at";
+const SELECT_COUNT: &str = "SELECT COUNT(*)";
+
+/// `LIKE` patterns that match a stored permission set (`contents:write,metadata:read`, wrapped
+/// in commas) holding `permission` at `needed` or above.
+fn permission_patterns(permission: Permission, needed: Level) -> Vec<String> {
+    // `_` is a `LIKE` wildcard, and permission names have it: escape it.
+    let name = permission.name().replace('_', "\\_");
+    [Level::Read, Level::Write, Level::Admin]
+        .into_iter()
+        .filter(|l| *l >= needed)
+        .map(|l| format!("%,{name}:{},%", l.as_str()))
+        .collect()
+}
+
+/// `column` (a stored permission set) holds the filter's permission, if it has one.
+fn push_permission(q: &mut sqlx::QueryBuilder<Db>, column: &str, f: &OrgTokenFilter) {
+    let Some((permission, needed)) = f.permission else {
+        return;
+    };
+    q.push(" AND (");
+    for (i, pattern) in permission_patterns(permission, needed)
+        .into_iter()
+        .enumerate()
+    {
+        if i > 0 {
+            q.push(" OR ");
+        }
+        q.push(format_args!("(',' || {column} || ',') LIKE "))
+            .push_bind(pattern)
+            .push(" ESCAPE '\\'");
+    }
+    q.push(")");
+}
+
+/// `column` is one of `values`.
+fn push_in<T>(q: &mut sqlx::QueryBuilder<Db>, column: &str, values: impl IntoIterator<Item = T>)
+where
+    T: for<'t> sqlx::Encode<'t, Db> + sqlx::Type<Db>,
+{
+    q.push(format_args!(" AND {column} IN ("));
+    let mut list = q.separated(", ");
+    for v in values {
+        list.push_bind(v);
+    }
+    q.push(")");
+}
+
+/// The filters on the token of a row (`tokens t`): when it was last used.
+fn push_last_used(q: &mut sqlx::QueryBuilder<Db>, f: &OrgTokenFilter) {
+    if let Some(before) = f.last_used_before {
+        q.push(" AND t.last_used_at < ")
+            .push_bind(before.unix_timestamp());
+    }
+    if let Some(after) = f.last_used_after {
+        q.push(" AND t.last_used_at > ")
+            .push_bind(after.unix_timestamp());
+    }
+}
+
+fn owner_logins(f: &OrgTokenFilter) -> Vec<String> {
+    f.owners.iter().map(|o| fold(o)).collect()
+}
+
+/// `FROM ... WHERE ...` of the organization's pending requests that pass `f`.
+fn push_request_rows(q: &mut sqlx::QueryBuilder<Db>, org: AccountId, f: &OrgTokenFilter) {
+    q.push(" FROM token_requests r");
+    let last_used = f.last_used_before.is_some() || f.last_used_after.is_some();
+    if last_used {
+        q.push(" JOIN tokens t ON t.id = r.token_id");
+    }
+    q.push(" WHERE r.org_id = ")
+        .push_bind(org.0)
+        .push(" AND r.status = 'pending'");
+    if !f.owners.is_empty() {
+        q.push(" AND r.user_id IN (SELECT id FROM accounts WHERE kind = 'user'");
+        push_in(q, "login_lower", owner_logins(f));
+        q.push(")");
+    }
+    if let Some(name) = &f.repository {
+        q.push(
+            " AND (r.requested_selection = 'all' OR EXISTS (SELECT 1 FROM request_repositories rr \
+             WHERE rr.request_id = r.id AND rr.repo_id = (SELECT id FROM repositories \
+             WHERE owner_id = ",
+        )
+        .push_bind(org.0)
+        .push(" AND name_lower = ")
+        .push_bind(fold(name))
+        .push(")))");
+    }
+    push_permission(q, "r.requested_permissions", f);
+    if last_used {
+        push_last_used(q, f);
+    }
+    if !f.token_ids.is_empty() {
+        push_in(q, "r.token_id", f.token_ids.iter().map(|t| t.0));
+    }
+}
+
+/// `FROM ... WHERE ...` of the organization's grants that pass `f` (their tokens' granted
+/// access and use).
+fn push_grant_rows(q: &mut sqlx::QueryBuilder<Db>, org: AccountId, f: &OrgTokenFilter) {
+    q.push(" FROM grants g");
+    let on_token = !f.owners.is_empty()
+        || f.repository.is_some()
+        || f.permission.is_some()
+        || f.last_used_before.is_some()
+        || f.last_used_after.is_some();
+    if on_token {
+        q.push(" JOIN tokens t ON t.id = g.token_id");
+    }
+    q.push(" WHERE g.org_id = ").push_bind(org.0);
+    if !f.owners.is_empty() {
+        q.push(" AND t.user_id IN (SELECT id FROM accounts WHERE kind = 'user'");
+        push_in(q, "login_lower", owner_logins(f));
+        q.push(")");
+    }
+    if let Some(name) = &f.repository {
+        q.push(
+            " AND (t.granted_selection = 'all' OR EXISTS (SELECT 1 FROM token_repositories tr \
+             WHERE tr.token_id = t.id AND tr.granted AND tr.repo_id = (SELECT id \
+             FROM repositories WHERE owner_id = ",
+        )
+        .push_bind(org.0)
+        .push(" AND name_lower = ")
+        .push_bind(fold(name))
+        .push(")))");
+    }
+    push_permission(q, "t.granted_permissions", f);
+    push_last_used(q, f);
+    if !f.token_ids.is_empty() {
+        push_in(q, "g.token_id", f.token_ids.iter().map(|t| t.0));
+    }
+}
+
+fn push_page(q: &mut sqlx::QueryBuilder<Db>, order: &[&str], page: PageQuery) {
+    let direction = if page.ascending { "ASC" } else { "DESC" };
+    q.push(" ORDER BY ");
+    for (i, column) in order.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.push(format_args!("{column} {direction}"));
+    }
+    q.push(" LIMIT ")
+        .push_bind(i64::from(page.per_page))
+        .push(" OFFSET ")
+        .push_bind(i64::try_from(page.offset()).unwrap_or(i64::MAX));
+}
+
+fn requests_page_query(org: AccountId, f: &OrgTokenFilter, page: PageQuery) -> sqlx::QueryBuilder<Db> {
+    let mut q = sqlx::QueryBuilder::<Db>::new(SELECT_REQUESTS);
+    push_request_rows(&mut q, org, f);
+    push_page(&mut q, &["r.created_at", "r.id"], page);
+    q
+}
+
+fn requests_count_query(org: AccountId, f: &OrgTokenFilter) -> sqlx::QueryBuilder<Db> {
+    let mut q = sqlx::QueryBuilder::<Db>::new(SELECT_COUNT);
+    push_request_rows(&mut q, org, f);
+    q
+}
+
+fn grants_page_query(org: AccountId, f: &OrgTokenFilter, page: PageQuery) -> sqlx::QueryBuilder<Db> {
+    let mut q = sqlx::QueryBuilder::<Db>::new(SELECT_GRANTS);
+    push_grant_rows(&mut q, org, f);
+    push_page(&mut q, &["g.access_granted_at", "g.id"], page);
+    q
+}
+
+fn grants_count_query(org: AccountId, f: &OrgTokenFilter) -> sqlx::QueryBuilder<Db> {
+    let mut q = sqlx::QueryBuilder::<Db>::new(SELECT_COUNT);
+    push_grant_rows(&mut q, org, f);
+    q
+}
+
+fn total(count: i64) -> u64 {
+    u64::try_from(count).unwrap_or_default()
+}
+
+/// The tokens and the users that rows name, by id, in two statements.
+async fn tokens_and_users(
+    conn: &mut Conn,
+    tokens: &[i64],
+    users: &[i64],
+) -> StoreResult<(HashMap<TokenId, patgate_domain::model::Token>, HashMap<AccountId, User>)> {
+    let tokens = tokens_by_ids(conn, tokens)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect();
+    let users = if users.is_empty() {
+        HashMap::new()
+    } else {
+        let rows: Vec<AccountRow> = sqlx::query_as(USERS_BY_IDS)
+            .bind(id_list(users))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter()
+            .map(|r| r.into_user().map(|u| (u.id, u)))
+            .collect::<StoreResult<_>>()?
+    };
+    Ok((tokens, users))
+}
+
+fn gone(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("a listed row names a {what} that is gone"))
+}
+
+impl EngineStore {
+    pub(crate) async fn list_requests_page(
+        &self,
+        org: AccountId,
+        f: &OrgTokenFilter,
+        page: PageQuery,
+    ) -> StoreResult<Listing<RequestListing>> {
+        // One snapshot: the page, its count and the rows it names agree.
+        let mut tx = self.snapshot_tx().await?;
+        let rows: Vec<RequestRow> = requests_page_query(org, f, page)
+            .build_query_as()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let count: i64 = requests_count_query(org, f)
+            .build_query_scalar()
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let requests: Vec<TokenRequest> = rows
+            .into_iter()
+            .map(RequestRow::into_request)
+            .collect::<StoreResult<_>>()?;
+        let token_ids: Vec<i64> = requests.iter().map(|r| r.token_id.0).collect();
+        let user_ids: Vec<i64> = requests.iter().map(|r| r.user.0).collect();
+        let (mut tokens, users) = tokens_and_users(&mut tx, &token_ids, &user_ids).await?;
+        tx.rollback().await.map_err(db_err)?;
+        let items = requests
+            .into_iter()
+            .map(|request| {
+                let token = tokens.remove(&request.token_id).ok_or_else(|| gone("token"))?;
+                let owner = users.get(&request.user).cloned().ok_or_else(|| gone("user"))?;
+                Ok(RequestListing {
+                    request,
+                    token,
+                    owner,
+                })
+            })
+            .collect::<StoreResult<_>>()?;
+        Ok(Listing {
+            items,
+            total: total(count),
+        })
+    }
+
+    pub(crate) async fn list_grants_page(
+        &self,
+        org: AccountId,
+        f: &OrgTokenFilter,
+        page: PageQuery,
+    ) -> StoreResult<Listing<GrantListing>> {
+        let mut tx = self.snapshot_tx().await?;
+        let rows: Vec<GrantRow> = grants_page_query(org, f, page)
+            .build_query_as()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let count: i64 = grants_count_query(org, f)
+            .build_query_scalar()
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let grants: Vec<Grant> = rows
+            .into_iter()
+            .map(GrantRow::into_grant)
+            .collect::<StoreResult<_>>()?;
+        let token_ids: Vec<i64> = grants.iter().map(|g| g.token_id.0).collect();
+        let (mut tokens, _) = tokens_and_users(&mut tx, &token_ids, &[]).await?;
+        let user_ids: Vec<i64> = tokens.values().map(|t| t.user.0).collect();
+        let (_, users) = tokens_and_users(&mut tx, &[], &user_ids).await?;
+        tx.rollback().await.map_err(db_err)?;
+        let items = grants
+            .into_iter()
+            .map(|grant| {
+                let token = tokens.remove(&grant.token_id).ok_or_else(|| gone("token"))?;
+                let owner = users.get(&token.user).cloned().ok_or_else(|| gone("user"))?;
+                Ok(GrantListing {
+                    grant,
+                    token,
+                    owner,
+                })
+            })
+            .collect::<StoreResult<_>>()?;
+        Ok(Listing {
+            items,
+            total: total(count),
+        })
+    }
+
+    pub(crate) async fn tokens_page_of(
+        &self,
+        user: AccountId,
+        kind: TokenKind,
+        page: PageQuery,
+    ) -> StoreResult<Listing<patgate_domain::model::Token>> {
+        let kind = match kind {
+            TokenKind::FineGrained => "fine_grained",
+            TokenKind::Classic => "classic",
+            TokenKind::AppInstallation => "app_installation",
+        };
+        let mut tx = self.snapshot_tx().await?;
+        let sql = if page.ascending {
+            TOKENS_PAGE_OLDEST
+        } else {
+            TOKENS_PAGE_NEWEST
+        };
+        let rows: Vec<TokenRow> = sqlx::query_as(sql)
+            .bind(user.0)
+            .bind(kind)
+            .bind(i64::from(page.per_page))
+            .bind(i64::try_from(page.offset()).unwrap_or(i64::MAX))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let count: i64 = sqlx::query_scalar(COUNT_TOKENS)
+            .bind(user.0)
+            .bind(kind)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.rollback().await.map_err(db_err)?;
+        Ok(Listing {
+            items: rows
+                .into_iter()
+                .map(TokenRow::into_token)
+                .collect::<StoreResult<_>>()?,
+            total: total(count),
+        })
+    }
+
+    pub(crate) async fn latest_requests_of(
+        &self,
+        tokens: &[TokenId],
+    ) -> StoreResult<Vec<TokenRequest>> {
+        if tokens.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = tokens.iter().map(|t| t.0).collect();
+        let rows: Vec<RequestRow> = sqlx::query_as(LATEST_REQUESTS)
+            .bind(id_list(&ids))
+            .fetch_all(self.reads())
+            .await
+            .map_err(db_err)?;
+        rows.into_iter().map(RequestRow::into_request).collect()
+    }
+}
+
+/// Every shape of the listings' statements (each filter alone, all together, both
+/// directions), with values bound, for the test that runs every statement.
+#[cfg(test)]
+pub(super) fn batch_statements() -> Vec<(&'static str, sqlx::QueryBuilder<Db>)> {
+    let t = time::OffsetDateTime::UNIX_EPOCH;
+    let one = |f: fn(&mut OrgTokenFilter)| {
+        let mut filter = OrgTokenFilter::default();
+        f(&mut filter);
+        filter
+    };
+    let filters = [
+        OrgTokenFilter::default(),
+        one(|f| f.owners = vec!["Mona".into(), "hubot".into()]),
+        one(|f| f.repository = Some("api".into())),
+        one(|f| f.permission = Some((Permission::PULL_REQUESTS, Level::Read))),
+        one(|f| f.last_used_before = Some(time::OffsetDateTime::UNIX_EPOCH)),
+        one(|f| f.last_used_after = Some(time::OffsetDateTime::UNIX_EPOCH)),
+        one(|f| f.token_ids = vec![TokenId(1), TokenId(2)]),
+        OrgTokenFilter {
+            owners: vec!["mona".into()],
+            repository: Some("api".into()),
+            permission: Some((Permission::CONTENTS, Level::Write)),
+            last_used_before: Some(t),
+            last_used_after: Some(t),
+            token_ids: vec![TokenId(1)],
+        },
+    ];
+    let mut out = Vec::new();
+    for f in &filters {
+        for ascending in [true, false] {
+            let page = PageQuery {
+                page: 2,
+                per_page: 10,
+                ascending,
+            };
+            out.push(("LIST_REQUESTS", requests_page_query(AccountId(1), f, page)));
+            out.push(("LIST_GRANTS", grants_page_query(AccountId(1), f, page)));
+        }
+        out.push(("COUNT_REQUESTS", requests_count_query(AccountId(1), f)));
+        out.push(("COUNT_GRANTS", grants_count_query(AccountId(1), f)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_permission_matches_at_its_level_and_above() {
+        assert_eq!(
+            permission_patterns(Permission::PULL_REQUESTS, Level::Write),
+            vec!["%,pull\\_requests:write,%", "%,pull\\_requests:admin,%"]
+        );
+        assert_eq!(permission_patterns(Permission::CONTENTS, Level::Read).len(), 3);
+    }
+}
