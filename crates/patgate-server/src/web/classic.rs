@@ -158,14 +158,14 @@ async fn list_page(
     revealed: Option<Revealed>,
     notice: Option<Notice>,
 ) -> WebResult<Response> {
-    let tokens = state
+    let listed = state
         .app
-        .list_tokens(&signed.user, Some(TokenKind::Classic))
+        .tokens_page(&signed.user, TokenKind::Classic, page.max(1), PER_PAGE)
         .await?;
-    let pager = Pager::new(tokens.len(), page, PER_PAGE, "/settings/tokens");
-    let shown = tokens.get(pager.range(PER_PAGE)).unwrap_or_default();
+    let pager = Pager::new(listed.total, listed.page, PER_PAGE, "/settings/tokens");
     let now = state.app.now();
-    let rows = shown
+    let rows = listed
+        .items
         .iter()
         .map(|t| views::row(t, &HashMap::new(), now))
         .collect();

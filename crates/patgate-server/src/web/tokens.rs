@@ -146,20 +146,23 @@ async fn list_page(
     revealed: Option<Revealed>,
     notice: Option<Notice>,
 ) -> WebResult<Response> {
-    let tokens = state
+    let listed = state
         .app
-        .list_tokens(&signed.user, Some(TokenKind::FineGrained))
+        .tokens_page(&signed.user, TokenKind::FineGrained, page.max(1), PER_PAGE)
         .await?;
     let pager = Pager::new(
-        tokens.len(),
-        page,
+        listed.total,
+        listed.page,
         PER_PAGE,
         "/settings/personal-access-tokens",
     );
-    let shown = tokens.get(pager.range(PER_PAGE)).unwrap_or_default();
-    let owners = owner_logins(state, signed, shown).await?;
+    let owners = owner_logins(state, signed, &listed.items).await?;
     let now = state.app.now();
-    let rows = shown.iter().map(|t| views::row(t, &owners, now)).collect();
+    let rows = listed
+        .items
+        .iter()
+        .map(|t| views::row(t, &owners, now))
+        .collect();
     Ok(page::ok(&ListPage {
         chrome: signed.chrome(Nav::FineGrained).with_notice(notice),
         rows,

@@ -390,3 +390,31 @@ async fn pages_are_never_cached_or_framed_and_run_only_their_own_script() {
         "{csp}"
     );
 }
+
+#[tokio::test]
+async fn token_lists_page_twenty_at_a_time() {
+    let s = spawn().await;
+    for i in 0..25 {
+        s.classic("alice", &format!("token {i:02}"), &[]).await;
+    }
+    let cookie = session_cookie(&sign_in(&s, "alice", "alice-password", None).await);
+    let first = page(&s, "/settings/tokens", &cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(first.contains("25 tokens"), "{first:.200}");
+    assert_eq!(first.matches("class=\"box-row-title\"").count(), 20);
+    assert!(
+        first.contains("token 24") && !first.contains("token 04"),
+        "newest first"
+    );
+    assert!(first.contains("href=\"/settings/tokens?page=2\" rel=\"next\""));
+    let second = page(&s, "/settings/tokens?page=2", &cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(second.matches("class=\"box-row-title\"").count(), 5);
+    assert!(second.contains("token 00"));
+}
