@@ -64,6 +64,8 @@ macro_rules! repositories {
         mod keys;
         #[path = "../repo/lists.rs"]
         mod lists;
+        #[path = "../repo/outbox.rs"]
+        mod outbox;
         #[path = "../repo/rows.rs"]
         mod rows;
         #[path = "../repo/sessions.rs"]

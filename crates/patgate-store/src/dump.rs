@@ -26,6 +26,7 @@ pub struct Dump {
     pub grants: Vec<GrantRow>,
     pub apps: Vec<AppRow>,
     pub enterprise_owners: Vec<EnterpriseOwnerRow>,
+    pub webhooks: Vec<WebhookRow>,
 }
 
 impl Dump {
@@ -36,6 +37,7 @@ impl Dump {
             + self.org_policies.len()
             + self.memberships.len()
             + self.enterprise_owners.len()
+            + self.webhooks.len()
             + self.repositories.len()
             + self.collaborators.len()
             + self.tokens.len()
@@ -56,7 +58,7 @@ impl Dump {
     /// be past it. The audit log outlives what it talks about,
     /// so the accounts and tokens it names count too: a deleted token's id never comes back as
     /// another token's.
-    pub fn highest_ids(&self) -> [(&'static str, i64); 9] {
+    pub fn highest_ids(&self) -> [(&'static str, i64); 10] {
         fn max(ids: impl Iterator<Item = i64>) -> i64 {
             ids.max().unwrap_or(0).max(0)
         }
@@ -89,6 +91,7 @@ impl Dump {
             ),
             ("grants", max(self.grants.iter().map(|g| g.id))),
             ("apps", max(self.apps.iter().map(|a| a.id))),
+            ("webhooks", max(self.webhooks.iter().map(|w| w.id))),
         ]
     }
 }
@@ -135,6 +138,18 @@ pub struct AccountRow {
 pub struct OrgPolicyRow {
     pub org_id: i64,
     pub policy: PolicyCols,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookRow {
+    pub id: i64,
+    pub org_id: i64,
+    pub url: String,
+    pub secret: Option<String>,
+    pub events: String,
+    pub active: bool,
+    pub created_at: i64,
+    pub created_by: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

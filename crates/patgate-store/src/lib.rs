@@ -24,6 +24,13 @@ use patgate_domain::token::TokenHash;
 pub use patgate_domain::governance::{NewToken, RequestStatus};
 
 pub mod codec;
+pub mod outbox;
+
+pub use outbox::{
+    Channel, DeliveryAttempt, DeliveryOutcome, EmailVerificationStore, NewEmailVerification,
+    NewOutboxMessage, NewWebhook, OutboxCounts, OutboxFilter, OutboxMessage, OutboxStatus,
+    OutboxStore, Webhook, WebhookEdit, WebhookStore,
+};
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
@@ -321,7 +328,17 @@ pub trait DirectoryStore: Send + Sync {
 /// [`GovernanceStore::apply`], with the changes the domain's transitions compute.
 #[async_trait]
 pub trait TokenStore: Send + Sync {
-    async fn insert_token(&self, token: &NewToken, audit: &[NewAuditEvent]) -> StoreResult<Token>;
+    async fn insert_token(&self, token: &NewToken, audit: &[NewAuditEvent]) -> StoreResult<Token> {
+        self.insert_token_with_outbox(token, audit, &[]).await
+    }
+    /// [`insert_token`](TokenStore::insert_token), with the messages the creation sends, in the
+    /// same transaction (`{token}` in their keys and a null `token_id` name the new token).
+    async fn insert_token_with_outbox(
+        &self,
+        token: &NewToken,
+        audit: &[NewAuditEvent],
+        outbox: &[outbox::NewOutboxMessage],
+    ) -> StoreResult<Token>;
     async fn token_by_hash(&self, hash: &TokenHash) -> StoreResult<Option<Token>>;
     async fn token_by_id(&self, id: TokenId) -> StoreResult<Option<Token>>;
     /// The user's personal access tokens (not app installation tokens), newest first.
@@ -358,6 +375,16 @@ pub trait TokenStore: Send + Sync {
         &self,
         id: TokenId,
         audit: &[NewAuditEvent],
+    ) -> StoreResult<(Token, Vec<KeyId>)> {
+        self.delete_token_with_outbox(id, audit, &[]).await
+    }
+    /// [`delete_token`](TokenStore::delete_token), with the messages the deletion sends, in the
+    /// same transaction.
+    async fn delete_token_with_outbox(
+        &self,
+        id: TokenId,
+        audit: &[NewAuditEvent],
+        outbox: &[outbox::NewOutboxMessage],
     ) -> StoreResult<(Token, Vec<KeyId>)>;
     /// Records last-used times in one batch; only moves a time forward.
     async fn record_last_used(&self, uses: &[(TokenId, OffsetDateTime)]) -> StoreResult<()>;
@@ -491,7 +518,17 @@ pub trait GovernanceStore: Send + Sync {
     /// ("request N is not pending"), one of another token `Conflict`; a grant to remove that is
     /// gone is `Missing` ("grant N"), one of another token `Conflict`. Audit records that name
     /// no token get the inserted token's id.
-    async fn apply(&self, changes: &Changes) -> StoreResult<Applied>;
+    async fn apply(&self, changes: &Changes) -> StoreResult<Applied> {
+        self.apply_with_outbox(changes, &[]).await
+    }
+    /// [`apply`](GovernanceStore::apply), with the messages the changes send, in the same
+    /// transaction (`{token}` and `{request}` in their keys, and null `token_id` and
+    /// `request_id`, name what the changes insert).
+    async fn apply_with_outbox(
+        &self,
+        changes: &Changes,
+        outbox: &[outbox::NewOutboxMessage],
+    ) -> StoreResult<Applied>;
     /// A token with its pending request and its grant row, from one snapshot.
     async fn standing(&self, token: TokenId) -> StoreResult<Option<Standing>>;
     /// [`standing`](GovernanceStore::standing) of several tokens at once (unknown ids left out),
@@ -609,7 +646,16 @@ pub trait SessionStore: Send + Sync {
 /// Everything a patgate process needs from its database.
 #[async_trait]
 pub trait Store:
-    DirectoryStore + TokenStore + KeyStore + AuditStore + JobStore + GovernanceStore + SessionStore
+    DirectoryStore
+    + TokenStore
+    + KeyStore
+    + AuditStore
+    + JobStore
+    + GovernanceStore
+    + SessionStore
+    + OutboxStore
+    + WebhookStore
+    + EmailVerificationStore
 {
     /// Changes made by any process sharing the database (this one included), as the database
     /// announces them; a new receiver per call. `None` when the backend serves a single process

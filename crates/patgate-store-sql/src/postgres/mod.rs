@@ -74,6 +74,11 @@ macro_rules! for_update {
         " FOR UPDATE"
     };
 }
+macro_rules! for_update_skip_locked {
+    () => {
+        " FOR UPDATE SKIP LOCKED"
+    };
+}
 macro_rules! in_ids {
     ($p:literal) => {
         concat!("= ANY(", $p, ")")

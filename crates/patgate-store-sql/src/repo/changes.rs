@@ -65,7 +65,11 @@ const CLOSE_REQUESTS_TAIL: &str = ") AS v WHERE token_requests.id = v.column1 \
 
 const INSERT_GRANTS_HEAD: &str = "INSERT INTO grants (token_id, org_id, access_granted_at) ";
 
-pub(crate) async fn apply(store: &EngineStore, changes: &Changes) -> StoreResult<Applied> {
+pub(crate) async fn apply(
+    store: &EngineStore,
+    changes: &Changes,
+    outbox: &[patgate_store::NewOutboxMessage],
+) -> StoreResult<Applied> {
     let mut tx = store.write_tx().await?;
     let inserted = match &changes.insert {
         Some(insert) => Some(insert_token(&mut tx, insert).await?),
@@ -123,6 +127,9 @@ pub(crate) async fn apply(store: &EngineStore, changes: &Changes) -> StoreResult
         .map(|record| audit_event(record, inserted))
         .collect();
     insert_all(&mut tx, &events, None).await?;
+    // The messages the changes send, in the same transaction: written if and only if the
+    // changes are.
+    super::outbox::write_messages(&mut tx, outbox, inserted, requests.first().copied()).await?;
 
     let read_back: Vec<i64> = inserted.iter().chain(&updated).map(|t| t.0).collect();
     let mut by_id: HashMap<TokenId, _> = tokens_by_ids(&mut tx, &read_back)

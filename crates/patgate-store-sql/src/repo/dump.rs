@@ -9,7 +9,7 @@ use sqlx::Row;
 
 use patgate_store::dump::{
     AccountRow, AppRow, AuditEventRow, CollaboratorRow, Dump, EnterpriseOwnerRow, EnterpriseRow,
-    GrantRow, JobRunRow,
+    GrantRow, JobRunRow, WebhookRow,
     KeyRow, MembershipRow, OrgPolicyRow, PolicyCols, RepositoryRow, RequestRepositoryRow,
     TokenRepositoryRow, TokenRequestRow, TokenRow,
 };
@@ -29,6 +29,10 @@ statements! {
         fine_grained_max_lifetime_days, classic_max_lifetime_days, exempt_administrators FROM \
         org_policies ORDER BY org_id";
     EXPORT_MEMBERSHIPS = "SELECT org_id, user_id, role FROM memberships ORDER BY org_id, user_id";
+    EXPORT_WEBHOOKS = "SELECT id, org_id, url, secret, events, active, created_at, created_by \
+        FROM webhooks ORDER BY id";
+    INSERT_WEBHOOK = "INSERT INTO webhooks (id, org_id, url, secret, events, active, created_at, \
+        created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
     EXPORT_ENTERPRISE_OWNERS = "SELECT enterprise_id, user_id FROM enterprise_owners \
         ORDER BY enterprise_id, user_id";
     EXPORT_REPOSITORIES = "SELECT id, owner_id, name, visibility, description, created_at FROM \
@@ -305,6 +309,19 @@ impl EngineStore {
                 })
             })
             .await?,
+            webhooks: all(c, EXPORT_WEBHOOKS, |r| {
+                Ok(WebhookRow {
+                    id: get(r, "id")?,
+                    org_id: get(r, "org_id")?,
+                    url: get(r, "url")?,
+                    secret: get(r, "secret")?,
+                    events: get(r, "events")?,
+                    active: get(r, "active")?,
+                    created_at: get(r, "created_at")?,
+                    created_by: get(r, "created_by")?,
+                })
+            })
+            .await?,
             enterprise_owners: all(c, EXPORT_ENTERPRISE_OWNERS, |r| {
                 Ok(EnterpriseOwnerRow {
                     enterprise_id: get(r, "enterprise_id")?,
@@ -538,6 +555,20 @@ impl EngineStore {
                 .bind(&a.permissions)
                 .bind(a.created_by)
                 .bind(a.created_at)
+                .execute(&mut *c)
+                .await
+                .map_err(db_err)?;
+        }
+        for w in &dump.webhooks {
+            sqlx::query(INSERT_WEBHOOK)
+                .bind(w.id)
+                .bind(w.org_id)
+                .bind(&w.url)
+                .bind(w.secret.as_deref())
+                .bind(&w.events)
+                .bind(w.active)
+                .bind(w.created_at)
+                .bind(w.created_by)
                 .execute(&mut *c)
                 .await
                 .map_err(db_err)?;

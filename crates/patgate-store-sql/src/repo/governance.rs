@@ -283,8 +283,12 @@ async fn request_by_id(conn: &mut Conn, id: i64) -> StoreResult<Option<TokenRequ
 
 #[async_trait]
 impl GovernanceStore for EngineStore {
-    async fn apply(&self, changes: &Changes) -> StoreResult<Applied> {
-        super::changes::apply(self, changes).await
+    async fn apply_with_outbox(
+        &self,
+        changes: &Changes,
+        outbox: &[patgate_store::NewOutboxMessage],
+    ) -> StoreResult<Applied> {
+        super::changes::apply(self, changes, outbox).await
     }
 
     async fn standing(&self, token: TokenId) -> StoreResult<Option<Standing>> {

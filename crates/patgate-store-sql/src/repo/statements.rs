@@ -9,7 +9,7 @@ use sqlx::{Executor, SqlSafeStr};
 
 /// Every module's statements, as `(module, name, sql)`.
 fn all() -> Vec<(&'static str, &'static str, &'static str)> {
-    let modules: [(&str, &[(&str, &str)]); 10] = [
+    let modules: [(&str, &[(&str, &str)]); 11] = [
         ("audit", super::audit::STATEMENTS),
         ("changes", super::changes::STATEMENTS),
         ("directory", super::directory::STATEMENTS),
@@ -18,6 +18,7 @@ fn all() -> Vec<(&'static str, &'static str, &'static str)> {
         ("jobs", super::jobs::STATEMENTS),
         ("keys", super::keys::STATEMENTS),
         ("lists", super::lists::STATEMENTS),
+        ("outbox", super::outbox::STATEMENTS),
         ("sessions", super::sessions::STATEMENTS),
         ("tokens", super::tokens::STATEMENTS),
     ];
@@ -89,7 +90,7 @@ async fn every_batch_statement_runs() {
 }
 
 /// The repository sources, to check that every statement is one of the named ones above.
-const SOURCES: [(&str, &str); 11] = [
+const SOURCES: [(&str, &str); 12] = [
     ("audit.rs", include_str!("audit.rs")),
     ("changes.rs", include_str!("changes.rs")),
     ("directory.rs", include_str!("directory.rs")),
@@ -99,6 +100,7 @@ const SOURCES: [(&str, &str); 11] = [
     ("keys.rs", include_str!("keys.rs")),
     ("lists.rs", include_str!("lists.rs")),
     ("rows.rs", include_str!("rows.rs")),
+    ("outbox.rs", include_str!("outbox.rs")),
     ("sessions.rs", include_str!("sessions.rs")),
     ("tokens.rs", include_str!("tokens.rs")),
 ];

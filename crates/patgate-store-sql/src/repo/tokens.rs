@@ -612,10 +612,16 @@ pub(super) fn batch_statements() -> Vec<(&'static str, sqlx::QueryBuilder<Db>)> 
 
 #[async_trait]
 impl TokenStore for EngineStore {
-    async fn insert_token(&self, token: &NewToken, audit: &[NewAuditEvent]) -> StoreResult<Token> {
+    async fn insert_token_with_outbox(
+        &self,
+        token: &NewToken,
+        audit: &[NewAuditEvent],
+        outbox: &[patgate_store::NewOutboxMessage],
+    ) -> StoreResult<Token> {
         let mut tx = self.write_tx().await?;
         let id = insert_token_row(&mut tx, token).await?;
         insert_all(&mut tx, audit, Some(id)).await?;
+        super::outbox::write_messages(&mut tx, outbox, Some(id), None).await?;
         let stored = token_row_by_id(&mut tx, id.0)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -716,10 +722,11 @@ impl TokenStore for EngineStore {
         Ok(stored)
     }
 
-    async fn delete_token(
+    async fn delete_token_with_outbox(
         &self,
         id: TokenId,
         audit: &[NewAuditEvent],
+        outbox: &[patgate_store::NewOutboxMessage],
     ) -> StoreResult<(Token, Vec<KeyId>)> {
         let mut tx = self.write_tx().await?;
         lock_token(&mut tx, id).await?;
@@ -749,6 +756,7 @@ impl TokenStore for EngineStore {
             .await
             .map_err(db_err)?;
         insert_all(&mut tx, audit, Some(id)).await?;
+        super::outbox::write_messages(&mut tx, outbox, Some(id), None).await?;
         self.notify_token(&mut tx, id).await?;
         commit(tx).await?;
         Ok((token, deploy_keys.into_iter().map(KeyId).collect()))

@@ -39,6 +39,11 @@ macro_rules! for_update {
         ""
     };
 }
+macro_rules! for_update_skip_locked {
+    () => {
+        ""
+    };
+}
 macro_rules! in_ids {
     ($p:literal) => {
         concat!("IN (SELECT value FROM json_each(", $p, "))")

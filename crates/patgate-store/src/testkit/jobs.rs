@@ -144,6 +144,18 @@ async fn populate(store: &dyn Store) -> (TokenId, TokenId) {
             .await
             .unwrap()
     );
+    store
+        .insert_webhook(&crate::NewWebhook {
+            org: acme_for_hooks(store).await,
+            url: "https://hooks.example.com/".into(),
+            secret: Some("hook-secret".into()),
+            events: vec!["personal_access_token_request".into()],
+            active: true,
+            created_at: at(1),
+            created_by: Some(mona.id),
+        })
+        .await
+        .unwrap();
     let hubot = store
         .upsert_user(
             &NewUser {
@@ -380,6 +392,7 @@ pub async fn export_then_import_round_trips_everything(source: &dyn Store, targe
     assert!(!dump.org_policies.is_empty());
     assert!(!dump.memberships.is_empty());
     assert_eq!(dump.enterprise_owners.len(), 1);
+    assert_eq!(dump.webhooks.len(), 1);
     assert!(!dump.collaborators.is_empty());
     assert!(!dump.token_repositories.is_empty());
     assert_eq!(dump.tokens.len(), 4);
@@ -609,4 +622,9 @@ fn patgate_store_dump_user(id: i64, login: &str) -> crate::dump::AccountRow {
         enterprise_id: None,
         base_permission: None,
     }
+}
+
+/// An organization for the dump's webhook.
+async fn acme_for_hooks(store: &dyn Store) -> patgate_domain::model::AccountId {
+    super::org(store, "hooked").await.id
 }

@@ -46,6 +46,7 @@ mod audit;
 mod directory;
 mod governance;
 mod jobs;
+mod outbox;
 mod sessions;
 mod tokens;
 
@@ -53,6 +54,7 @@ pub use audit::*;
 pub use directory::*;
 pub use governance::*;
 pub use jobs::*;
+pub use outbox::*;
 pub use sessions::*;
 pub use tokens::*;
 
@@ -154,6 +156,12 @@ macro_rules! conformance_tests {
             sessions_end_one_by_one_all_but_one_and_when_stale,
             a_password_change_ends_every_session_of_the_user,
             enterprise_owners_are_added_removed_and_listed,
+            outbox_messages_are_deduplicated_claimed_once_and_leased,
+            failed_deliveries_are_retried_later_then_given_up_and_can_be_redelivered,
+            a_delivered_message_forgets_its_secret,
+            messages_are_written_with_their_change_or_not_at_all,
+            webhooks_are_kept_edited_and_deleted,
+            an_email_verification_link_verifies_once_and_only_its_address,
             ;
             // Behaviours over two fresh stores.
             export_then_import_round_trips_everything,
