@@ -449,6 +449,15 @@ pub trait JobStore: Send + Sync {
     /// before it (or never), and their current secret issued before it too (a token never used
     /// counts from when its secret was issued; a regenerated one is as good as new). By id.
     async fn tokens_unused_since(&self, cutoff: OffsetDateTime) -> StoreResult<Vec<TokenId>>;
+    /// Personal access tokens (not app installation tokens) whose expiry falls in
+    /// `(after, until]`, by expiry, then id.
+    async fn tokens_expiring_between(
+        &self,
+        after: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> StoreResult<Vec<Token>>;
+    /// The organizations with at least one pending request, by id.
+    async fn orgs_with_pending_requests(&self) -> StoreResult<Vec<AccountId>>;
 }
 
 /// Every row of every table, for moving an installation between backends (ids preserved).

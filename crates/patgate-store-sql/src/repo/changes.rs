@@ -118,7 +118,7 @@ pub(crate) async fn apply(
                 .await
                 .map_err(db_err)?;
         }
-        requests.push(RequestId(id));
+        requests.push((token, RequestId(id)));
     }
     insert_grants(&mut tx, &changes.new_grants, inserted).await?;
     let events: Vec<NewAuditEvent> = changes
@@ -129,7 +129,7 @@ pub(crate) async fn apply(
     insert_all(&mut tx, &events, None).await?;
     // The messages the changes send, in the same transaction: written if and only if the
     // changes are.
-    super::outbox::write_messages(&mut tx, outbox, inserted, requests.first().copied()).await?;
+    super::outbox::write_messages(&mut tx, outbox, inserted, &requests).await?;
 
     let read_back: Vec<i64> = inserted.iter().chain(&updated).map(|t| t.0).collect();
     let mut by_id: HashMap<TokenId, _> = tokens_by_ids(&mut tx, &read_back)
@@ -147,7 +147,10 @@ pub(crate) async fn apply(
         store.notify_directory(&mut tx).await?;
     }
     commit(tx).await?;
-    Ok(Applied { tokens, requests })
+    Ok(Applied {
+        tokens,
+        requests: requests.into_iter().map(|(_, r)| r).collect(),
+    })
 }
 
 /// The token a row names, or the inserted one when it names none.

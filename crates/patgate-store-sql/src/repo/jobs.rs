@@ -3,10 +3,11 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use patgate_domain::model::TokenId;
+use patgate_domain::model::{AccountId, Token, TokenId};
 use patgate_store::codec::to_unix;
 use patgate_store::{JobStore, StoreResult};
 
+use super::tokens::{TokenRow, token_cols};
 use super::{EngineStore, db_err};
 
 statements! {
@@ -15,6 +16,14 @@ statements! {
     HOLDER = "SELECT holder FROM job_runs WHERE job = $1 AND period = $2";
     UNUSED_SINCE = "SELECT id FROM tokens WHERE kind <> 'app_installation' AND issued_at < $1 AND \
         (last_used_at IS NULL OR last_used_at < $1) ORDER BY id";
+    EXPIRING_BETWEEN = concat!(
+        "SELECT ",
+        token_cols!(),
+        " FROM tokens t WHERE t.kind <> 'app_installation' AND t.expires_at > $1 \
+         AND t.expires_at <= $2 ORDER BY t.expires_at, t.id",
+    );
+    ORGS_WITH_PENDING = "SELECT DISTINCT org_id FROM token_requests WHERE status = 'pending' \
+        ORDER BY org_id";
 }
 
 #[async_trait]
@@ -55,5 +64,27 @@ impl JobStore for EngineStore {
             .await
             .map_err(db_err)?;
         Ok(ids.into_iter().map(TokenId).collect())
+    }
+
+    async fn tokens_expiring_between(
+        &self,
+        after: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> StoreResult<Vec<Token>> {
+        let rows: Vec<TokenRow> = sqlx::query_as(EXPIRING_BETWEEN)
+            .bind(to_unix(after))
+            .bind(to_unix(until))
+            .fetch_all(self.reads())
+            .await
+            .map_err(db_err)?;
+        rows.into_iter().map(TokenRow::into_token).collect()
+    }
+
+    async fn orgs_with_pending_requests(&self) -> StoreResult<Vec<AccountId>> {
+        let ids: Vec<i64> = sqlx::query_scalar(ORGS_WITH_PENDING)
+            .fetch_all(self.reads())
+            .await
+            .map_err(db_err)?;
+        Ok(ids.into_iter().map(AccountId).collect())
     }
 }

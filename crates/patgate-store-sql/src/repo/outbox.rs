@@ -148,13 +148,15 @@ impl MessageRow {
     }
 }
 
-/// Writes `messages` inside the caller's transaction, naming the token and request the same
-/// transaction inserted where the messages leave them open.
+/// Writes `messages` inside the caller's transaction, naming the token and requests the same
+/// transaction inserted where the messages leave them open: `{request}` and a null
+/// `request_id` name the request inserted for the message's token (its `token_id`, or the
+/// inserted token), else the first one inserted.
 pub(crate) async fn write_messages(
     conn: &mut Conn,
     messages: &[NewOutboxMessage],
     token: Option<TokenId>,
-    request: Option<RequestId>,
+    requests: &[(TokenId, RequestId)],
 ) -> StoreResult<u64> {
     let mut written = 0;
     for m in messages {
@@ -166,6 +168,12 @@ pub(crate) async fn write_messages(
                 payload["token_id"] = t.0.into();
             }
         }
+        let about = payload.get("token_id").and_then(serde_json::Value::as_i64);
+        let request = requests
+            .iter()
+            .find(|(t, _)| Some(t.0) == about)
+            .or(requests.first())
+            .map(|(_, r)| *r);
         if let Some(r) = request {
             key = key.replace("{request}", &r.0.to_string());
             if payload.get("request_id").is_some_and(serde_json::Value::is_null) {
@@ -200,7 +208,7 @@ impl OutboxStore for EngineStore {
             return Ok(0);
         }
         let mut tx = self.write_tx().await?;
-        let written = write_messages(&mut tx, messages, None, None).await?;
+        let written = write_messages(&mut tx, messages, None, &[]).await?;
         commit(tx).await?;
         Ok(written)
     }
@@ -514,7 +522,7 @@ impl EmailVerificationStore for EngineStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        write_messages(&mut tx, std::slice::from_ref(message), None, None).await?;
+        write_messages(&mut tx, std::slice::from_ref(message), None, &[]).await?;
         commit(tx).await
     }
 

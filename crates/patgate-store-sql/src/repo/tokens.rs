@@ -621,7 +621,7 @@ impl TokenStore for EngineStore {
         let mut tx = self.write_tx().await?;
         let id = insert_token_row(&mut tx, token).await?;
         insert_all(&mut tx, audit, Some(id)).await?;
-        super::outbox::write_messages(&mut tx, outbox, Some(id), None).await?;
+        super::outbox::write_messages(&mut tx, outbox, Some(id), &[]).await?;
         let stored = token_row_by_id(&mut tx, id.0)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -756,7 +756,7 @@ impl TokenStore for EngineStore {
             .await
             .map_err(db_err)?;
         insert_all(&mut tx, audit, Some(id)).await?;
-        super::outbox::write_messages(&mut tx, outbox, Some(id), None).await?;
+        super::outbox::write_messages(&mut tx, outbox, Some(id), &[]).await?;
         self.notify_token(&mut tx, id).await?;
         commit(tx).await?;
         Ok((token, deploy_keys.into_iter().map(KeyId).collect()))

@@ -628,3 +628,65 @@ fn patgate_store_dump_user(id: i64, login: &str) -> crate::dump::AccountRow {
 async fn acme_for_hooks(store: &dyn Store) -> patgate_domain::model::AccountId {
     super::org(store, "hooked").await.id
 }
+
+pub async fn tokens_expiring_between_lists_personal_tokens_by_expiry(store: &dyn Store) {
+    let mona = user(store, "mona").await;
+    let acme = org(store, "acme").await;
+    let expiring = |seed: &str, days: i64| NewToken {
+        expires_at: Some(at(days * DAY)),
+        ..fine_grained(mona.id, seed, at(0))
+    };
+    let later = insert(store, &expiring("later", 7)).await;
+    let sooner = insert(store, &expiring("sooner", 3)).await;
+    let edge = insert(store, &expiring("edge", 1)).await;
+    insert(store, &expiring("past", 10)).await;
+    insert(
+        store,
+        &NewToken {
+            expires_at: None,
+            ..fine_grained(mona.id, "never", at(0))
+        },
+    )
+    .await;
+    let mut app = app_installation(acme.id, acme.id, "app", at(0));
+    app.expires_at = Some(at(2 * DAY));
+    insert(store, &app).await;
+    let ids: Vec<TokenId> = store
+        .tokens_expiring_between(at(DAY), at(7 * DAY))
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    // `after` is exclusive, `until` inclusive; app installation tokens are not listed.
+    assert_eq!(ids, vec![sooner.id, later.id]);
+    assert!(!ids.contains(&edge.id));
+}
+
+pub async fn orgs_with_pending_requests_are_listed_once(store: &dyn Store) {
+    let mona = user(store, "mona").await;
+    let acme = org(store, "acme").await;
+    let quiet = org(store, "quiet").await;
+    let globex = org(store, "globex").await;
+    let asking = |seed: &str, owner: AccountId, state: GrantState| NewToken {
+        grant: TokenGrant::FineGrained {
+            resource_owner: owner,
+            resource_owner_kind: AccountKind::Organization,
+            requested: access(
+                RepositorySelection::All,
+                &[],
+                &[(Permission::ISSUES, Level::Read)],
+            ),
+            granted: None,
+            state,
+        },
+        ..fine_grained(mona.id, seed, at(0))
+    };
+    insert(store, &asking("a1", acme.id, GrantState::Pending)).await;
+    insert(store, &asking("a2", acme.id, GrantState::Pending)).await;
+    insert(store, &asking("g1", globex.id, GrantState::Pending)).await;
+    insert(store, &asking("q1", quiet.id, GrantState::Denied)).await;
+    let mut expected = vec![acme.id, globex.id];
+    expected.sort();
+    assert_eq!(store.orgs_with_pending_requests().await.unwrap(), expected);
+}

@@ -434,3 +434,81 @@ pub async fn an_email_verification_link_verifies_once_and_only_its_address(store
             .email_verified
     );
 }
+
+pub async fn a_message_names_the_request_inserted_for_its_token(store: &dyn Store) {
+    use patgate_domain::catalog::{Level, Permission};
+    use patgate_domain::model::{AccountKind, GrantState, RepositorySelection, TokenGrant};
+    let alice = user(store, "alice").await;
+    let acme = super::org(store, "acme").await;
+    let asking = |seed: &str| crate::NewToken {
+        grant: TokenGrant::FineGrained {
+            resource_owner: acme.id,
+            resource_owner_kind: AccountKind::Organization,
+            requested: super::access(
+                RepositorySelection::All,
+                &[],
+                &[(Permission::ISSUES, Level::Read)],
+            ),
+            granted: None,
+            state: GrantState::Denied,
+        },
+        ..super::fine_grained(alice.id, seed, at(0))
+    };
+    let first = super::insert(store, &asking("first")).await;
+    let second = super::insert(store, &asking("second")).await;
+    let raise = |t: &patgate_domain::model::Token| {
+        let standing = patgate_domain::governance::Standing {
+            token: t.clone(),
+            pending: None,
+            grant: None,
+        };
+        let TokenGrant::FineGrained { requested, .. } = &t.grant else {
+            unreachable!()
+        };
+        rules::regrant_requesting(
+            &standing,
+            None,
+            TokenGrant::FineGrained {
+                resource_owner: acme.id,
+                resource_owner_kind: AccountKind::Organization,
+                requested: requested.clone(),
+                granted: None,
+                state: GrantState::Pending,
+            },
+            None,
+            at(5),
+        )
+        .unwrap()
+    };
+    let changes = raise(&first).merge(raise(&second));
+    let about = |t: &patgate_domain::model::Token| NewOutboxMessage {
+        dedupe_key: format!("created:{}:{{request}}", t.id.0),
+        payload: serde_json::json!({"token_id": t.id.0, "request_id": null}),
+        ..message("unused", 5)
+    };
+    let applied = store
+        .apply_with_outbox(&changes, &[about(&second), about(&first)])
+        .await
+        .unwrap();
+    assert_eq!(applied.requests.len(), 2);
+    let request_of = |t: patgate_domain::model::TokenId| async move {
+        store.pending_request_of_token(t).await.unwrap().unwrap().id
+    };
+    let (r1, r2) = (request_of(first.id).await, request_of(second.id).await);
+    let listed = store
+        .outbox_page(&OutboxFilter::default(), PAGE)
+        .await
+        .unwrap()
+        .items;
+    for (t, r) in [(&first, r1), (&second, r2)] {
+        let m = listed
+            .iter()
+            .find(|m| m.payload["token_id"] == t.id.0)
+            .unwrap();
+        assert_eq!(m.dedupe_key, format!("created:{}:{}", t.id.0, r.0));
+        assert_eq!(
+            m.payload["request_id"], r.0,
+            "the request of the same token"
+        );
+    }
+}
