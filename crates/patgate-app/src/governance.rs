@@ -18,6 +18,7 @@ use patgate_store::{
     TokenRequest,
 };
 
+use crate::notify::RemovalNotice;
 use crate::tokens::refusal;
 use crate::{App, AppError};
 
@@ -330,7 +331,7 @@ impl App {
                 other => refusal(other),
             })?);
         }
-        match self.store().apply(&changes).await {
+        match self.apply_notifying(&changes, &standings).await {
             Ok(_) => {}
             Err(StoreError::Conflict(msg)) => {
                 return Err(invalid(
@@ -461,7 +462,7 @@ impl App {
                 )?,
             );
         }
-        match self.store().apply(&changes).await {
+        match self.apply_notifying(&changes, &standings).await {
             Ok(_) => {}
             Err(StoreError::NotFound) => {
                 return Err(invalid(
@@ -486,7 +487,8 @@ impl App {
     ) -> Result<(), AppError> {
         let standing = self.own_standing(user, token_id).await?;
         let changes = governance::cancel(&standing, &user.login, self.now()).map_err(refusal)?;
-        self.store().apply(&changes).await?;
+        let standings = HashMap::from([(token_id, standing)]);
+        self.apply_notifying(&changes, &standings).await?;
         self.forget_token(token_id);
         Ok(())
     }
@@ -505,9 +507,11 @@ impl App {
         }
         let standings = self.store().standings_in_org(member.id, org.id).await?;
         let changes = governance::lose_access(org.id, member.id, &standings, self.now());
-        self.store().apply(&changes).await?;
-        for st in &standings {
-            self.forget_token(st.token.id);
+        let standings: HashMap<TokenId, Standing> =
+            standings.into_iter().map(|st| (st.token.id, st)).collect();
+        self.apply_notifying(&changes, &standings).await?;
+        for id in standings.keys() {
+            self.forget_token(*id);
         }
         self.directory_changed();
         Ok(true)
@@ -524,7 +528,11 @@ fn distinct<T: Copy + Eq + std::hash::Hash>(ids: &[T]) -> Vec<T> {
 pub const APP_TOKEN_LIFETIME_SECS: i64 = 3600;
 
 impl App {
-    async fn owned_org(&self, user: &User, org_login: &str) -> Result<Organization, AppError> {
+    pub(crate) async fn owned_org(
+        &self,
+        user: &User,
+        org_login: &str,
+    ) -> Result<Organization, AppError> {
         let org = self.org_named(org_login).await?;
         match self.store().membership(org.id, user.id).await? {
             Some(patgate_domain::catalog::OrgRole::Owner) => Ok(org),
@@ -692,8 +700,20 @@ impl App {
                 }),
                 created_at: self.now(),
             };
-            match self.store().delete_token(token.id, &[event]).await {
-                Ok(_) => revoked += 1,
+            let notice = self
+                .removal_notice(&token, RemovalNotice::CredentialRevoked)
+                .await?;
+            match self
+                .store()
+                .delete_token_with_outbox(token.id, &[event], notice.as_slice())
+                .await
+            {
+                Ok(_) => {
+                    revoked += 1;
+                    if notice.is_some() {
+                        self.outbox_written();
+                    }
+                }
                 Err(StoreError::NotFound) => {}
                 Err(e) => return Err(e.into()),
             }

@@ -13,11 +13,15 @@ pub mod auth;
 mod cache;
 pub mod changes;
 pub mod clock;
+pub mod delivery;
+pub mod emails;
 pub mod enterprise;
 pub mod error;
 pub mod governance;
+pub mod hooks;
 pub mod jobs;
 pub mod keys;
+pub mod notify;
 pub mod seed;
 pub mod sessions;
 pub mod tokens;
@@ -71,6 +75,7 @@ struct Inner {
     access: access::AccessCache,
     password_permits: tokio::sync::Semaphore,
     password_hashing: auth::HashingGauge,
+    outbox_wakeup: tokio::sync::Notify,
 }
 
 impl App {
@@ -88,6 +93,7 @@ impl App {
                 access,
                 password_permits,
                 password_hashing: auth::HashingGauge::default(),
+                outbox_wakeup: tokio::sync::Notify::new(),
             }),
         }
     }

@@ -309,7 +309,7 @@ impl App {
             Err(e) => AppError::Validation(e),
             Ok(_) => AppError::Conflict("the token could not be created; try again".into()),
         };
-        let token = match self.store().apply(&changes).await {
+        let token = match self.apply_notifying(&changes, &HashMap::new()).await {
             Ok(applied) => applied
                 .tokens
                 .into_iter()
@@ -345,25 +345,31 @@ impl App {
             "user": user.login,
             "hashed_token": secret.hash().to_base64(),
         });
+        let new = NewToken {
+            user: user.id,
+            name: valid.note,
+            description: None,
+            justification: None,
+            hash: secret.hash(),
+            last_eight: secret.last_eight(),
+            created_at: self.now(),
+            expires_at: valid.expires_at,
+            grant: TokenGrant::Classic {
+                scopes: valid.scopes,
+            },
+        };
+        let notice = crate::notify::token_created(user, &new, None, self.now());
         let token = self
             .store()
-            .insert_token(
-                &NewToken {
-                    user: user.id,
-                    name: valid.note,
-                    description: None,
-                    justification: None,
-                    hash: secret.hash(),
-                    last_eight: secret.last_eight(),
-                    created_at: self.now(),
-                    expires_at: valid.expires_at,
-                    grant: TokenGrant::Classic {
-                        scopes: valid.scopes,
-                    },
-                },
+            .insert_token_with_outbox(
+                &new,
                 &[audit(self, "oauth_access.create", user, None, None, data)],
+                notice.as_slice(),
             )
             .await?;
+        if notice.is_some() {
+            self.outbox_written();
+        }
         Ok(Issued { token, secret })
     }
 
@@ -589,9 +595,9 @@ impl App {
             },
         )
         .map_err(refusal)?;
+        let standings = HashMap::from([(id, standing.clone())]);
         let updated = self
-            .store()
-            .apply(&changes)
+            .apply_notifying(&changes, &standings)
             .await?
             .tokens
             .into_iter()

@@ -232,14 +232,16 @@ pub struct NewEmailVerification {
 
 #[async_trait]
 pub trait EmailVerificationStore: Send + Sync {
-    /// Records a verification and the message with its link, in one transaction.
+    /// Records a verification and the message with its link, in one transaction; false, and
+    /// nothing recorded, when the message's dedupe key is taken.
     async fn insert_email_verification(
         &self,
         verification: &NewEmailVerification,
         message: &NewOutboxMessage,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<bool>;
     /// Marks the user's email verified if `hash` names a live verification for the address the
-    /// user still has, and removes the user's verifications; the user, when it worked.
+    /// user still has, and removes the user's verifications (only this one, when it did not
+    /// work); the user, when it worked.
     async fn verify_email(
         &self,
         hash: &SessionHash,

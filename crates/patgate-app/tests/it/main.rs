@@ -14,6 +14,7 @@ mod access;
 mod approval;
 mod keys;
 mod limits;
+mod notices;
 mod seed;
 mod usage;
 mod verify;

@@ -100,6 +100,7 @@ statements! {
         JOIN accounts a ON a.id = v.user_id WHERE v.hash = $1";
     MARK_VERIFIED = "UPDATE accounts SET email_verified = TRUE WHERE id = $1";
     DELETE_VERIFICATIONS = "DELETE FROM email_verifications WHERE user_id = $1";
+    DELETE_VERIFICATION = "DELETE FROM email_verifications WHERE hash = $1";
 }
 
 #[derive(sqlx::FromRow)]
@@ -511,8 +512,13 @@ impl EmailVerificationStore for EngineStore {
         &self,
         v: &NewEmailVerification,
         message: &NewOutboxMessage,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
+        // The message first: when its key is taken (a link sent moments ago), nothing is
+        // recorded, so no link exists that nobody was sent.
+        if write_messages(&mut tx, std::slice::from_ref(message), None, &[]).await? == 0 {
+            return Ok(false);
+        }
         sqlx::query(INSERT_VERIFICATION)
             .bind(v.hash.as_bytes().as_slice())
             .bind(v.user.0)
@@ -522,8 +528,8 @@ impl EmailVerificationStore for EngineStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        write_messages(&mut tx, std::slice::from_ref(message), None, &[]).await?;
-        commit(tx).await
+        commit(tx).await?;
+        Ok(true)
     }
 
     async fn verify_email(
@@ -549,11 +555,16 @@ impl EmailVerificationStore for EngineStore {
                 .await
                 .map_err(db_err)?;
         }
-        sqlx::query(DELETE_VERIFICATIONS)
-            .bind(user)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        // A link that worked ends them all; one that did not ends only itself (a newer link
+        // the user has not opened yet still works).
+        if live {
+            sqlx::query(DELETE_VERIFICATIONS).bind(user)
+        } else {
+            sqlx::query(DELETE_VERIFICATION).bind(hash.as_bytes().as_slice())
+        }
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
         if live {
             self.notify_directory(&mut tx).await?;
         }

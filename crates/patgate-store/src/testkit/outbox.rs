@@ -356,19 +356,32 @@ pub async fn an_email_verification_link_verifies_once_and_only_its_address(store
     new.email_verified = false;
     let (dave, _) = store.upsert_user(&new, at(0)).await.unwrap();
     let secret = SessionSecret::generate();
-    store
-        .insert_email_verification(
-            &NewEmailVerification {
-                hash: secret.hash(),
-                user: dave.id,
-                email: dave.email.clone(),
-                created_at: at(0),
-                expires_at: at(3_600),
-            },
-            &message("verify:dave", 0),
-        )
-        .await
-        .unwrap();
+    let link = |secret: &SessionSecret| NewEmailVerification {
+        hash: secret.hash(),
+        user: dave.id,
+        email: dave.email.clone(),
+        created_at: at(0),
+        expires_at: at(3_600),
+    };
+    assert!(
+        store
+            .insert_email_verification(&link(&secret), &message("verify:dave", 0))
+            .await
+            .unwrap()
+    );
+    // A second link under the same key (asked for again at once) is not recorded: no link
+    // exists that nobody was sent.
+    let unsent = SessionSecret::generate();
+    assert!(
+        !store
+            .insert_email_verification(&link(&unsent), &message("verify:dave", 0))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.verify_email(&unsent.hash(), at(1)).await.unwrap(),
+        None
+    );
     assert_eq!(
         store
             .outbox_page(&OutboxFilter::default(), PAGE)
@@ -408,19 +421,22 @@ pub async fn an_email_verification_link_verifies_once_and_only_its_address(store
     erin.email_verified = false;
     let (erin, _) = store.upsert_user(&erin, at(0)).await.unwrap();
     let late = SessionSecret::generate();
-    store
-        .insert_email_verification(
-            &NewEmailVerification {
-                hash: late.hash(),
-                user: erin.id,
-                email: erin.email.clone(),
-                created_at: at(0),
-                expires_at: at(10),
-            },
-            &message("verify:erin", 0),
-        )
-        .await
-        .unwrap();
+    let fresh = SessionSecret::generate();
+    for (secret, key, expires) in [(&late, "verify:erin", 10), (&fresh, "verify:erin:2", 100)] {
+        store
+            .insert_email_verification(
+                &NewEmailVerification {
+                    hash: secret.hash(),
+                    user: erin.id,
+                    email: erin.email.clone(),
+                    created_at: at(0),
+                    expires_at: at(expires),
+                },
+                &message(key, 0),
+            )
+            .await
+            .unwrap();
+    }
     assert_eq!(
         store.verify_email(&late.hash(), at(10)).await.unwrap(),
         None
@@ -432,6 +448,11 @@ pub async fn an_email_verification_link_verifies_once_and_only_its_address(store
             .unwrap()
             .unwrap()
             .email_verified
+    );
+    // The stale link did not end the newer one.
+    assert_eq!(
+        store.verify_email(&fresh.hash(), at(11)).await.unwrap(),
+        Some(erin.id)
     );
 }
 
