@@ -128,11 +128,13 @@ impl Settings {
         s
     }
     pub fn git_config(&self) -> crate::git::GitConfig {
+        let root = self
+            .git_root
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("git"));
         crate::git::GitConfig {
-            root: self
-                .git_root
-                .clone()
-                .unwrap_or_else(|| self.data_dir.join("git")),
+            // Absolute: git runs in other directories than ours.
+            root: std::path::absolute(&root).unwrap_or(root),
             git: self.git_binary.clone(),
         }
     }
@@ -196,6 +198,134 @@ impl NetSettings {
             max_header_bytes: self.max_header_bytes.max(1024),
             max_headers: self.max_headers.max(8),
             ..defaults
+        }
+    }
+}
+
+/// Where messages go and how the outbox is delivered (docs/configuration.md, "Email and
+/// webhooks").
+#[derive(Args, Clone, Debug)]
+pub struct DeliverySettings {
+    /// The SMTP server. Without one, email is written as `.eml` files into --mail-dir.
+    #[arg(long, env = "PATGATE_SMTP_HOST", global = true)]
+    pub smtp_host: Option<String>,
+
+    /// The SMTP port (default: 587 for starttls, 465 for tls, 25 for none).
+    #[arg(long, env = "PATGATE_SMTP_PORT", global = true)]
+    pub smtp_port: Option<u16>,
+
+    /// How the connection to the SMTP server is secured.
+    #[arg(
+        long,
+        env = "PATGATE_SMTP_SECURITY",
+        value_enum,
+        default_value = "starttls",
+        global = true
+    )]
+    pub smtp_security: crate::notify::mailer::SmtpSecurity,
+
+    /// The SMTP user name (no authentication without one).
+    #[arg(long, env = "PATGATE_SMTP_USERNAME", global = true)]
+    pub smtp_username: Option<String>,
+
+    /// The SMTP password, from the environment only (a command line is visible to every user
+    /// of the machine); or use --smtp-password-file.
+    #[arg(long, env = "PATGATE_SMTP_PASSWORD", hide = true, hide_env_values = true, global = true)]
+    pub smtp_password: Option<String>,
+
+    /// A file holding the SMTP password (a mounted secret).
+    #[arg(long, env = "PATGATE_SMTP_PASSWORD_FILE", global = true)]
+    pub smtp_password_file: Option<PathBuf>,
+
+    /// Seconds an SMTP exchange may take.
+    #[arg(long, env = "PATGATE_SMTP_TIMEOUT_SECS", default_value_t = 30, global = true)]
+    pub smtp_timeout_secs: u64,
+
+    /// The From of every email.
+    #[arg(
+        long,
+        env = "PATGATE_MAIL_FROM",
+        default_value = "patgate <patgate@localhost>",
+        global = true
+    )]
+    pub mail_from: String,
+
+    /// Where email is written without SMTP (default: <data-dir>/mail).
+    #[arg(long, env = "PATGATE_MAIL_DIR", global = true)]
+    pub mail_dir: Option<PathBuf>,
+
+    /// Networks webhooks may reach besides the public internet (comma-separated addresses or
+    /// networks, e.g. `10.0.0.0/8`); by default private, loopback and link-local addresses are
+    /// refused.
+    #[arg(long, env = "PATGATE_WEBHOOK_ALLOWED_NETWORKS", default_value = "", global = true)]
+    pub webhook_allowed_networks: crate::net::client::Networks,
+
+    /// Seconds a webhook receiver has to answer.
+    #[arg(long, env = "PATGATE_WEBHOOK_TIMEOUT_SECS", default_value_t = 10, global = true)]
+    pub webhook_timeout_secs: u64,
+
+    /// Whether this process delivers the outbox (`false` on replicas that should not).
+    #[arg(long, env = "PATGATE_DELIVER", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub deliver: bool,
+
+    /// Seconds between looks for messages written by other processes or due for a retry.
+    #[arg(long, env = "PATGATE_OUTBOX_POLL_SECS", default_value_t = 5, global = true)]
+    pub outbox_poll_secs: u64,
+
+    /// Seconds a process holds a message it is delivering; after that (the process died),
+    /// another one delivers it.
+    #[arg(long, env = "PATGATE_OUTBOX_LEASE_SECS", default_value_t = 120, global = true)]
+    pub outbox_lease_secs: u64,
+
+    /// Attempts before a message is given up (`patgate outbox retry` puts it back).
+    #[arg(long, env = "PATGATE_OUTBOX_MAX_ATTEMPTS", default_value_t = 12, global = true)]
+    pub outbox_max_attempts: u32,
+
+    /// Seconds to wait after the first failed attempt; each further failure doubles it.
+    #[arg(long, env = "PATGATE_OUTBOX_FIRST_BACKOFF_SECS", default_value_t = 30, global = true)]
+    pub outbox_first_backoff_secs: u64,
+}
+
+impl DeliverySettings {
+    /// The SMTP settings, when an SMTP server is configured.
+    pub fn smtp(&self) -> anyhow::Result<Option<crate::notify::mailer::SmtpConfig>> {
+        let Some(host) = self.smtp_host.clone().filter(|h| !h.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let password = match (&self.smtp_password, &self.smtp_password_file) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(file)) => Some(
+                std::fs::read_to_string(file)
+                    .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_owned(),
+            ),
+            (None, None) => None,
+        };
+        Ok(Some(crate::notify::mailer::SmtpConfig {
+            host,
+            port: self
+                .smtp_port
+                .unwrap_or_else(|| self.smtp_security.default_port()),
+            security: self.smtp_security,
+            username: self.smtp_username.clone(),
+            password,
+            timeout: std::time::Duration::from_secs(self.smtp_timeout_secs.max(1)),
+        }))
+    }
+
+    pub fn mail_dir(&self, data_dir: &std::path::Path) -> PathBuf {
+        self.mail_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("mail"))
+    }
+
+    pub fn policy(&self) -> patgate_app::delivery::DeliveryPolicy {
+        patgate_app::delivery::DeliveryPolicy {
+            lease: std::time::Duration::from_secs(self.outbox_lease_secs.max(1)),
+            max_attempts: self.outbox_max_attempts.max(1),
+            first_backoff: std::time::Duration::from_secs(self.outbox_first_backoff_secs.max(1)),
+            ..patgate_app::delivery::DeliveryPolicy::default()
         }
     }
 }

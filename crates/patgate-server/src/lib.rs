@@ -4,9 +4,11 @@ pub mod api;
 pub mod config;
 pub mod git;
 pub mod net;
+pub mod notify;
 pub mod startup;
 pub mod state;
 pub mod throttle;
+pub mod tls;
 pub mod web;
 
 pub use config::Settings;

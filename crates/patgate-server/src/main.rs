@@ -16,6 +16,10 @@ use patgate_server::api::json as wire;
 use patgate_server::state::AppState;
 use patgate_server::{Settings, build_app, open_store};
 
+mod cli {
+    pub mod delivery;
+}
+
 #[derive(Parser)]
 #[command(
     name = "patgate",
@@ -25,6 +29,8 @@ use patgate_server::{Settings, build_app, open_store};
 struct Cli {
     #[command(flatten)]
     settings: Settings,
+    #[command(flatten)]
+    delivery: patgate_server::config::DeliverySettings,
     #[command(subcommand)]
     command: Command,
 }
@@ -88,6 +94,18 @@ enum Command {
     /// An organization's grants (fine-grained tokens with access to it).
     #[command(subcommand)]
     Grant(GrantCommand),
+    /// What patgate tells people: the outbox of emails and webhook deliveries.
+    #[command(subcommand)]
+    Outbox(cli::delivery::OutboxCommand),
+    /// Organization webhooks (as one of the organization's owners).
+    #[command(subcommand)]
+    Hook(cli::delivery::HookCommand),
+    /// The scheduled jobs: list them, or run one now.
+    #[command(subcommand)]
+    Job(cli::delivery::JobCommand),
+    /// Email addresses.
+    #[command(subcommand)]
+    Email(cli::delivery::EmailCommand),
 }
 
 #[derive(Subcommand)]
@@ -379,6 +397,7 @@ enum TokenCommand {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    patgate_server::tls::install_default_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -533,6 +552,7 @@ fn token_line(v: &Value) -> String {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = cli.settings;
+    let delivery = cli.delivery;
     match cli.command {
         Command::Serve {
             bind,
@@ -578,6 +598,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "patgate listening on http://{addr} (database {})",
                 patgate_server::startup::redact(&settings.database_url())
             );
+            let worker = if delivery.deliver {
+                let notifier = patgate_server::notify::Notifier::new(
+                    &delivery,
+                    &settings.data_dir,
+                    &base_url,
+                    app.store().clone(),
+                )?;
+                println!("email: {}", notifier.describe());
+                Some(patgate_server::startup::DeliveryWorker {
+                    notifier: std::sync::Arc::new(notifier),
+                    policy: delivery.policy(),
+                    poll: std::time::Duration::from_secs(delivery.outbox_poll_secs.max(1)),
+                })
+            } else {
+                None
+            };
             let mut state = AppState::new(app, base_url, Some(settings.git_config()));
             state.trusted_proxies = std::sync::Arc::new(net.trusted_proxies.clone());
             state.limits.request_timeout =
@@ -587,6 +623,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 state,
                 std::time::Duration::from_secs(settings.jobs_interval_secs),
                 net.connection_limits(),
+                worker,
             )
             .await
         }
@@ -1030,6 +1067,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Request(cmd) => request_command(cmd, &settings).await,
         Command::Grant(cmd) => grant_command(cmd, &settings).await,
+        Command::Outbox(cmd) => cli::delivery::outbox(cmd, &settings, &delivery).await,
+        Command::Hook(cmd) => cli::delivery::hook(cmd, &settings).await,
+        Command::Job(cmd) => cli::delivery::job(cmd, &settings, &delivery).await,
+        Command::Email(cmd) => cli::delivery::email(cmd, &settings).await,
     }
 }
 

@@ -160,21 +160,39 @@ pub fn router(state: AppState) -> Router {
         ]))
 }
 
-/// Serves until ctrl-c / SIGTERM, flushing last-used times periodically and at the end.
+/// The outbox's delivery worker, for `serve`.
+pub struct DeliveryWorker {
+    pub notifier: Arc<crate::notify::Notifier>,
+    pub policy: patgate_app::delivery::DeliveryPolicy,
+    pub poll: Duration,
+}
+
+/// Serves until ctrl-c / SIGTERM, flushing last-used times periodically and at the end, running
+/// the scheduled jobs and (with `delivery`) delivering the outbox.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     jobs_interval: Duration,
     limits: ConnectionLimits,
+    delivery: Option<DeliveryWorker>,
 ) -> anyhow::Result<()> {
     let app = state.app.clone();
+    let worker = delivery.map(|d| {
+        tokio::spawn(crate::notify::run_worker(
+            app.clone(),
+            d.notifier,
+            holder(),
+            d.policy,
+            d.poll,
+        ))
+    });
     let follower = tokio::spawn({
         let app = app.clone();
         async move { app.follow_changes().await }
     });
     let jobs = tokio::spawn({
         let app = app.clone();
-        let holder = format!("{}:{}", hostname(), std::process::id());
+        let holder = holder();
         async move {
             let mut tick = tokio::time::interval(jobs_interval.max(Duration::from_secs(1)));
             loop {
@@ -247,8 +265,16 @@ pub async fn serve(
     flusher.abort();
     follower.abort();
     jobs.abort();
+    if let Some(w) = worker {
+        w.abort();
+    }
     app.flush_last_used().await.ok();
     Ok(())
+}
+
+/// This process, as claims of jobs and messages name it.
+pub fn holder() -> String {
+    format!("{}:{}", hostname(), std::process::id())
 }
 
 fn hostname() -> String {

@@ -5,7 +5,6 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use patgate_domain::catalog::PermissionGroup;
 use patgate_domain::model::{
     AccountKind, GrantState, Key, Repository, Token, TokenAccess, TokenGrant, User,
 };
@@ -38,7 +37,7 @@ pub fn expiration_header(t: OffsetDateTime) -> String {
     )
 }
 
-fn node_id(kind: &str, id: i64) -> String {
+pub fn node_id(kind: &str, id: i64) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(format!("0{}:{kind}{id}", kind.len()))
 }
@@ -165,22 +164,7 @@ pub fn repository(base: &str, r: &Repository) -> Value {
 
 /// Permissions grouped as in GitHub's grant objects: `{repository:{..}, organization:{..}, other:{..}}`.
 pub fn permissions(access: &TokenAccess) -> Value {
-    let mut groups = serde_json::Map::new();
-    for (group, key) in [
-        (PermissionGroup::Repository, "repository"),
-        (PermissionGroup::Organization, "organization"),
-        (PermissionGroup::Account, "other"),
-    ] {
-        let map: serde_json::Map<String, Value> = access
-            .permissions
-            .in_group(group)
-            .map(|(p, l)| (p.name().to_owned(), Value::String(l.as_str().to_owned())))
-            .collect();
-        if !map.is_empty() {
-            groups.insert(key.to_owned(), Value::Object(map));
-        }
-    }
-    Value::Object(groups)
+    serde_json::to_value(patgate_app::notify::grouped(&access.permissions)).unwrap_or_default()
 }
 
 fn access_json(access: &TokenAccess, repos: &[Repository]) -> Value {

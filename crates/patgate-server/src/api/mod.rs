@@ -20,6 +20,7 @@ use patgate_domain::model::{KeyId, TokenGrant};
 pub mod error;
 pub mod extract;
 pub mod governance;
+pub mod hooks;
 pub mod json;
 pub mod openapi;
 pub mod orgs;
@@ -121,6 +122,28 @@ pub fn router(state: AppState) -> Router {
             get(governance::get_policy).put(governance::put_policy),
         )
         .route("/orgs/{org}/audit-log", get(governance::audit_log))
+        .route("/orgs/{org}/hooks", get(hooks::list).post(hooks::create))
+        .route(
+            "/orgs/{org}/hooks/{hook_id}",
+            get(hooks::get).patch(hooks::update).delete(hooks::delete),
+        )
+        .route(
+            "/orgs/{org}/hooks/{hook_id}/config",
+            get(hooks::get_config).patch(hooks::update_config),
+        )
+        .route("/orgs/{org}/hooks/{hook_id}/pings", post(hooks::ping))
+        .route(
+            "/orgs/{org}/hooks/{hook_id}/deliveries",
+            get(hooks::deliveries),
+        )
+        .route(
+            "/orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}",
+            get(hooks::delivery),
+        )
+        .route(
+            "/orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}/attempts",
+            post(hooks::redeliver),
+        )
         .route(
             "/user/personal-access-tokens/{token_id}/request",
             axum::routing::delete(governance::cancel_request),

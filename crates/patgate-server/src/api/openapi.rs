@@ -14,6 +14,8 @@ pub enum Auth {
     Token,
     OptionalToken,
     Password,
+    /// The user's password, or a token of theirs with the permission the operation names.
+    PasswordOrToken,
 }
 
 pub struct Operation {
@@ -331,6 +333,94 @@ pub const OPERATIONS: &[Operation] = &[
         success: 200,
     },
     Operation {
+        method: "get",
+        path: "/orgs/{org}/hooks",
+        id: "orgs/list-webhooks",
+        summary: "The organization's webhooks (owners; admin:org_hook or Webhooks read)",
+        auth: Auth::PasswordOrToken,
+        success: 200,
+    },
+    Operation {
+        method: "post",
+        path: "/orgs/{org}/hooks",
+        id: "orgs/create-webhook",
+        summary: "Register a webhook for personal_access_token_request events; it is pinged (owners; Webhooks write)",
+        auth: Auth::PasswordOrToken,
+        success: 201,
+    },
+    Operation {
+        method: "get",
+        path: "/orgs/{org}/hooks/{hook_id}",
+        id: "orgs/get-webhook",
+        summary: "A webhook (owners)",
+        auth: Auth::PasswordOrToken,
+        success: 200,
+    },
+    Operation {
+        method: "patch",
+        path: "/orgs/{org}/hooks/{hook_id}",
+        id: "orgs/update-webhook",
+        summary: "Change a webhook's URL, secret, events or active flag (owners)",
+        auth: Auth::PasswordOrToken,
+        success: 200,
+    },
+    Operation {
+        method: "delete",
+        path: "/orgs/{org}/hooks/{hook_id}",
+        id: "orgs/delete-webhook",
+        summary: "Delete a webhook (owners)",
+        auth: Auth::PasswordOrToken,
+        success: 204,
+    },
+    Operation {
+        method: "get",
+        path: "/orgs/{org}/hooks/{hook_id}/config",
+        id: "orgs/get-webhook-config-for-org",
+        summary: "A webhook's configuration; the secret shown as ******** (owners)",
+        auth: Auth::PasswordOrToken,
+        success: 200,
+    },
+    Operation {
+        method: "patch",
+        path: "/orgs/{org}/hooks/{hook_id}/config",
+        id: "orgs/update-webhook-config-for-org",
+        summary: "Change a webhook's URL or secret (owners)",
+        auth: Auth::PasswordOrToken,
+        success: 200,
+    },
+    Operation {
+        method: "post",
+        path: "/orgs/{org}/hooks/{hook_id}/pings",
+        id: "orgs/ping-webhook",
+        summary: "Send the webhook a ping event (owners)",
+        auth: Auth::PasswordOrToken,
+        success: 204,
+    },
+    Operation {
+        method: "get",
+        path: "/orgs/{org}/hooks/{hook_id}/deliveries",
+        id: "orgs/list-webhook-deliveries",
+        summary: "The webhook's deliveries, newest first, with status and response code (owners)",
+        auth: Auth::PasswordOrToken,
+        success: 200,
+    },
+    Operation {
+        method: "get",
+        path: "/orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}",
+        id: "orgs/get-webhook-delivery",
+        summary: "A delivery with its request body and every attempt (owners)",
+        auth: Auth::PasswordOrToken,
+        success: 200,
+    },
+    Operation {
+        method: "post",
+        path: "/orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}/attempts",
+        id: "orgs/redeliver-webhook-delivery",
+        summary: "Send a delivery again now (owners)",
+        auth: Auth::PasswordOrToken,
+        success: 202,
+    },
+    Operation {
         method: "delete",
         path: "/user/personal-access-tokens/{token_id}/request",
         id: "patgate/cancel-fine-grained-token-request",
@@ -370,6 +460,7 @@ pub fn build(base_url: &str) -> Value {
             Auth::Token => json!([{"token": []}]),
             Auth::OptionalToken => json!([{"token": []}, {}]),
             Auth::Password => json!([{"password": []}]),
+            Auth::PasswordOrToken => json!([{"password": []}, {"token": []}]),
         };
         let entry = paths.entry(op.path.to_owned()).or_insert_with(|| json!({}));
         entry[op.method] = json!({

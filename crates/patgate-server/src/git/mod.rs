@@ -136,7 +136,8 @@ pub async fn ensure_bare_repo(config: &GitConfig, repo: &Repository) -> std::io:
     let dir = repo_dir(&config.root, repo);
     if !dir.join("HEAD").exists() {
         tokio::fs::create_dir_all(&config.root).await?;
-        let scratch = scratch_path(&dir, "init");
+        // git runs in the root: a relative path would be taken from there, not from here.
+        let scratch = std::path::absolute(scratch_path(&dir, "init"))?;
         let scratch_name = scratch.to_string_lossy().into_owned();
         // No template: git's sample hooks are not wanted (and copying them raced between
         // processes initialising the same directory).

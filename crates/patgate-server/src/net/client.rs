@@ -12,11 +12,11 @@ use axum::middleware::Next;
 use axum::response::Response;
 use ipnet::IpNet;
 
-/// The operator's reverse proxies (addresses or networks), whose forwarding headers are believed.
+/// A list of addresses and networks, as the operator writes it: `10.0.0.7, ::1, 10.0.0.0/8`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct Networks(Vec<IpNet>);
 
-impl FromStr for TrustedProxies {
+impl FromStr for Networks {
     type Err = String;
 
     /// A comma-separated list of addresses (`10.0.0.7`, `::1`) and networks (`10.0.0.0/8`).
@@ -32,7 +32,30 @@ impl FromStr for TrustedProxies {
             };
             nets.push(net);
         }
-        Ok(TrustedProxies(nets))
+        Ok(Networks(nets))
+    }
+}
+
+impl Networks {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+}
+
+/// The operator's reverse proxies (addresses or networks), whose forwarding headers are believed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Networks);
+
+impl FromStr for TrustedProxies {
+    type Err = String;
+
+    fn from_str(list: &str) -> Result<Self, String> {
+        list.parse().map(TrustedProxies)
     }
 }
 
@@ -42,8 +65,7 @@ impl TrustedProxies {
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = ip.to_canonical();
-        self.0.iter().any(|net| net.contains(&ip))
+        self.0.contains(ip)
     }
 
     /// The client's address. A request from an untrusted peer is the peer's, whatever its

@@ -75,7 +75,11 @@ pub async fn require_form_token(
 ) -> Response {
     // Signing in needs no session (a stale cookie must not stand in the way); the `CsrfLayer`
     // guards it.
-    if req.method() != Method::POST || req.uri().path() == "/login" {
+    // Opening a verification link needs none either: the link's secret is the proof.
+    if req.method() != Method::POST
+        || req.uri().path() == "/login"
+        || req.uri().path() == super::emails::VERIFY_PATH
+    {
         return next.run(req).await;
     }
     let Some(secret) = presented_secret(&state, req.headers()) else {

@@ -10,11 +10,13 @@
 
 pub mod account;
 pub mod classic;
+pub mod emails;
 pub mod enterprise;
 pub mod flash;
 pub mod form;
 pub mod org;
 pub mod org_audit;
+pub mod org_hooks;
 pub mod org_requests;
 pub mod org_tokens;
 pub mod page;
@@ -88,6 +90,11 @@ pub fn router(state: AppState) -> Router {
             "/settings/tokens/{id}/delete",
             get(classic::delete_form).post(classic::delete),
         )
+        .route(emails::SEND_PATH, post(emails::send))
+        .route(
+            emails::VERIFY_PATH,
+            get(emails::confirm).post(emails::verify),
+        )
         .route("/settings/sessions", get(account::list))
         .route(
             "/settings/sessions/revoke-others",
@@ -125,6 +132,26 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/organizations/{org}/settings/audit-log",
             get(org_audit::list),
+        )
+        .route(
+            "/organizations/{org}/settings/hooks",
+            get(org_hooks::list).post(org_hooks::create),
+        )
+        .route(
+            "/organizations/{org}/settings/hooks/{id}",
+            get(org_hooks::show).post(org_hooks::update),
+        )
+        .route(
+            "/organizations/{org}/settings/hooks/{id}/delete",
+            post(org_hooks::delete),
+        )
+        .route(
+            "/organizations/{org}/settings/hooks/{id}/pings",
+            post(org_hooks::ping),
+        )
+        .route(
+            "/organizations/{org}/settings/hooks/{id}/deliveries/{delivery}/redeliver",
+            post(org_hooks::redeliver),
         )
         .route(
             "/enterprises/{slug}/settings/personal-access-tokens",

@@ -35,6 +35,9 @@ const ACTIONS: &[&str] = &[
     "business.personal_access_token_policy_update",
     "integration.create",
     "integration_installation.token_created",
+    "hook.create",
+    "hook.config_changed",
+    "hook.destroy",
 ];
 
 pub struct EventRow {
@@ -90,6 +93,10 @@ fn details(data: &serde_json::Value) -> String {
         "approval",
         "fine_grained_max_lifetime_days",
         "classic_max_lifetime_days",
+        "hook_id",
+        "host",
+        "events",
+        "active",
     ] {
         if let Some(v) = map.get(key).filter(|v| !v.is_null()) {
             let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);

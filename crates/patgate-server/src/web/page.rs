@@ -27,6 +27,7 @@ pub enum OrgNav {
     Requests,
     Active,
     Audit,
+    Hooks,
 }
 
 /// A notice shown at the top of a page (after an action, or to explain a state).

@@ -101,7 +101,7 @@ async fn no_token_or_password_reaches_the_log_the_database_or_an_error_body() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let served = serve_at_trace(dir.path()).await;
     let base = served.base.clone();
-    let client = reqwest::Client::new();
+    let client = crate::http();
     let mut secrets: Vec<String> = vec!["alice-password".into(), "wrong-password-42".into()];
     let mut error_bodies = Vec::new();
 

@@ -24,3 +24,13 @@ mod security;
 mod support;
 mod web;
 mod web_orgs;
+
+/// An HTTP client for the tests (rustls needs its provider installed first, as `main` does).
+pub fn http() -> reqwest::Client {
+    http_builder().build().expect("an HTTP client")
+}
+
+pub fn http_builder() -> reqwest::ClientBuilder {
+    patgate_server::tls::install_default_provider();
+    reqwest::Client::builder()
+}

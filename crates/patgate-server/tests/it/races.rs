@@ -50,7 +50,7 @@ async fn fine_grained_names(store: &dyn Store) -> Vec<String> {
 /// 45 tokens, then 20 concurrent creations: 5 get in, 15 are refused as the cap refuses them,
 /// and bob holds exactly 50.
 async fn the_cap_holds(base: &str, store: &dyn Store) {
-    let client = reqwest::Client::new();
+    let client = crate::http();
     for i in 0..45 {
         let (status, body) = create(&client, base, &format!("before {i}")).await;
         assert_eq!(status, 201, "{body}");
@@ -77,7 +77,7 @@ async fn the_cap_holds(base: &str, store: &dyn Store) {
 /// 10 concurrent creations of one name (in several spellings): one gets in, 9 are refused as a
 /// taken name is, and bob has the name once.
 async fn names_stay_unique(base: &str, store: &dyn Store) {
-    let client = reqwest::Client::new();
+    let client = crate::http();
     let racing = (0..10).map(|i| {
         let client = client.clone();
         let name = if i % 2 == 0 { "Deploy" } else { "deploy" };

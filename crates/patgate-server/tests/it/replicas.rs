@@ -91,7 +91,7 @@ pub(crate) async fn replica(db_url: &str, extra: &[&str]) -> Replica {
 }
 
 async fn classic_token(base: &str) -> (i64, String) {
-    let r: Value = reqwest::Client::new()
+    let r: Value = crate::http()
         .post(format!("{base}/authorizations"))
         .basic_auth("alice", Some("alice-password"))
         .json(&json!({"note": "replicas", "scopes": ["repo"]}))
@@ -108,7 +108,7 @@ async fn classic_token(base: &str) -> (i64, String) {
 }
 
 async fn get_user(base: &str, token: &str) -> u16 {
-    reqwest::Client::new()
+    crate::http()
         .get(format!("{base}/user"))
         .bearer_auth(token)
         .timeout(Duration::from_secs(10))
@@ -146,7 +146,7 @@ async fn a_token_deleted_or_regenerated_through_one_replica_is_refused_by_the_ot
         200,
         "b verifies (and caches) the token"
     );
-    let deleted = reqwest::Client::new()
+    let deleted = crate::http()
         .delete(format!("{}/authorizations/{id}", a.base))
         .basic_auth("alice", Some("alice-password"))
         .send()
@@ -161,7 +161,7 @@ async fn a_token_deleted_or_regenerated_through_one_replica_is_refused_by_the_ot
 
     let (id, old) = classic_token(&a.base).await;
     assert_eq!(get_user(&b.base, &old).await, 200);
-    let regenerated = reqwest::Client::new()
+    let regenerated = crate::http()
         .post(format!("{}/authorizations/{id}/regenerate", a.base))
         .basic_auth("alice", Some("alice-password"))
         .json(&json!({}))
@@ -185,7 +185,7 @@ async fn a_directory_change_through_one_replica_is_honoured_by_the_other_within_
     let a = replica(&db.url, &[]).await;
     let b = replica(&db.url, &[]).await;
     // carol reads acme/api as an outside collaborator.
-    let r: Value = reqwest::Client::new()
+    let r: Value = crate::http()
         .post(format!("{}/authorizations", a.base))
         .basic_auth("carol", Some("carol-password"))
         .json(&json!({"note": "collab", "scopes": ["repo"]}))
@@ -200,7 +200,7 @@ async fn a_directory_change_through_one_replica_is_honoured_by_the_other_within_
         let url = format!("{base}/repos/acme/api");
         let token = token.clone();
         async move {
-            reqwest::Client::new()
+            crate::http()
                 .get(url)
                 .bearer_auth(token)
                 .send()
@@ -417,7 +417,7 @@ async fn a_database_outage_answers_503_and_service_resumes_by_itself() {
     let down_at = Instant::now();
     tokio::time::sleep(Duration::from_secs(4)).await;
     // While it is down, requests that need the database get GitHub's 503 JSON.
-    let during = reqwest::Client::new()
+    let during = crate::http()
         .get(format!("{}/user", a.base))
         .bearer_auth(&token)
         .send()
@@ -511,7 +511,7 @@ async fn copy_moves_a_sqlite_installation_to_postgresql_with_working_tokens() {
 
     let a = replica(&db.url, &[]).await;
     assert_eq!(get_user(&a.base, &token).await, 200);
-    let r = reqwest::Client::new()
+    let r = crate::http()
         .get(format!("{}/repos/acme/api", a.base))
         .bearer_auth(&token)
         .send()
@@ -529,7 +529,7 @@ async fn a_web_session_signed_in_on_one_replica_works_on_the_other_and_a_sign_ou
     seed(&db.url).await;
     let a = replica(&db.url, &[]).await;
     let b = replica(&db.url, &[]).await;
-    let browser = reqwest::Client::builder()
+    let browser = crate::http_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");

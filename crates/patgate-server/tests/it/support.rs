@@ -198,7 +198,7 @@ async fn start_configured(
     });
     Server {
         base,
-        client: reqwest::Client::new(),
+        client: crate::http(),
         app,
         handle,
         _dir: dir,

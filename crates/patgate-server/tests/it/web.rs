@@ -9,7 +9,7 @@ use reqwest::{Client, StatusCode};
 use crate::support::{Server, spawn, spawn_configured};
 
 fn client() -> Client {
-    Client::builder()
+    crate::http_builder()
         .redirect(Policy::none())
         .build()
         .expect("a client")

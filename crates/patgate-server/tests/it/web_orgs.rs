@@ -13,7 +13,7 @@ use patgate_domain::catalog::OrgRole;
 use crate::support::{Server, spawn};
 
 fn client() -> Client {
-    Client::builder()
+    crate::http_builder()
         .redirect(Policy::none())
         .build()
         .expect("a client")
