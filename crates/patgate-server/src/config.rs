@@ -230,7 +230,13 @@ pub struct DeliverySettings {
 
     /// The SMTP password, from the environment only (a command line is visible to every user
     /// of the machine); or use --smtp-password-file.
-    #[arg(long, env = "PATGATE_SMTP_PASSWORD", hide = true, hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "PATGATE_SMTP_PASSWORD",
+        hide = true,
+        hide_env_values = true,
+        global = true
+    )]
     pub smtp_password: Option<String>,
 
     /// A file holding the SMTP password (a mounted secret).
@@ -238,7 +244,12 @@ pub struct DeliverySettings {
     pub smtp_password_file: Option<PathBuf>,
 
     /// Seconds an SMTP exchange may take.
-    #[arg(long, env = "PATGATE_SMTP_TIMEOUT_SECS", default_value_t = 30, global = true)]
+    #[arg(
+        long,
+        env = "PATGATE_SMTP_TIMEOUT_SECS",
+        default_value_t = 30,
+        global = true
+    )]
     pub smtp_timeout_secs: u64,
 
     /// The From of every email.
@@ -257,11 +268,21 @@ pub struct DeliverySettings {
     /// Networks webhooks may reach besides the public internet (comma-separated addresses or
     /// networks, e.g. `10.0.0.0/8`); by default private, loopback and link-local addresses are
     /// refused.
-    #[arg(long, env = "PATGATE_WEBHOOK_ALLOWED_NETWORKS", default_value = "", global = true)]
+    #[arg(
+        long,
+        env = "PATGATE_WEBHOOK_ALLOWED_NETWORKS",
+        default_value = "",
+        global = true
+    )]
     pub webhook_allowed_networks: crate::net::client::Networks,
 
     /// Seconds a webhook receiver has to answer.
-    #[arg(long, env = "PATGATE_WEBHOOK_TIMEOUT_SECS", default_value_t = 10, global = true)]
+    #[arg(
+        long,
+        env = "PATGATE_WEBHOOK_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
     pub webhook_timeout_secs: u64,
 
     /// Whether this process delivers the outbox (`false` on replicas that should not).
@@ -269,24 +290,57 @@ pub struct DeliverySettings {
     pub deliver: bool,
 
     /// Seconds between looks for messages written by other processes or due for a retry.
-    #[arg(long, env = "PATGATE_OUTBOX_POLL_SECS", default_value_t = 5, global = true)]
+    #[arg(
+        long,
+        env = "PATGATE_OUTBOX_POLL_SECS",
+        default_value_t = 5,
+        global = true
+    )]
     pub outbox_poll_secs: u64,
 
     /// Seconds a process holds a message it is delivering; after that (the process died),
     /// another one delivers it.
-    #[arg(long, env = "PATGATE_OUTBOX_LEASE_SECS", default_value_t = 120, global = true)]
+    #[arg(
+        long,
+        env = "PATGATE_OUTBOX_LEASE_SECS",
+        default_value_t = 120,
+        global = true
+    )]
     pub outbox_lease_secs: u64,
 
     /// Attempts before a message is given up (`patgate outbox retry` puts it back).
-    #[arg(long, env = "PATGATE_OUTBOX_MAX_ATTEMPTS", default_value_t = 12, global = true)]
+    #[arg(
+        long,
+        env = "PATGATE_OUTBOX_MAX_ATTEMPTS",
+        default_value_t = 12,
+        global = true
+    )]
     pub outbox_max_attempts: u32,
 
     /// Seconds to wait after the first failed attempt; each further failure doubles it.
-    #[arg(long, env = "PATGATE_OUTBOX_FIRST_BACKOFF_SECS", default_value_t = 30, global = true)]
+    #[arg(
+        long,
+        env = "PATGATE_OUTBOX_FIRST_BACKOFF_SECS",
+        default_value_t = 30,
+        global = true
+    )]
     pub outbox_first_backoff_secs: u64,
 }
 
+/// Parses `DeliverySettings` alone (for `DeliverySettings::defaults`).
+#[derive(clap::Parser)]
+struct DeliveryOnly {
+    #[command(flatten)]
+    delivery: DeliverySettings,
+}
+
 impl DeliverySettings {
+    /// The defaults (and `PATGATE_*` variables): what `patgate` would use without flags.
+    pub fn defaults() -> DeliverySettings {
+        use clap::Parser;
+        DeliveryOnly::parse_from(["patgate"]).delivery
+    }
+
     /// The SMTP settings, when an SMTP server is configured.
     pub fn smtp(&self) -> anyhow::Result<Option<crate::notify::mailer::SmtpConfig>> {
         let Some(host) = self.smtp_host.clone().filter(|h| !h.trim().is_empty()) else {

@@ -144,7 +144,11 @@ fn settings(body: HookBody, creating: bool) -> ApiResult<HookSettings> {
             Some(c)
         }
         None if creating => {
-            return Err(ApiError::invalid("Hook", "config", "config.url is required"));
+            return Err(ApiError::invalid(
+                "Hook",
+                "config",
+                "config.url is required",
+            ));
         }
         None => None,
     };
@@ -163,7 +167,9 @@ pub async fn list(
 ) -> ApiResult<Json<Vec<Value>>> {
     let u = owner(&s, caller, &org, Level::Read).await?;
     let (o, hooks) = s.app.hooks_of(&u, &org).await?;
-    Ok(Json(hooks.iter().map(|h| hook_json(&s, &o.login, h)).collect()))
+    Ok(Json(
+        hooks.iter().map(|h| hook_json(&s, &o.login, h)).collect(),
+    ))
 }
 
 pub async fn create(
@@ -392,8 +398,6 @@ pub async fn redeliver(
 ) -> ApiResult<Response> {
     let u = owner(&s, caller, &org, Level::Write).await?;
     let delivery = delivery.parse().map_err(|_| ApiError::not_found())?;
-    s.app
-        .redeliver(&u, &org, hook_id(&id)?, delivery)
-        .await?;
+    s.app.redeliver(&u, &org, hook_id(&id)?, delivery).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({}))).into_response())
 }

@@ -227,12 +227,21 @@ async fn app_of(settings: &Settings) -> anyhow::Result<App> {
     build_app(open_store(settings).await?, settings)
 }
 
-fn notifier(app: &App, settings: &Settings, delivery: &DeliverySettings) -> anyhow::Result<Notifier> {
-    let base = std::env::var("PATGATE_PUBLIC_URL").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
+fn notifier(
+    app: &App,
+    settings: &Settings,
+    delivery: &DeliverySettings,
+) -> anyhow::Result<Notifier> {
+    let base =
+        std::env::var("PATGATE_PUBLIC_URL").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
     Notifier::new(delivery, &settings.data_dir, &base, app.store().clone())
 }
 
-async fn deliver_now(app: &App, settings: &Settings, delivery: &DeliverySettings) -> anyhow::Result<()> {
+async fn deliver_now(
+    app: &App,
+    settings: &Settings,
+    delivery: &DeliverySettings,
+) -> anyhow::Result<()> {
     let n = notifier(app, settings, delivery)?;
     let report = app
         .deliver_due(&patgate_server::startup::holder(), &n, &delivery.policy())
@@ -286,24 +295,26 @@ pub async fn outbox(
                 .await
                 .map_err(explain)?;
             let items: Vec<Value> = listing.items.iter().map(message_json).collect();
-            print(json, &json!({"total": listing.total, "messages": items}), || {
-                if listing.items.is_empty() {
-                    "no messages".to_owned()
-                } else {
-                    let mut lines: Vec<String> = listing.items.iter().map(message_line).collect();
-                    lines.push(format!("{} in all", listing.total));
-                    lines.join("\n")
-                }
-            });
+            print(
+                json,
+                &json!({"total": listing.total, "messages": items}),
+                || {
+                    if listing.items.is_empty() {
+                        "no messages".to_owned()
+                    } else {
+                        let mut lines: Vec<String> =
+                            listing.items.iter().map(message_line).collect();
+                        lines.push(format!("{} in all", listing.total));
+                        lines.join("\n")
+                    }
+                },
+            );
         }
         OutboxCommand::Show { id, json } => {
-            let (m, attempts) = app
-                .outbox_message(id)
-                .await
-                .map_err(|e| match e {
-                    patgate_app::AppError::NotFound => anyhow!("no message {id}"),
-                    other => explain(other),
-                })?;
+            let (m, attempts) = app.outbox_message(id).await.map_err(|e| match e {
+                patgate_app::AppError::NotFound => anyhow!("no message {id}"),
+                other => explain(other),
+            })?;
             let mut v = message_json(&m);
             v["dedupe_key"] = json!(m.dedupe_key);
             v["payload"] = m.payload.clone();
@@ -333,7 +344,10 @@ pub async fn outbox(
             let c = app.outbox_counts().await.map_err(explain)?;
             let v = json!({"pending": c.pending, "sent": c.sent, "failed": c.failed});
             print(json, &v, || {
-                format!("pending {}  sent {}  failed {}", c.pending, c.sent, c.failed)
+                format!(
+                    "pending {}  sent {}  failed {}",
+                    c.pending, c.sent, c.failed
+                )
             });
         }
         OutboxCommand::Deliver => deliver_now(&app, settings, delivery).await?,
@@ -368,7 +382,11 @@ pub async fn hook(cmd: HookCommand, settings: &Settings) -> anyhow::Result<()> {
                 .await
                 .map_err(explain)?;
             print(json, &hook_json(&h), || {
-                format!("webhook {} added to {org}; a ping is on its way\n{}", h.id, hook_line(&h))
+                format!(
+                    "webhook {} added to {org}; a ping is on its way\n{}",
+                    h.id,
+                    hook_line(&h)
+                )
             });
         }
         HookCommand::List { org, owner, json } => {
@@ -541,7 +559,10 @@ pub async fn email(cmd: EmailCommand, settings: &Settings) -> anyhow::Result<()>
                     println!("a verification link for {} is on its way", u.email);
                 }
                 patgate_app::emails::VerificationSent::AlreadySent => {
-                    println!("a link was sent to {} moments ago; that one still works", u.email);
+                    println!(
+                        "a link was sent to {} moments ago; that one still works",
+                        u.email
+                    );
                 }
             }
         }

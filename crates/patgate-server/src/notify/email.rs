@@ -110,9 +110,7 @@ fn token_facts(token: &TokenFacts) -> Vec<Fact> {
     }
     facts.push(Fact {
         label: "Expires",
-        value: token
-            .expires_at
-            .map_or_else(|| "never".to_owned(), date),
+        value: token.expires_at.map_or_else(|| "never".to_owned(), date),
     });
     facts
 }

@@ -66,9 +66,7 @@ impl Mailer {
                 AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.clone())
             }
         };
-        let mut builder = builder
-            .port(config.port)
-            .timeout(Some(config.timeout));
+        let mut builder = builder.port(config.port).timeout(Some(config.timeout));
         if let Some(user) = &config.username {
             builder = builder.credentials(Credentials::new(
                 user.clone(),
@@ -121,7 +119,11 @@ pub fn eml_name(message: &OutboxMessage) -> String {
     format!("{:08}-{}.eml", message.id, message.kind)
 }
 
-async fn write_eml(dir: &std::path::Path, message: &OutboxMessage, bytes: &[u8]) -> std::io::Result<()> {
+async fn write_eml(
+    dir: &std::path::Path,
+    message: &OutboxMessage,
+    bytes: &[u8],
+) -> std::io::Result<()> {
     tokio::fs::create_dir_all(dir).await?;
     let name = eml_name(message);
     let partial = dir.join(format!(".{name}.partial"));

@@ -67,6 +67,18 @@ pub fn is_public(ip: IpAddr) -> bool {
     }
 }
 
+/// A name that resolves only to addresses webhooks may not reach: no retry will change that.
+#[derive(Debug)]
+struct Blocked(String);
+
+impl std::fmt::Display for Blocked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Blocked {}
+
 /// Resolves names for the HTTP client, keeping only the addresses the policy permits.
 struct GuardedResolver {
     policy: Arc<NetworkPolicy>,
@@ -77,24 +89,23 @@ impl reqwest::dns::Resolve for GuardedResolver {
         let policy = self.policy.clone();
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let permitted: Vec<SocketAddr> = found
                 .iter()
                 .copied()
                 .filter(|a| policy.permits(a.ip()))
                 .collect();
             if permitted.is_empty() {
-                return Err(format!(
-                    "{host} resolves only to addresses webhooks may not reach ({})",
+                return Err(Box::new(Blocked(format!(
+                    "{host} resolves only to addresses webhooks may not reach ({}; see --webhook-allowed-networks)",
                     found
                         .iter()
                         .map(|a| a.ip().to_string())
                         .collect::<Vec<_>>()
                         .join(", ")
-                )
-                .into());
+                )))
+                    as Box<dyn std::error::Error + Send + Sync>);
             }
             let addrs: reqwest::dns::Addrs = Box::new(permitted.into_iter());
             Ok(addrs)
@@ -149,7 +160,7 @@ impl WebhookSender {
             && !self.policy.permits(ip)
         {
             return permanent(&format!(
-                "{ip} is not an address webhooks may reach (see --webhook-allowed-networks)"
+                "{ip} is an address webhooks may not reach (see --webhook-allowed-networks)"
             ));
         }
         let bytes = body.to_string().into_bytes();
@@ -160,7 +171,10 @@ impl WebhookSender {
             .header("X-GitHub-Event", event)
             .header("X-GitHub-Delivery", delivery_guid(message))
             .header("X-GitHub-Hook-Id", hook.id.to_string())
-            .header("X-GitHub-Hook-Installation-Target-Id", hook.org.0.to_string())
+            .header(
+                "X-GitHub-Hook-Installation-Target-Id",
+                hook.org.0.to_string(),
+            )
             .header("X-GitHub-Hook-Installation-Target-Type", "organization");
         if let Some(secret) = &hook.secret {
             request = request.header("X-Hub-Signature-256", signature(secret, &bytes));
@@ -175,7 +189,8 @@ impl WebhookSender {
                 } else {
                     // The receiver may be overloaded or restarting (5xx, 408, 429): try again
                     // later. Any other answer will not change by itself.
-                    let transient = response.status().is_server_error() || code == 408 || code == 429;
+                    let transient =
+                        response.status().is_server_error() || code == 408 || code == 429;
                     Attempt::Failed {
                         error: format!("the receiver answered {}", response.status()),
                         response_code: Some(code),
@@ -186,10 +201,21 @@ impl WebhookSender {
             Err(e) => Attempt::Failed {
                 error: describe(&e),
                 response_code: None,
-                permanent: false,
+                permanent: is_blocked(&e),
             },
         }
     }
+}
+
+fn is_blocked(e: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.is::<Blocked>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 fn permanent(error: &str) -> Attempt {

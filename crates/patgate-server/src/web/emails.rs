@@ -59,7 +59,9 @@ struct VerifyPage {
 enum Outcome {
     /// The link was opened: confirm with a button.
     Confirm,
-    Verified { email: String },
+    Verified {
+        email: String,
+    },
     Invalid,
 }
 

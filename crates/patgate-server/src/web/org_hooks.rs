@@ -217,7 +217,11 @@ pub async fn create(
             events: None,
             active: Some(form.get("active").is_some()),
         };
-        match state.app.create_hook(&signed.user, &org.login, settings).await {
+        match state
+            .app
+            .create_hook(&signed.user, &org.login, settings)
+            .await
+        {
             Ok(h) => Ok((
                 flash::set(
                     &state,
