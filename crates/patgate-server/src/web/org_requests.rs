@@ -387,9 +387,12 @@ pub async fn review(
                 let n = ids.len();
                 let what = if n == 1 { "request" } else { "requests" };
                 let message = if approve {
-                    format!("Approved {n} {what}. The tokens have their access now.")
+                    format!("Approved {n} {what}. The tokens have their access now, and their owners are told by email.")
                 } else {
-                    format!("Denied {n} {what}. The tokens can read public resources only.")
+                    format!(
+                        "Denied {n} {what}. The tokens can read public resources only; their owners are told by email{}.",
+                        if reason.is_empty() { "" } else { ", with your reason" }
+                    )
                 };
                 Ok((flash::set(&state, &message), page::see_other(&back)).into_response())
             }

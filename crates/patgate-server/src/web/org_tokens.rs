@@ -319,7 +319,7 @@ pub async fn revoke(
             Ok(()) => {
                 let n = ids.len();
                 let message = format!(
-                    "Revoked the access of {n} {} to {}. They keep reading public resources only.",
+                    "Revoked the access of {n} {} to {}. They keep reading public resources only; their owners are told by email.",
                     if n == 1 { "token" } else { "tokens" },
                     org.login
                 );

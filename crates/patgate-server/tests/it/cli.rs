@@ -561,3 +561,137 @@ fn an_enterprise_policy_beats_its_organizations() {
     let out = patgate(d, &["enterprise", "policy", "nope"], "");
     assert!(!out.status.success());
 }
+
+#[test]
+fn the_outbox_commands_list_deliver_and_retry_messages() {
+    let dir = seeded();
+    // The seed gave tokens to nobody; a token created through the CLI sends its notice.
+    create_classic(dir.path());
+    let listed = ok_json(dir.path(), &["outbox", "list", "--json"], "");
+    assert_eq!(listed["total"], 1, "{listed}");
+    let message = &listed["messages"][0];
+    assert_eq!(message["kind"], "token_created", "{listed}");
+    assert_eq!(message["recipient"], "alice@example.com");
+    assert_eq!(message["status"], "pending");
+    let id = message["id"].as_i64().unwrap();
+    // Delivered into the data directory's mail folder (no SMTP server configured).
+    let delivered = ok(dir.path(), &["outbox", "deliver"], "");
+    assert!(delivered.contains("1 sent"), "{delivered}");
+    let eml = dir
+        .path()
+        .join("mail")
+        .join(format!("{id:08}-token_created.eml"));
+    let text = std::fs::read_to_string(&eml).unwrap_or_else(|e| panic!("{}: {e}", eml.display()));
+    assert!(text.contains("To: alice@example.com"), "{text}");
+    let stats = ok_json(dir.path(), &["outbox", "stats", "--json"], "");
+    assert_eq!(
+        stats,
+        serde_json::json!({"pending": 0, "sent": 1, "failed": 0})
+    );
+    let shown = ok_json(
+        dir.path(),
+        &["outbox", "show", &id.to_string(), "--json"],
+        "",
+    );
+    assert_eq!(shown["attempts_log"][0]["sent"], true, "{shown}");
+    // Retrying puts it back in line.
+    ok(dir.path(), &["outbox", "retry", &id.to_string()], "");
+    let stats = ok_json(dir.path(), &["outbox", "stats", "--json"], "");
+    assert_eq!(stats["pending"], 1, "{stats}");
+    // Unknown messages are an error, with a message and a failing exit.
+    let out = patgate(dir.path(), &["outbox", "retry", "999999"], "");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no message 999999"));
+}
+
+#[test]
+fn hook_and_job_commands_act_as_an_owner_and_refuse_bad_input() {
+    let dir = seeded();
+    let added = ok_json(
+        dir.path(),
+        &[
+            "hook",
+            "add",
+            "acme",
+            "--as",
+            "alice",
+            "--url",
+            "https://hooks.example.com/x",
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(added["active"], true, "{added}");
+    let listed = ok_json(
+        dir.path(),
+        &["hook", "list", "acme", "--as", "alice", "--json"],
+        "",
+    );
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    let deliveries = ok_json(
+        dir.path(),
+        &[
+            "hook",
+            "deliveries",
+            "acme",
+            &added["id"].to_string(),
+            "--as",
+            "alice",
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(deliveries[0]["kind"], "ping", "{deliveries}");
+    // bob is a member, not an owner; a bad URL is refused; neither changes anything.
+    for args in [
+        vec![
+            "hook",
+            "add",
+            "acme",
+            "--as",
+            "bob",
+            "--url",
+            "https://x.example",
+        ],
+        vec!["hook", "add", "acme", "--as", "alice", "--url", "not a url"],
+        vec![
+            "hook",
+            "add",
+            "acme",
+            "--as",
+            "alice",
+            "--url",
+            "https://x.example",
+            "--events",
+            "push",
+        ],
+    ] {
+        let out = patgate(dir.path(), &args, "");
+        assert!(!out.status.success(), "{}", describe(&args, &out));
+        assert!(!out.stderr.is_empty());
+    }
+    let listed = ok_json(
+        dir.path(),
+        &["hook", "list", "acme", "--as", "alice", "--json"],
+        "",
+    );
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+
+    let jobs = ok_json(dir.path(), &["job", "list", "--json"], "");
+    assert!(
+        jobs.as_array()
+            .unwrap()
+            .iter()
+            .any(|j| j["name"] == "pending_digest")
+    );
+    let ran = ok(dir.path(), &["job", "run", "pending_digest"], "");
+    assert!(ran.contains("pending_digest ran"), "{ran}");
+    let out = patgate(dir.path(), &["job", "run", "nope"], "");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no job named"));
+
+    let sent = ok(dir.path(), &["email", "send-verification", "dave"], "");
+    assert!(sent.contains("dave@example.com"), "{sent}");
+    let out = patgate(dir.path(), &["email", "send-verification", "alice"], "");
+    assert!(!out.status.success(), "alice is verified already");
+}
