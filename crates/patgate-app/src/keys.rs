@@ -70,11 +70,6 @@ fn check_key(
     }
 }
 
-/// The part of a key that identifies it (type and data, not the comment).
-fn key_material(key: &str) -> String {
-    key.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
-}
-
 impl App {
     /// `POST /user/keys`: needs `keys: write` (fine-grained) or `write:public_key` (classic).
     pub async fn add_user_key(
@@ -86,23 +81,9 @@ impl App {
         let cred = &token.credential;
         self.authorize_account(cred, Some(Need::new(Permission::KEYS, Level::Write)))?;
         let (title, key) = check_key("PublicKey", title, key)?;
-        let existing = self.store().user_keys(cred.user).await?;
-        if existing
-            .iter()
-            .any(|k| key_material(&k.key) == key_material(&key))
-        {
-            return Err(AppError::Validation(ValidationErrors::one(
-                FieldError::new(
-                    "PublicKey",
-                    "key",
-                    ErrorCode::Custom,
-                    "key is already in use",
-                ),
-            )));
-        }
-        Ok(self
-            .store()
-            .insert_key(&NewKey {
+        self.insert_key(
+            "PublicKey",
+            &NewKey {
                 title,
                 key,
                 repo: None,
@@ -110,8 +91,23 @@ impl App {
                 read_only: false,
                 created_by_token: Some(cred.token_id),
                 created_at: self.now(),
-            })
-            .await?)
+            },
+        )
+        .await
+    }
+
+    /// Stores a key, or refuses one already in use anywhere (a user key or a deploy key, of
+    /// anyone), as GitHub does: a key names one account or one repository.
+    async fn insert_key(&self, resource: &'static str, key: &NewKey) -> Result<Key, AppError> {
+        match self.store().insert_key(key).await {
+            Ok(k) => Ok(k),
+            Err(patgate_store::StoreError::UniqueViolation(_)) => {
+                Err(AppError::Validation(ValidationErrors::one(
+                    FieldError::new(resource, "key", ErrorCode::Custom, "key is already in use"),
+                )))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn user_keys(&self, token: &VerifiedToken) -> Result<Vec<Key>, AppError> {
@@ -154,23 +150,9 @@ impl App {
         )
         .await?;
         let (title, key) = check_key("DeployKey", title, key)?;
-        let existing = self.store().deploy_keys(facts.repo.id).await?;
-        if existing
-            .iter()
-            .any(|k| key_material(&k.key) == key_material(&key))
-        {
-            return Err(AppError::Validation(ValidationErrors::one(
-                FieldError::new(
-                    "DeployKey",
-                    "key",
-                    ErrorCode::Custom,
-                    "key is already in use",
-                ),
-            )));
-        }
-        Ok(self
-            .store()
-            .insert_key(&NewKey {
+        self.insert_key(
+            "DeployKey",
+            &NewKey {
                 title,
                 key,
                 repo: Some(facts.repo.id),
@@ -178,8 +160,9 @@ impl App {
                 read_only,
                 created_by_token: Some(cred.token_id),
                 created_at: self.now(),
-            })
-            .await?)
+            },
+        )
+        .await
     }
 
     pub async fn deploy_keys(
@@ -235,8 +218,8 @@ mod tests {
             assert!(check_key("PublicKey", "t", bad).is_err(), "{bad}");
         }
         assert_eq!(
-            key_material(good),
-            key_material(&good.replace("me@laptop", "other"))
+            patgate_store::key_material(good),
+            patgate_store::key_material(&good.replace("me@laptop", "other"))
         );
     }
 }

@@ -9,8 +9,8 @@
 //! are written once, against a handful of names each engine module defines: `Db` (the sqlx
 //! database), `Conn`, `Tx`, `DbRow`, `EngineStore` (the store type), `IdList` and `id_list`,
 //! `db_err`, `commit`, `bump_sequence`, the store's `write_tx`, `snapshot_tx`, `read_conn`,
-//! `reads`, `writes` and `notify_*` methods, and the dialect macros (`for_update!`, `in_ids!`,
-//! `id_rows!`, `id_pairs!`). Each engine module then compiles every repository file with
+//! `reads`, `writes` and `notify_*` methods, and the dialect macros (`for_update!`,
+//! `for_update_skip_locked!`, `serialize_on!`, `in_ids!`, `id_rows!`, `id_pairs!`). Each engine module then compiles every repository file with
 //! `#[path = "../repo/<file>.rs"] mod <file>;`, so the same source becomes two sets of
 //! concrete, monomorphic code, with no generic bounds over `sqlx::Database` in sight.
 //!

@@ -401,8 +401,18 @@ pub struct NewKey {
     pub created_at: OffsetDateTime,
 }
 
+/// The part of an OpenSSH public key line that identifies the key: its type and data, not its
+/// comment.
+pub fn key_material(key: &str) -> String {
+    key.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+}
+
 #[async_trait]
 pub trait KeyStore: Send + Sync {
+    /// Inserts a key, unless a key with the same material (type and data) is stored already,
+    /// as anyone's user key or as any repository's deploy key: `UniqueViolation("key")`, as
+    /// GitHub refuses a key "already in use". Checked and inserted in one transaction, so two
+    /// concurrent insertions of one key cannot both succeed.
     async fn insert_key(&self, key: &NewKey) -> StoreResult<Key>;
     async fn user_keys(&self, user: AccountId) -> StoreResult<Vec<Key>>;
     async fn deploy_keys(&self, repo: RepoId) -> StoreResult<Vec<Key>>;

@@ -361,3 +361,81 @@ async fn user_keys_can_be_read_and_deleted_with_the_right_permission() {
         .expect_status(204);
     assert_error(&s.get(&path, Auth::Token(&writer)).await, 404, "Not Found");
 }
+
+/// A key names one account or one repository (GitHub: "Key is already in use"): the same key
+/// cannot be a user key of two users, a user key and a deploy key, or two deploy keys, whatever
+/// its comment says.
+#[tokio::test]
+async fn a_key_in_use_anywhere_is_refused_everywhere_else() {
+    let s = spawn().await;
+    let (_, alice) = s
+        .fine_grained(
+            "alice",
+            json!({"name": "acme admin", "resource_owner": "acme", "repositories": ["api"], "permissions": {"administration": "write"}}),
+        )
+        .await;
+    let (_, alice_keys) = s
+        .fine_grained(
+            "alice",
+            json!({"name": "keys", "permissions": {"keys": "write"}}),
+        )
+        .await;
+    let (_, bob_keys) = s
+        .fine_grained(
+            "bob",
+            json!({"name": "keys", "permissions": {"keys": "write"}}),
+        )
+        .await;
+    s.post(
+        "/user/keys",
+        Auth::Token(&alice_keys),
+        &key_body("laptop", KEY_1),
+    )
+    .await
+    .expect_status(201);
+    let with_another_comment = format!(
+        "{} someone@else",
+        KEY_1
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    for (path, token) in [("/user/keys", &bob_keys), ("/repos/acme/api/keys", &alice)] {
+        for key in [KEY_1, with_another_comment.as_str()] {
+            let r = s
+                .post(path, Auth::Token(token), &key_body("again", key))
+                .await
+                .expect_status(422);
+            assert_eq!(
+                r.body["errors"][0]["message"], "key is already in use",
+                "{r:#?}"
+            );
+        }
+    }
+    // A deploy key is in use for user keys too.
+    s.post(
+        "/repos/acme/api/keys",
+        Auth::Token(&alice),
+        &key_body("ci", KEY_2),
+    )
+    .await
+    .expect_status(201);
+    s.post(
+        "/user/keys",
+        Auth::Token(&bob_keys),
+        &key_body("mine", KEY_2),
+    )
+    .await
+    .expect_status(422);
+    assert!(
+        titles(
+            &s.get("/user/keys", Auth::Token(&bob_keys))
+                .await
+                .expect_status(200)
+                .body
+        )
+        .is_empty(),
+        "nothing was added"
+    );
+}

@@ -79,6 +79,12 @@ macro_rules! for_update_skip_locked {
         " FOR UPDATE SKIP LOCKED"
     };
 }
+/// Serialises the transactions that take the same key (a value's hash), to the commit.
+macro_rules! serialize_on {
+    ($p:literal) => {
+        concat!("SELECT pg_advisory_xact_lock(hashtext(", $p, "))")
+    };
+}
 macro_rules! in_ids {
     ($p:literal) => {
         concat!("= ANY(", $p, ")")

@@ -1,14 +1,15 @@
 //! SSH keys: a user's keys (`repo_id` NULL) and a repository's deploy keys. Lists are by id.
-//! Each change is one autocommitted statement.
+//! A key's material is stored once in all (GitHub: "key is already in use"): an insertion takes
+//! a lock on the material, checks, and inserts in one transaction.
 
 use async_trait::async_trait;
 
 use patgate_domain::model::{AccountId, Key, KeyId, RepoId};
 use patgate_store::codec::to_unix;
-use patgate_store::{KeyStore, NewKey, StoreResult};
+use patgate_store::{KeyStore, NewKey, StoreError, StoreResult};
 
 use super::rows::{KeyRow, key_cols};
-use super::{EngineStore, db_err};
+use super::{EngineStore, commit, db_err};
 
 statements! {
     INSERT = concat!(
@@ -24,11 +25,31 @@ statements! {
     DEPLOY_KEYS = concat!("SELECT ", key_cols!(), " FROM keys WHERE repo_id = $1 ORDER BY id");
     BY_ID = concat!("SELECT ", key_cols!(), " FROM keys WHERE id = $1");
     DELETE = "DELETE FROM keys WHERE id = $1";
+    LOCK_MATERIAL = serialize_on!("$1");
+    /// Stored lines are `type data` or `type data comment`.
+    IN_USE = "SELECT id FROM keys WHERE public_key = $1 OR public_key LIKE $2 LIMIT 1";
 }
 
 #[async_trait]
 impl KeyStore for EngineStore {
     async fn insert_key(&self, key: &NewKey) -> StoreResult<Key> {
+        let material = patgate_store::key_material(&key.key);
+        let mut tx = self.write_tx().await?;
+        sqlx::query(LOCK_MATERIAL)
+            .bind(&material)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        // The material is a type name and base64: no `%` or `_` to escape in the pattern.
+        let in_use: Option<i64> = sqlx::query_scalar(IN_USE)
+            .bind(&material)
+            .bind(format!("{material} %"))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if in_use.is_some() {
+            return Err(StoreError::UniqueViolation("key".into()));
+        }
         let row: KeyRow = sqlx::query_as(INSERT)
             .bind(&key.title)
             .bind(&key.key)
@@ -37,10 +58,12 @@ impl KeyStore for EngineStore {
             .bind(key.read_only)
             .bind(key.created_by_token.map(|t| t.0))
             .bind(to_unix(key.created_at))
-            .fetch_one(self.writes())
+            .fetch_one(&mut *tx)
             .await
             .map_err(db_err)?;
-        row.into_key()
+        let key = row.into_key()?;
+        commit(tx).await?;
+        Ok(key)
     }
 
     async fn user_keys(&self, user: AccountId) -> StoreResult<Vec<Key>> {

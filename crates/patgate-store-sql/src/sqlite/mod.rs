@@ -44,6 +44,12 @@ macro_rules! for_update_skip_locked {
         ""
     };
 }
+// No advisory locks either: the write transaction is already the only one.
+macro_rules! serialize_on {
+    ($p:literal) => {
+        concat!("SELECT 1 WHERE ", $p, " IS NOT NULL")
+    };
+}
 macro_rules! in_ids {
     ($p:literal) => {
         concat!("IN (SELECT value FROM json_each(", $p, "))")

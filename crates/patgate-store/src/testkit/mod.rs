@@ -121,6 +121,7 @@ macro_rules! conformance_tests {
             delete_unknown_token_is_not_found,
             record_last_used_only_moves_forward,
             keys_round_trip,
+            a_key_is_stored_once_as_a_user_key_or_a_deploy_key,
             audit_rows_are_written_with_the_change,
             audit_events_filter_by_query,
             audit_limit_defaults_to_100,

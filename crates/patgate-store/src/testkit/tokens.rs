@@ -651,3 +651,60 @@ pub async fn keys_round_trip(store: &dyn Store) {
     assert!(store.deploy_keys(r.id).await.unwrap().is_empty());
     assert_eq!(store.key_by_id(KeyId(k.id.0 + 1000)).await.unwrap(), None);
 }
+
+pub async fn a_key_is_stored_once_as_a_user_key_or_a_deploy_key(store: &dyn Store) {
+    let mona = user(store, "mona").await;
+    let bob = user(store, "bob").await;
+    let r = repo(store, mona.id, "site").await;
+    let mine = key("laptop", None, mona.id, None);
+    store.insert_key(&mine).await.unwrap();
+    let again = |repo, user, comment: &str| NewKey {
+        key: format!("{} {comment}", mine.key),
+        ..key("laptop", repo, user, None)
+    };
+    // Not for another user, not as a deploy key, not with another comment.
+    for attempt in [
+        again(None, bob.id, "bob@desk"),
+        again(Some(r.id), mona.id, ""),
+        again(None, mona.id, "mona@other"),
+    ] {
+        assert!(
+            matches!(
+                store.insert_key(&attempt).await,
+                Err(StoreError::UniqueViolation(_))
+            ),
+            "{attempt:?}"
+        );
+    }
+    // A deploy key is in use for user keys too.
+    let deploy = store
+        .insert_key(&key("ci", Some(r.id), mona.id, None))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .insert_key(&NewKey {
+                key: format!("{} bob@x", deploy.key),
+                ..key("ci", None, bob.id, None)
+            })
+            .await,
+        Err(StoreError::UniqueViolation(_))
+    ));
+    // Once deleted, it may be added again.
+    store.delete_key(deploy.id).await.unwrap();
+    store
+        .insert_key(&key("ci", None, bob.id, None))
+        .await
+        .unwrap();
+    // Concurrent insertions of one new key: exactly one wins.
+    let (for_mona, for_bob) = (
+        key("fresh", None, mona.id, None),
+        key("fresh", None, bob.id, None),
+    );
+    let (a, b) = tokio::join!(store.insert_key(&for_mona), store.insert_key(&for_bob));
+    assert_eq!(
+        [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(),
+        1,
+        "{a:?} {b:?}"
+    );
+}
