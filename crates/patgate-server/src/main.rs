@@ -44,12 +44,13 @@ enum Command {
         /// The URL clients use to reach this server (for `url` fields); default http://BIND.
         #[arg(long, env = "PATGATE_PUBLIC_URL")]
         public_url: Option<String>,
-        /// Load demo/seed.toml (users, an org, repositories, tokens) before serving.
+        /// Load the demo directory (users, organizations, repositories, tokens: demo/seed.toml,
+        /// built into the binary) before serving.
         #[arg(long)]
         demo: bool,
-        /// The demo file to load with --demo.
-        #[arg(long, default_value = "demo/seed.toml")]
-        demo_file: PathBuf,
+        /// Load this directory file with --demo instead of the built-in one.
+        #[arg(long)]
+        demo_file: Option<PathBuf>,
         #[command(flatten)]
         net: patgate_server::config::NetSettings,
     },
@@ -480,6 +481,9 @@ async fn user(app: &App, login: &str) -> anyhow::Result<patgate_domain::model::U
 
 const BASE: &str = "patgate:";
 
+/// The demo directory, part of the binary so that `serve --demo` works from anywhere.
+const DEMO: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../demo/seed.toml"));
+
 async fn token_json(app: &App, t: &Token, secret: Option<&str>) -> anyhow::Result<Value> {
     let owner = app
         .store()
@@ -571,16 +575,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open_store(&settings).await?;
             let app = build_app(store, &settings)?;
             if demo {
-                let text = std::fs::read_to_string(&demo_file)
-                    .with_context(|| format!("reading {}", demo_file.display()))?;
+                let (text, source) = match &demo_file {
+                    Some(file) => (
+                        std::fs::read_to_string(file)
+                            .with_context(|| format!("reading {}", file.display()))?,
+                        file.display().to_string(),
+                    ),
+                    None => (DEMO.to_owned(), "the built-in demo/seed.toml".to_owned()),
+                };
                 let seed = patgate_app::seed::SeedFile::parse(&text)?;
                 let report = app.load_seed(&seed).await?;
                 println!(
-                    "demo data from {}: {} created, {} updated, {} unchanged",
-                    demo_file.display(),
-                    report.created,
-                    report.updated,
-                    report.unchanged
+                    "demo data from {source}: {} created, {} updated, {} unchanged",
+                    report.created, report.updated, report.unchanged
                 );
                 for (name, state, secret) in &report.new_tokens {
                     println!("  demo token {name} ({state}): {secret}");

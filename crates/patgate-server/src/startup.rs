@@ -112,8 +112,12 @@ pub fn router(state: AppState) -> Router {
     ]);
     let proxies = state.trusted_proxies.clone();
     Router::new()
+        // Liveness: the process serves requests. No database: a database outage must not make
+        // an orchestrator restart healthy processes.
+        .route("/healthz", get(|| async { "ok" }))
+        // Readiness: this process can reach its database.
         .route(
-            "/healthz",
+            "/readyz",
             get(move || {
                 let app = store.clone();
                 async move {

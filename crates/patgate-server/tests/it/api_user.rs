@@ -16,10 +16,13 @@ fn header_form(rfc3339: &str) -> String {
 }
 
 #[tokio::test]
-async fn healthz_answers_200() {
+async fn healthz_and_readyz_answer_200_when_all_is_well() {
     let s = spawn().await;
-    let r = s.get("/healthz", Auth::None).await;
-    assert_eq!(r.status, 200, "{r:#?}");
+    for path in ["/healthz", "/readyz"] {
+        let r = s.get(path, Auth::None).await;
+        assert_eq!(r.status, 200, "{path}: {r:#?}");
+        assert_eq!(r.body, "ok");
+    }
 }
 
 #[tokio::test]

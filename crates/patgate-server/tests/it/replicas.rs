@@ -416,6 +416,21 @@ async fn a_database_outage_answers_503_and_service_resumes_by_itself() {
     proxy.stop_database().await;
     let down_at = Instant::now();
     tokio::time::sleep(Duration::from_secs(4)).await;
+    // The process is alive, but not ready: a balancer takes it out, an orchestrator leaves it.
+    let probe = |path: &'static str| {
+        let base = a.base.clone();
+        async move {
+            crate::http()
+                .get(format!("{base}{path}"))
+                .send()
+                .await
+                .expect("answered")
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(probe("/healthz").await, 200);
+    assert_eq!(probe("/readyz").await, 503);
     // While it is down, requests that need the database get GitHub's 503 JSON.
     let during = crate::http()
         .get(format!("{}/user", a.base))
