@@ -10,9 +10,11 @@ use patgate_store::Store;
 
 pub mod access;
 pub mod auth;
+pub mod authorize;
 mod cache;
 pub mod changes;
 pub mod clock;
+pub mod directory;
 pub mod enterprise;
 pub mod error;
 pub mod governance;
@@ -69,6 +71,7 @@ struct Inner {
     config: AppConfig,
     verify: verify::VerifyCache,
     access: access::AccessCache,
+    standing: directory::UserStandingCache,
     password_permits: tokio::sync::Semaphore,
     password_hashing: auth::HashingGauge,
 }
@@ -77,6 +80,7 @@ impl App {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: AppConfig) -> App {
         let verify = verify::VerifyCache::new(config.cache_ttl, config.cache_capacity);
         let access = access::AccessCache::new(config.cache_ttl, config.cache_capacity);
+        let standing = directory::UserStandingCache::new(config.cache_ttl, config.cache_capacity);
         let password_permits =
             tokio::sync::Semaphore::new(config.password_hashing_concurrency.max(1));
         App {
@@ -86,6 +90,7 @@ impl App {
                 config,
                 verify,
                 access,
+                standing,
                 password_permits,
                 password_hashing: auth::HashingGauge::default(),
             }),
@@ -120,5 +125,6 @@ impl App {
     /// Forgets every cached directory fact (after any directory change).
     pub fn directory_changed(&self) {
         self.inner.access.clear();
+        self.inner.standing.clear();
     }
 }

@@ -1083,6 +1083,50 @@ fn evaluate_scope(
     }
 }
 
+/// The 404 for a resource that does not exist, indistinguishable from one the credential may not
+/// see: the same status, message and accepted headers as [`decide`] gives a private resource it
+/// hides (the headers depend on the need, never on the resource's existence).
+pub fn not_found_for(cred: &Credential, ask: Ask) -> Denial {
+    let hidden = Resource {
+        kind: ResourceKind::Account,
+        owner: cred.user,
+        owner_kind: AccountKind::User,
+        public: false,
+        policy: None,
+    };
+    let ctx = Ctx {
+        cred,
+        resource: &hidden,
+        ask,
+    };
+    match ctx.deny(
+        DenyStatus::NotFound,
+        DenyReason::UserCannotSee,
+        NOT_FOUND.to_owned(),
+    ) {
+        Decision::Deny(d) => d,
+        Decision::Allow => Denial {
+            status: DenyStatus::NotFound,
+            reason: DenyReason::UserCannotSee,
+            message: NOT_FOUND.to_owned(),
+            accepted_permissions: None,
+            accepted_scopes: None,
+        },
+    }
+}
+
+/// [`not_found_for`] a route: its accepted headers as [`decide_route`] gives them.
+pub fn route_not_found_for(cred: &Credential, route: &crate::routes::Route) -> Denial {
+    let mut d = not_found_for(cred, Ask::Nothing);
+    match cred.grant {
+        TokenGrant::Classic { .. } => {
+            d.accepted_scopes = Some(route.classic_scopes(false).header_value());
+        }
+        _ => d.accepted_permissions = Some(route.accepted_permissions()),
+    }
+    d
+}
+
 // ---------------------------------------------------------------------------------------------
 // Routes: several permission sets, any one of which suffices
 // ---------------------------------------------------------------------------------------------

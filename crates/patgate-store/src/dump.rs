@@ -26,6 +26,7 @@ pub struct Dump {
     pub grants: Vec<GrantRow>,
     pub apps: Vec<AppRow>,
     pub enterprise_owners: Vec<EnterpriseOwnerRow>,
+    pub user_suspensions: Vec<UserSuspensionRow>,
 }
 
 impl Dump {
@@ -36,6 +37,7 @@ impl Dump {
             + self.org_policies.len()
             + self.memberships.len()
             + self.enterprise_owners.len()
+            + self.user_suspensions.len()
             + self.repositories.len()
             + self.collaborators.len()
             + self.tokens.len()
@@ -141,6 +143,13 @@ pub struct OrgPolicyRow {
 pub struct EnterpriseOwnerRow {
     pub enterprise_id: i64,
     pub user_id: i64,
+}
+
+/// A suspended user (the directory API's `PUT /users/{username}/suspended`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserSuspensionRow {
+    pub user_id: i64,
+    pub suspended_at: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

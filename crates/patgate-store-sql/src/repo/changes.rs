@@ -67,8 +67,20 @@ const INSERT_GRANTS_HEAD: &str = "INSERT INTO grants (token_id, org_id, access_g
 
 pub(crate) async fn apply(store: &EngineStore, changes: &Changes) -> StoreResult<Applied> {
     let mut tx = store.write_tx().await?;
+    let applied = apply_in(store, &mut tx, changes).await?;
+    commit(tx).await?;
+    Ok(applied)
+}
+
+/// [`apply`] inside a caller's transaction (a directory batch writes its token changes with
+/// it); the notifications go out when the caller commits.
+pub(crate) async fn apply_in(
+    store: &EngineStore,
+    tx: &mut Conn,
+    changes: &Changes,
+) -> StoreResult<Applied> {
     let inserted = match &changes.insert {
-        Some(insert) => Some(insert_token(&mut tx, insert).await?),
+        Some(insert) => Some(insert_token(&mut *tx, insert).await?),
         None => None,
     };
     let touched = changes.tokens();
@@ -80,9 +92,9 @@ pub(crate) async fn apply(store: &EngineStore, changes: &Changes) -> StoreResult
             .await
             .map_err(db_err)?;
     }
-    let updated = update_tokens(&mut tx, changes).await?;
-    close_requests(&mut tx, &changes.closed_requests).await?;
-    remove_grants(&mut tx, &changes.removed_grants).await?;
+    let updated = update_tokens(&mut *tx, changes).await?;
+    close_requests(&mut *tx, &changes.closed_requests).await?;
+    remove_grants(&mut *tx, &changes.removed_grants).await?;
     for (org, user) in &changes.removed_memberships {
         sqlx::query(DELETE_MEMBERSHIP)
             .bind(org.0)
@@ -116,16 +128,16 @@ pub(crate) async fn apply(store: &EngineStore, changes: &Changes) -> StoreResult
         }
         requests.push(RequestId(id));
     }
-    insert_grants(&mut tx, &changes.new_grants, inserted).await?;
+    insert_grants(&mut *tx, &changes.new_grants, inserted).await?;
     let events: Vec<NewAuditEvent> = changes
         .audit
         .iter()
         .map(|record| audit_event(record, inserted))
         .collect();
-    insert_all(&mut tx, &events, None).await?;
+    insert_all(&mut *tx, &events, None).await?;
 
     let read_back: Vec<i64> = inserted.iter().chain(&updated).map(|t| t.0).collect();
-    let mut by_id: HashMap<TokenId, _> = tokens_by_ids(&mut tx, &read_back)
+    let mut by_id: HashMap<TokenId, _> = tokens_by_ids(&mut *tx, &read_back)
         .await?
         .into_iter()
         .map(|t| (t.id, t))
@@ -135,11 +147,10 @@ pub(crate) async fn apply(store: &EngineStore, changes: &Changes) -> StoreResult
         .chain(&updated)
         .filter_map(|id| by_id.remove(id))
         .collect();
-    store.notify_tokens(&mut tx, &touched).await?;
+    store.notify_tokens(&mut *tx, &touched).await?;
     if !changes.removed_memberships.is_empty() {
-        store.notify_directory(&mut tx).await?;
+        store.notify_directory(&mut *tx).await?;
     }
-    commit(tx).await?;
     Ok(Applied { tokens, requests })
 }
 
