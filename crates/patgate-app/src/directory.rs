@@ -118,16 +118,19 @@ pub type DirectoryResult<T> = Result<T, DirectoryError>;
 /// facts and dropped with them.
 pub(crate) struct UserStandingCache {
     suspended: TtlCache<AccountId, bool>,
+    logins: TtlCache<AccountId, Option<String>>,
 }
 
 impl UserStandingCache {
     pub(crate) fn new(ttl: Duration, capacity: u64) -> Self {
         UserStandingCache {
             suspended: TtlCache::new(ttl, capacity),
+            logins: TtlCache::new(ttl, capacity),
         }
     }
     pub(crate) fn clear(&self) {
         self.suspended.clear();
+        self.logins.clear();
     }
 }
 
@@ -371,6 +374,24 @@ impl App {
         let suspended = self.store().user_suspended_at(user).await?.is_some();
         cache.insert(ticket, user, suspended, now);
         Ok(suspended)
+    }
+
+    /// The login of a user or an organization (cached; a rename is a directory change).
+    pub async fn login_of(&self, account: AccountId) -> Result<Option<String>, AppError> {
+        let now = self.now().unix_timestamp();
+        let cache = &self.inner.standing.logins;
+        if let Some(hit) = cache.get(&account, now) {
+            return Ok(hit);
+        }
+        let ticket = cache.ticket();
+        let login = self
+            .store()
+            .accounts_by_ids(&[account])
+            .await?
+            .first()
+            .map(|a| a.login().to_owned());
+        cache.insert(ticket, account, login.clone(), now);
+        Ok(login)
     }
 
     /// [`App::verify`], then the user's standing: a suspended user's token answers GitHub's

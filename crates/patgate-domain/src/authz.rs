@@ -160,6 +160,25 @@ pub enum DenyReason {
     GrantNotActive(GrantState),
 }
 
+impl DenyReason {
+    /// The code of the rule that refused, as explanations name it ([`Finding::rule`]).
+    pub fn rule_code(self) -> &'static str {
+        match self {
+            DenyReason::Expired => "token_expiry",
+            DenyReason::UserCannotSee => "user_reach",
+            DenyReason::OwnerLacksRights => "owner_rights",
+            DenyReason::WrongResourceOwner => "resource_owner",
+            DenyReason::RepositoryNotSelected => "repository_selection",
+            DenyReason::MissingPermission => "token_permission",
+            DenyReason::PermissionNotApplicable => "permission_group",
+            DenyReason::MissingScope => "classic_scope",
+            DenyReason::KindRestricted => "policy_token_kind",
+            DenyReason::LifetimeExceeded => "policy_lifetime",
+            DenyReason::GrantNotActive(_) => "approval",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Denial {
     pub status: DenyStatus,
@@ -868,6 +887,14 @@ fn evaluate(
         resource,
         ask,
     };
+    // Rule 14: an installation acts for its organization and has no account (`GET /user`
+    // answers it 403 on GitHub).
+    if let (TokenGrant::AppInstallation { org, .. }, ResourceKind::Account) =
+        (&cred.grant, resource.kind)
+    {
+        rec.note(false, || Finding::AppOrganization { org: *org });
+        return ctx.refuse(true, DenyReason::WrongResourceOwner);
+    }
     let need = match ask {
         Ask::Nothing => {
             let sees = user_sees(cred, resource, rights);

@@ -4,6 +4,7 @@ pub mod api;
 pub mod config;
 pub mod git;
 pub mod net;
+pub mod service;
 pub mod startup;
 pub mod state;
 pub mod throttle;

@@ -9,7 +9,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use serde::Deserialize;
 
 use patgate_app::verify::VerifiedToken;
@@ -17,6 +17,7 @@ use patgate_domain::authz::Need;
 use patgate_domain::catalog::{Level, Permission};
 use patgate_domain::model::{KeyId, TokenGrant};
 
+pub mod directory;
 pub mod error;
 pub mod extract;
 pub mod governance;
@@ -24,6 +25,7 @@ pub mod json;
 pub mod openapi;
 pub mod orgs;
 pub mod pagination;
+pub mod platform;
 pub mod tokens;
 
 use error::{ApiError, ApiResult};
@@ -39,7 +41,12 @@ pub fn router(state: AppState) -> Router {
             "/user/keys/{key_id}",
             get(get_user_key).delete(delete_user_key),
         )
-        .route("/repos/{owner}/{repo}", get(get_repo))
+        .route(
+            "/repos/{owner}/{repo}",
+            get(get_repo)
+                .patch(directory::update_repo)
+                .delete(directory::delete_repo),
+        )
         .route(
             "/repos/{owner}/{repo}/keys",
             get(list_deploy_keys).post(add_deploy_key),
@@ -126,6 +133,20 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(governance::cancel_request),
         )
         .route("/credentials/revoke", post(governance::revoke_credentials))
+        .route(
+            "/user/personal-access-tokens/{token_id}/why",
+            post(platform::why_fine_grained),
+        )
+        .route(
+            "/authorizations/{token_id}/why",
+            post(platform::why_classic),
+        )
+        .route("/authorize", post(platform::authorize))
+        .route("/authorize/batch", post(platform::authorize_batch))
+        .route("/introspect", post(platform::introspect))
+        .route("/forward-auth", any(platform::forward_auth))
+        .route("/forward-auth/{*path}", any(platform::forward_auth))
+        .merge(directory::routes())
         .route("/openapi.json", get(openapi::document))
         .layer(axum::middleware::from_fn(token_headers))
         .layer(axum::middleware::from_fn_with_state(
