@@ -712,6 +712,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .unwrap_or_else(|| format!("http://{addr}"))
                 .trim_end_matches('/')
                 .to_owned();
+            // Recorded before the address is announced, so that whoever starts this replica
+            // knows directory changes wait for it from then on.
+            if let Err(e) = app.store().heartbeat(app.now()).await {
+                tracing::warn!(error = %e, "recording the heartbeat");
+            }
             println!(
                 "patgate listening on http://{addr} (database {})",
                 patgate_server::startup::redact(&settings.database_url())

@@ -241,15 +241,26 @@ async fn get_user(State(s): State<AppState>, TokenAuth(token): TokenAuth) -> Api
     Ok(axum::Json(json::private_user(&s.base_url, &user)).into_response())
 }
 
+/// The repository a route names. A missing one answers exactly as a hidden one would: the same
+/// 404, with the same accepted header for the route's need, so that no header tells them apart.
 async fn repo_facts(
     s: &AppState,
     owner: &str,
     repo: &str,
+    token: Option<&VerifiedToken>,
+    need: Need,
 ) -> ApiResult<Arc<patgate_app::access::RepoFacts>> {
     s.app
         .repo_facts(owner, repo)
         .await?
-        .ok_or_else(ApiError::not_found)
+        .ok_or_else(|| match token {
+            Some(t) => patgate_app::AppError::from(patgate_domain::authz::not_found_for(
+                &t.credential,
+                patgate_domain::authz::Ask::Need(need),
+            ))
+            .into(),
+            None => ApiError::not_found(),
+        })
 }
 
 async fn get_repo(
@@ -257,8 +268,8 @@ async fn get_repo(
     Path((owner, repo)): Path<(String, String)>,
     MaybeToken(token): MaybeToken,
 ) -> ApiResult<Response> {
-    let facts = repo_facts(&s, &owner, &repo).await?;
     let need = Need::new(Permission::METADATA, Level::Read);
+    let facts = repo_facts(&s, &owner, &repo, token.as_deref(), need).await?;
     s.app
         .authorize_repo(token.as_ref().map(|t| &t.credential), &facts, need)
         .await
@@ -345,7 +356,8 @@ async fn list_deploy_keys(
     TokenAuth(token): TokenAuth,
     Path((owner, repo)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let facts = repo_facts(&s, &owner, &repo).await?;
+    let need = Need::new(Permission::ADMINISTRATION, Level::Read);
+    let facts = repo_facts(&s, &owner, &repo, Some(&token), need).await?;
     let keys = s.app.deploy_keys(&token, &facts).await?;
     let full = facts.repo.full_name();
     let body: Vec<_> = keys
@@ -361,7 +373,8 @@ async fn add_deploy_key(
     Path((owner, repo)): Path<(String, String)>,
     ApiJson(body): ApiJson<NewKeyBody>,
 ) -> ApiResult<Response> {
-    let facts = repo_facts(&s, &owner, &repo).await?;
+    let need = Need::new(Permission::ADMINISTRATION, Level::Write);
+    let facts = repo_facts(&s, &owner, &repo, Some(&token), need).await?;
     let key = s
         .app
         .add_deploy_key(
@@ -385,7 +398,8 @@ async fn delete_deploy_key(
     TokenAuth(token): TokenAuth,
     Path((owner, repo, id)): Path<(String, String, i64)>,
 ) -> ApiResult<StatusCode> {
-    let facts = repo_facts(&s, &owner, &repo).await?;
+    let need = Need::new(Permission::ADMINISTRATION, Level::Write);
+    let facts = repo_facts(&s, &owner, &repo, Some(&token), need).await?;
     s.app.delete_deploy_key(&token, &facts, KeyId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
