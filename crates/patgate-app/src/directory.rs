@@ -657,6 +657,8 @@ impl App {
                 Some(_) => Changes::default(),
                 None => {
                     let standings = self.store().standings_in_org(user.id, org.id).await?;
+                    // notify: the returning member, for a grant left behind that this takes
+                    // back (rare: only a departure that bypassed patgate leaves one).
                     governance::rejoin(org.id, user.id, &standings, self.now())
                 }
             };
@@ -1562,6 +1564,8 @@ impl App {
                         continue;
                     }
                     let standings = store.standings_in_org(user.id, org.id).await?;
+                    // notify: the member the sync removes, for each token whose grant it
+                    // revokes (the `personal_access_token.access_revoked` records).
                     governance =
                         governance.merge(governance::lose_access(org.id, user.id, &standings, now));
                     let op = self.op(
