@@ -333,17 +333,23 @@ impl Finding {
             Finding::UserReach { .. } | Finding::NoSuchResource => {
                 ("user_reach", 15, "The token's user can see the resource")
             }
+            // One code for every "this permission does not apply here" (`DenyReason::
+            // PermissionNotApplicable`), whatever the reason it does not.
             Finding::PermissionFits { .. } => (
-                "permission_fits_resource",
+                "permission_group",
                 4,
                 "The permission acts on this kind of resource",
             ),
+            // The codes are the refusal's (`DenyReason::rule_code`): an installation's
+            // organization is its resource owner, its permissions its token's.
             Finding::AppOrganization { .. } => (
-                "app_organization",
+                "resource_owner",
                 14,
                 "An app installation acts for its organization",
             ),
-            Finding::AppPermission { .. } => ("app_permission", 14, "The app holds the permission"),
+            Finding::AppPermission { .. } => {
+                ("token_permission", 14, "The app holds the permission")
+            }
             Finding::KindAllowed { .. } => (
                 "policy_token_kind",
                 6,
@@ -388,7 +394,7 @@ impl Finding {
                 "The token's user holds the permission themselves",
             ),
             Finding::AppOnly { .. } => (
-                "app_only_permission",
+                "permission_group",
                 4,
                 "The permission can be held by a personal access token",
             ),

@@ -1083,9 +1083,11 @@ proptest! {
             // An allowed request passed every rule it met.
             Decision::Allow => prop_assert!(explained.steps.iter().all(|s| s.passed)),
             // A refusal names the rule that refused: the last step, and the only one that failed.
-            Decision::Deny(_) => {
+            Decision::Deny(d) => {
                 let refused = explained.refused_by();
                 prop_assert!(refused.is_some(), "no refusing rule in {:?}", explained.steps);
+                // The 403 body's `rule` and the explanation name the same rule.
+                prop_assert_eq!(refused.map(|s| s.finding.rule().code), Some(d.reason.rule_code()));
                 let failed = explained.steps.iter().filter(|s| !s.passed).count();
                 prop_assert_eq!(failed, 1);
             }
@@ -1181,7 +1183,7 @@ fn each_refusal_is_explained_by_its_rule() {
             member(RepoRole::Write),
         ),
         (
-            "permission_fits_resource",
+            "permission_group",
             classic("repo"),
             &private,
             read(Permission::MEMBERS),
@@ -1389,7 +1391,7 @@ mod routes {
                 .explanation
                 .refused_by()
                 .map(|s| s.finding.rule().code),
-            Some("app_only_permission")
+            Some("permission_group")
         );
     }
 

@@ -714,7 +714,7 @@ async fn a_refused_token_can_be_explained_to_its_owner_only() {
         [
             "token_expiry",
             "user_reach",
-            "permission_fits_resource",
+            "permission_group",
             "resource_owner",
             "permission_group",
             "policy_token_kind",
