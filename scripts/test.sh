@@ -6,7 +6,8 @@
 # driven by Playwright) when node is installed, last, so that node's test summary closes the
 # output; PATGATE_REQUIRE_NODE=1 (set by .ci/run) turns "node absent" into a failure, and
 # PATGATE_REQUIRE_BROWSER=1 (also set by .ci/run) turns "Chromium absent" into a failure instead of
-# skipping the browser tests.
+# skipping the browser tests. The platform demo (scripts/platform-demo.sh) runs when nginx and
+# python3 are installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +34,15 @@ if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --all-features --no-fail-fast
 else
   cargo test --workspace --all-features --no-fail-fast
+fi
+
+# The platform demo (docs/platform.md): patgate, nginx and a tiny upstream as plain processes.
+if { command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; } && command -v python3 >/dev/null 2>&1; then
+  echo "== the platform demo: patgate, nginx and an upstream (scripts/platform-demo.sh)"
+  target_dir="${CARGO_TARGET_DIR:-target}"
+  PATGATE_BIN="$target_dir/debug/patgate" ./scripts/platform-demo.sh
+else
+  echo "== nginx or python3 is not installed: the platform demo (scripts/platform-demo.sh) is skipped"
 fi
 
 if [ "$e2e" = 1 ]; then

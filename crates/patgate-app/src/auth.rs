@@ -135,6 +135,10 @@ impl App {
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
         match user {
+            // Told only to whoever knows the password.
+            Some(user) if ok && self.is_suspended(user.id).await? => {
+                Err(AppError::Forbidden(crate::directory::SUSPENDED.to_owned()))
+            }
             Some(user) if ok => Ok(user),
             _ => Err(AppError::BadCredentials),
         }

@@ -10,10 +10,12 @@ use patgate_store::Store;
 
 pub mod access;
 pub mod auth;
+pub mod authorize;
 mod cache;
 pub mod changes;
 pub mod clock;
 pub mod delivery;
+pub mod directory;
 pub mod emails;
 pub mod enterprise;
 pub mod error;
@@ -73,6 +75,7 @@ struct Inner {
     config: AppConfig,
     verify: verify::VerifyCache,
     access: access::AccessCache,
+    standing: directory::UserStandingCache,
     password_permits: tokio::sync::Semaphore,
     password_hashing: auth::HashingGauge,
     outbox_wakeup: tokio::sync::Notify,
@@ -82,6 +85,7 @@ impl App {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: AppConfig) -> App {
         let verify = verify::VerifyCache::new(config.cache_ttl, config.cache_capacity);
         let access = access::AccessCache::new(config.cache_ttl, config.cache_capacity);
+        let standing = directory::UserStandingCache::new(config.cache_ttl, config.cache_capacity);
         let password_permits =
             tokio::sync::Semaphore::new(config.password_hashing_concurrency.max(1));
         App {
@@ -91,6 +95,7 @@ impl App {
                 config,
                 verify,
                 access,
+                standing,
                 password_permits,
                 password_hashing: auth::HashingGauge::default(),
                 outbox_wakeup: tokio::sync::Notify::new(),
@@ -126,5 +131,6 @@ impl App {
     /// Forgets every cached directory fact (after any directory change).
     pub fn directory_changed(&self) {
         self.inner.access.clear();
+        self.inner.standing.clear();
     }
 }

@@ -859,6 +859,22 @@ impl App {
         })
     }
 
+    /// [`messages_for`](App::messages_for) a change computed from the standings the store
+    /// holds now.
+    pub(crate) async fn messages_of(
+        &self,
+        changes: &Changes,
+    ) -> Result<Vec<NewOutboxMessage>, StoreError> {
+        let standings: HashMap<TokenId, Standing> = self
+            .store()
+            .standings(&changes.tokens())
+            .await?
+            .into_iter()
+            .map(|st| (st.token.id, st))
+            .collect();
+        self.messages_for(changes, &standings).await
+    }
+
     /// Applies a governance change with the messages it sends, in one transaction.
     pub(crate) async fn apply_notifying(
         &self,

@@ -960,10 +960,41 @@ pub fn lose_access(
     standings: &[Standing],
     now: OffsetDateTime,
 ) -> Changes {
-    let mut changes = Changes {
-        removed_memberships: vec![(org, user)],
-        ..Changes::default()
-    };
+    let mut changes = take_back_all(org, user, standings, LEFT_THE_ORGANIZATION, now);
+    changes.removed_memberships.push((org, user));
+    changes
+}
+
+/// Why a departed member's tokens lost the organization (the audit records' `explanation`).
+pub const LEFT_THE_ORGANIZATION: &str = "the user is no longer a member of the organization";
+
+/// Why a returning member's leftover tokens lose it (see [`rejoin`]).
+pub const GRANTED_BEFORE_LEAVING: &str =
+    "the access was granted before the user left the organization";
+
+/// A user (re)joins organization `org`: a former membership's grants never come back with a new
+/// one. Whatever of their tokens still targets `org` (a grant or a request left behind by a
+/// departure that did not go through [`lose_access`], such as a directory edited by hand) is
+/// taken back as [`lose_access`] takes it, audited with [`GRANTED_BEFORE_LEAVING`]; the
+/// membership itself is the caller's to add. Usually there is nothing to take back, and the
+/// changes are empty.
+pub fn rejoin(
+    org: AccountId,
+    user: AccountId,
+    standings: &[Standing],
+    now: OffsetDateTime,
+) -> Changes {
+    take_back_all(org, user, standings, GRANTED_BEFORE_LEAVING, now)
+}
+
+fn take_back_all(
+    org: AccountId,
+    user: AccountId,
+    standings: &[Standing],
+    explanation: &'static str,
+    now: OffsetDateTime,
+) -> Changes {
+    let mut changes = Changes::default();
     let nobody = Actor {
         id: None,
         login: None,
@@ -981,10 +1012,7 @@ pub fn lose_access(
                 token: Some(token.id),
                 fields: {
                     let mut f = revocation_fields(token, grant.id);
-                    f.push(field(
-                        "explanation",
-                        "the user is no longer a member of the organization",
-                    ));
+                    f.push(field("explanation", explanation));
                     f
                 },
                 at: now,
@@ -1000,10 +1028,7 @@ pub fn lose_access(
                     field("user_programmatic_access_name", token.name.as_str()),
                     field("user_programmatic_access_request_id", pending.id.0),
                     field("repository_selection", pending.access.selection.as_str()),
-                    field(
-                        "explanation",
-                        "the user is no longer a member of the organization",
-                    ),
+                    field("explanation", explanation),
                 ],
                 at: now,
             });

@@ -183,6 +183,12 @@ pub struct NetSettings {
     /// The most request headers (431 beyond).
     #[arg(long, env = "PATGATE_MAX_HEADERS", default_value_t = 100)]
     pub max_headers: usize,
+
+    /// The platform's service credentials (TOML: name, SHA-256 of the secret, scopes), for the
+    /// directory and authorization APIs (docs/platform.md). Without it those APIs refuse
+    /// everyone.
+    #[arg(long, env = "PATGATE_SERVICE_CREDENTIALS_FILE")]
+    pub service_credentials_file: Option<std::path::PathBuf>,
 }
 
 impl NetSettings {

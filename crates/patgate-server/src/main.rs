@@ -19,6 +19,7 @@ use patgate_server::{Settings, build_app, open_store};
 mod cli {
     pub mod delivery;
 }
+mod platform_cli;
 
 #[derive(Parser)]
 #[command(
@@ -107,10 +108,49 @@ enum Command {
     /// Email addresses.
     #[command(subcommand)]
     Email(cli::delivery::EmailCommand),
+    /// The whole directory at once (docs/platform.md).
+    #[command(subcommand)]
+    Directory(DirectoryCommand),
+    /// The platform's service credentials, for the directory and authorization APIs.
+    #[command(subcommand)]
+    ServiceCredential(ServiceCredentialCommand),
+}
+
+#[derive(Subcommand)]
+enum DirectoryCommand {
+    /// Reconcile the directory with a file (the seed format without tokens and policies): what
+    /// it lists is created or updated; members and collaborators it no longer lists are
+    /// removed (and offboarded). All or nothing; running it again changes nothing.
+    Sync {
+        file: PathBuf,
+        /// Report what would change, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ServiceCredentialCommand {
+    /// A new secret for a service, and the entry to add to the service credentials file.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// directory or authorize (repeat).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
 enum EnterpriseCommand {
+    /// Create an enterprise (its policy unset).
+    Create { slug: String },
+    /// Move an organization into the enterprise.
+    AddOrg { slug: String, org: String },
+    /// Take an organization out of the enterprise (its internal repositories become private).
+    RemoveOrg { slug: String, org: String },
     /// Make a user an owner of the enterprise (they then set its policies in the web UI).
     AddOwner { slug: String, login: String },
     /// Remove a user from the enterprise's owners.
@@ -219,6 +259,32 @@ enum UserCommand {
     },
     /// Set a password, read from the first line of standard input.
     SetPassword { login: String },
+    /// Create a user.
+    Create {
+        login: String,
+        #[arg(long)]
+        email: String,
+        /// Read a password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        #[arg(long)]
+        site_admin: bool,
+        /// Create the user suspended.
+        #[arg(long)]
+        suspended: bool,
+    },
+    /// Give a user a new login.
+    Rename { login: String, new_login: String },
+    /// Suspend a user: every token of theirs is refused at once, and they cannot sign in.
+    Suspend {
+        login: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Lift a user's suspension.
+    Unsuspend { login: String },
+    /// Delete a user with their tokens, keys, sessions and repositories.
+    Delete { login: String },
 }
 
 #[derive(Subcommand)]
@@ -268,6 +334,24 @@ enum OrgCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Create an organization with its first owner.
+    Create {
+        login: String,
+        #[arg(long)]
+        admin: String,
+    },
+    /// Give an organization a new login.
+    Rename { login: String, new_login: String },
+    /// Add a member, or change their role (a returning member gets no former grant back).
+    AddMember {
+        org: String,
+        login: String,
+        /// admin (an owner) or member.
+        #[arg(long, default_value = "member")]
+        role: String,
+    },
+    /// Remove a member: their tokens' grants and requests for the organization are revoked.
+    RemoveMember { org: String, login: String },
 }
 
 #[derive(Subcommand)]
@@ -289,6 +373,37 @@ enum RepoCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Rename a repository, change its visibility or description (an empty one clears it).
+    Edit {
+        full_name: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        visibility: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give a repository to another owner; tokens lose it from their selections.
+    Transfer {
+        full_name: String,
+        new_owner: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Delete a repository.
+    Delete { full_name: String },
+    /// Add a collaborator, or change their permission.
+    AddCollaborator {
+        full_name: String,
+        login: String,
+        /// pull, triage, push, maintain or admin.
+        #[arg(long, default_value = "push")]
+        permission: String,
+    },
+    /// Remove a collaborator.
+    RemoveCollaborator { full_name: String, login: String },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -388,6 +503,28 @@ enum TokenCommand {
         #[arg(long)]
         user: String,
         id: i64,
+    },
+    /// Why a token is allowed or refused something: the chain of rules that decides.
+    Why {
+        #[arg(long)]
+        user: String,
+        id: i64,
+        /// OWNER/NAME.
+        #[arg(long)]
+        repo: Option<String>,
+        #[arg(long)]
+        org: Option<String>,
+        /// PERMISSION=LEVEL, e.g. contents=write.
+        #[arg(long)]
+        permission: Option<String>,
+        /// A classic scope.
+        #[arg(long)]
+        scope: Option<String>,
+        /// A REST route: "METHOD /path", e.g. "GET /repos/acme/api/keys".
+        #[arg(long)]
+        route: Option<String>,
+        #[arg(long)]
+        json: bool,
     },
     /// Check a token read from standard input: who it belongs to, its kind and expiry.
     Check {
@@ -601,6 +738,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .unwrap_or_else(|| format!("http://{addr}"))
                 .trim_end_matches('/')
                 .to_owned();
+            // Recorded before the address is announced, so that whoever starts this replica
+            // knows directory changes wait for it from then on.
+            if let Err(e) = app.store().heartbeat(app.now()).await {
+                tracing::warn!(error = %e, "recording the heartbeat");
+            }
             println!(
                 "patgate listening on http://{addr} (database {})",
                 patgate_server::startup::redact(&settings.database_url())
@@ -623,6 +765,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let mut state = AppState::new(app, base_url, Some(settings.git_config()));
             state.trusted_proxies = std::sync::Arc::new(net.trusted_proxies.clone());
+            if let Some(path) = &net.service_credentials_file {
+                let services = patgate_server::service::ServiceCredentials::load(path)
+                    .map_err(|e| anyhow!("service credentials: {e}"))?;
+                println!(
+                    "service credentials: {}",
+                    services.names().collect::<Vec<_>>().join(", ")
+                );
+                state.services = std::sync::Arc::new(services);
+            }
             state.limits.request_timeout =
                 std::time::Duration::from_secs(net.request_timeout_secs.max(1));
             patgate_server::serve(
@@ -737,6 +888,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     app.set_password(&login, password).await.map_err(explain)?;
                     println!("password set for {login}");
                 }
+                UserCommand::Create {
+                    login,
+                    email,
+                    password_stdin,
+                    site_admin,
+                    suspended,
+                } => {
+                    let password = if password_stdin {
+                        let mut line = String::new();
+                        std::io::stdin().lock().read_line(&mut line)?;
+                        Some(line.trim_end_matches(['\n', '\r']).to_owned())
+                    } else {
+                        None
+                    };
+                    platform_cli::user_create(
+                        &app, &login, &email, password, site_admin, suspended,
+                    )
+                    .await?;
+                }
+                UserCommand::Rename { login, new_login } => {
+                    platform_cli::rename(&app, &login, &new_login).await?;
+                }
+                UserCommand::Suspend { login, reason } => {
+                    platform_cli::suspend(&app, &login, true, reason.as_deref()).await?;
+                }
+                UserCommand::Unsuspend { login } => {
+                    platform_cli::suspend(&app, &login, false, None).await?;
+                }
+                UserCommand::Delete { login } => platform_cli::user_delete(&app, &login).await?,
             }
             Ok(())
         }
@@ -844,6 +1024,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                             .join("\n")
                     });
                 }
+                OrgCommand::Create { login, admin } => {
+                    platform_cli::org_create(&app, &login, &admin).await?;
+                }
+                OrgCommand::Rename { login, new_login } => {
+                    platform_cli::rename(&app, &login, &new_login).await?;
+                }
+                OrgCommand::AddMember { org, login, role } => {
+                    platform_cli::add_member(&app, &org, &login, &role).await?;
+                }
+                OrgCommand::RemoveMember { org, login } => {
+                    platform_cli::remove_member(&app, &org, &login).await?;
+                }
                 OrgCommand::Show { login, json } => {
                     let org = app
                         .store()
@@ -879,6 +1071,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Repo(cmd) => {
             let app = build_app(open_store(&settings).await?, &settings)?;
             match cmd {
+                RepoCommand::Edit {
+                    full_name,
+                    name,
+                    visibility,
+                    description,
+                    json,
+                } => {
+                    let visibility = visibility
+                        .as_deref()
+                        .map(platform_cli::visibility)
+                        .transpose()?;
+                    platform_cli::repo_edit(&app, &full_name, name, visibility, description, json)
+                        .await?;
+                }
+                RepoCommand::Transfer {
+                    full_name,
+                    new_owner,
+                    name,
+                } => {
+                    platform_cli::repo_transfer(&app, &full_name, &new_owner, name.as_deref())
+                        .await?;
+                }
+                RepoCommand::Delete { full_name } => {
+                    platform_cli::repo_delete(&app, &full_name).await?;
+                }
+                RepoCommand::AddCollaborator {
+                    full_name,
+                    login,
+                    permission,
+                } => {
+                    platform_cli::collaborator(&app, &full_name, &login, Some(&permission)).await?;
+                }
+                RepoCommand::RemoveCollaborator { full_name, login } => {
+                    platform_cli::collaborator(&app, &full_name, &login, None).await?;
+                }
                 RepoCommand::List { owner, json } => {
                     let account = app
                         .store()
@@ -971,6 +1198,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Token(cmd) => token_command(cmd, &settings).await,
         Command::App(cmd) => app_command(cmd, &settings).await,
+        Command::Enterprise(EnterpriseCommand::Create { slug }) => {
+            let app = build_app(open_store(&settings).await?, &settings)?;
+            platform_cli::enterprise_create(&app, &slug).await
+        }
+        Command::Enterprise(EnterpriseCommand::AddOrg { slug, org }) => {
+            let app = build_app(open_store(&settings).await?, &settings)?;
+            platform_cli::enterprise_org(&app, &slug, &org, true).await
+        }
+        Command::Enterprise(EnterpriseCommand::RemoveOrg { slug, org }) => {
+            let app = build_app(open_store(&settings).await?, &settings)?;
+            platform_cli::enterprise_org(&app, &slug, &org, false).await
+        }
+        Command::Directory(DirectoryCommand::Sync {
+            file,
+            dry_run,
+            json,
+        }) => {
+            let app = build_app(open_store(&settings).await?, &settings)?;
+            platform_cli::sync(&app, &file, dry_run, json).await
+        }
+        Command::ServiceCredential(ServiceCredentialCommand::Create { name, scopes }) => {
+            platform_cli::service_credential(&name, &scopes)
+        }
         Command::Enterprise(EnterpriseCommand::AddOwner { slug, login }) => {
             enterprise_owner(&settings, &slug, &login, true).await
         }
@@ -1122,6 +1372,18 @@ async fn token_command(cmd: TokenCommand, settings: &Settings) -> anyhow::Result
             print(json, &json!(out), || {
                 out.iter().map(token_line).collect::<Vec<_>>().join("\n")
             });
+        }
+        TokenCommand::Why {
+            user: login,
+            id,
+            repo,
+            org,
+            permission,
+            scope,
+            route,
+            json,
+        } => {
+            platform_cli::why(&app, &login, id, repo, org, permission, scope, route, json).await?;
         }
         TokenCommand::Show {
             user: login,

@@ -212,6 +212,21 @@ pub async fn serve(
             }
         }
     });
+    // This process's heartbeat: directory changes wait for the confirmation of every replica
+    // that beats (PostgreSQL; a no-op on SQLite).
+    let heartbeat = tokio::spawn({
+        let app = app.clone();
+        async move {
+            let every = Duration::from_secs(patgate_store::HEARTBEAT_SECS.unsigned_abs());
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                if let Err(e) = app.store().heartbeat(app.now()).await {
+                    tracing::warn!(error = %e, "recording the heartbeat");
+                }
+            }
+        }
+    });
     let flusher = tokio::spawn({
         let app = app.clone();
         async move {
@@ -271,6 +286,10 @@ pub async fn serve(
     jobs.abort();
     if let Some(w) = worker {
         w.abort();
+    }
+    heartbeat.abort();
+    if let Err(e) = app.store().leave().await {
+        tracing::warn!(error = %e, "leaving the replicas");
     }
     app.flush_last_used().await.ok();
     Ok(())

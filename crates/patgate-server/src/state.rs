@@ -18,6 +18,8 @@ pub struct AppState {
     /// The reverse proxies whose forwarding headers name the client.
     pub trusted_proxies: Arc<TrustedProxies>,
     pub limits: RequestLimits,
+    /// The platform's services that may call the directory and authorization APIs.
+    pub services: Arc<crate::service::ServiceCredentials>,
 }
 
 /// Limits on API requests (git requests stream and are exempt).
@@ -39,7 +41,7 @@ impl Default for RequestLimits {
 }
 
 impl AppState {
-    /// A state with fresh throttles and no trusted proxy.
+    /// A state with fresh throttles, no trusted proxy and no service credential.
     pub fn new(app: App, base_url: String, git: Option<crate::git::GitConfig>) -> Self {
         AppState {
             app,
@@ -48,6 +50,7 @@ impl AppState {
             throttles: Arc::new(Throttles::default()),
             trusted_proxies: Arc::new(TrustedProxies::default()),
             limits: RequestLimits::default(),
+            services: Arc::default(),
         }
     }
 }

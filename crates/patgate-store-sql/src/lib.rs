@@ -48,6 +48,8 @@ macro_rules! statements {
 /// (both engines' `mod.rs` sit beside `repo/`, which the paths are relative to).
 macro_rules! repositories {
     () => {
+        #[path = "../repo/admin.rs"]
+        mod admin;
         #[path = "../repo/audit.rs"]
         mod audit;
         #[path = "../repo/changes.rs"]

@@ -27,6 +27,7 @@ pub struct Dump {
     pub apps: Vec<AppRow>,
     pub enterprise_owners: Vec<EnterpriseOwnerRow>,
     pub webhooks: Vec<WebhookRow>,
+    pub user_suspensions: Vec<UserSuspensionRow>,
 }
 
 impl Dump {
@@ -38,6 +39,7 @@ impl Dump {
             + self.memberships.len()
             + self.enterprise_owners.len()
             + self.webhooks.len()
+            + self.user_suspensions.len()
             + self.repositories.len()
             + self.collaborators.len()
             + self.tokens.len()
@@ -156,6 +158,13 @@ pub struct WebhookRow {
 pub struct EnterpriseOwnerRow {
     pub enterprise_id: i64,
     pub user_id: i64,
+}
+
+/// A suspended user (the directory API's `PUT /users/{username}/suspended`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserSuspensionRow {
+    pub user_id: i64,
+    pub suspended_at: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

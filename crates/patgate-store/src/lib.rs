@@ -439,6 +439,19 @@ pub enum Change {
     /// Notifications may have been missed (the connection to the database was lost): forget
     /// everything cached.
     Everything,
+    /// Another process asks every replica to confirm that it has applied the changes announced
+    /// before this one ([`Store::barrier`]): acknowledge it with [`Store::acknowledge`] once
+    /// they are applied.
+    Barrier(String),
+}
+
+/// What [`Store::barrier`] found: the live replicas that confirmed, and those that did not
+/// within the time allowed (stopped, or cut off from the change feed: they will forget
+/// everything when they reconnect).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BarrierOutcome {
+    pub acknowledged: Vec<String>,
+    pub missing: Vec<String>,
 }
 
 /// Scheduled jobs, run once per period across every process.
@@ -472,6 +485,11 @@ pub trait JobStore: Send + Sync {
 
 /// Every row of every table, for moving an installation between backends (ids preserved).
 pub mod dump;
+
+/// How often a serving process records its heartbeat ([`Store::heartbeat`]).
+pub const HEARTBEAT_SECS: i64 = 5;
+/// A replica whose last heartbeat is older than this is no longer waited for by barriers.
+pub const REPLICA_LIVENESS_SECS: i64 = 15;
 
 /// A request for a fine-grained token's access to an organization (rule 7).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -662,10 +680,189 @@ pub trait SessionStore: Send + Sync {
     ) -> StoreResult<u64>;
 }
 
+/// One change to the directory, naming what it changes by login and name, so that a batch can
+/// refer to what an earlier change of the same batch creates. [`DirectoryAdmin::apply_directory`]
+/// applies a batch in order, in one transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DirectoryChange {
+    /// Creates the user, or updates them to match (a password hash of `None` keeps theirs).
+    UpsertUser(NewUser),
+    /// Creates the user; the login taken (by a user or an organization) is `UniqueViolation`.
+    CreateUser(NewUser),
+    /// A user's or an organization's new login; taken: `UniqueViolation`.
+    RenameAccount {
+        login: String,
+        new_login: String,
+    },
+    /// Suspends the user (`Some`: since when, ending their web sessions) or lifts it (`None`).
+    SetSuspended {
+        login: String,
+        suspended_at: Option<OffsetDateTime>,
+    },
+    /// Deletes the user with everything that is theirs: tokens, keys, sessions, memberships,
+    /// collaborations, repositories.
+    DeleteUser {
+        login: String,
+    },
+    /// Creates the enterprise if it does not exist (its policy is left as it is).
+    UpsertEnterprise {
+        slug: String,
+    },
+    /// Creates the organization, or updates its base permission and enterprise to match.
+    UpsertOrg {
+        login: String,
+        enterprise: Option<String>,
+        base_permission: RepoRole,
+    },
+    /// Creates the organization; the login taken: `UniqueViolation`.
+    CreateOrg {
+        login: String,
+        base_permission: RepoRole,
+    },
+    /// Moves the organization into an enterprise, or out of its enterprise (`None`); leaving an
+    /// enterprise makes its internal repositories private.
+    SetOrgEnterprise {
+        org: String,
+        enterprise: Option<String>,
+    },
+    /// Adds the member or changes their role.
+    SetMembership {
+        org: String,
+        user: String,
+        role: OrgRole,
+    },
+    RemoveMembership {
+        org: String,
+        user: String,
+    },
+    /// Creates the repository, or updates it to match.
+    UpsertRepo {
+        owner: String,
+        name: String,
+        visibility: Visibility,
+        description: Option<String>,
+    },
+    /// Creates the repository; the name taken: `UniqueViolation`.
+    CreateRepo {
+        owner: String,
+        name: String,
+        visibility: Visibility,
+        description: Option<String>,
+    },
+    /// Renames the repository, changes its visibility or its description (`None`: as it is).
+    UpdateRepo {
+        owner: String,
+        name: String,
+        new_name: Option<String>,
+        visibility: Option<Visibility>,
+        description: Option<Option<String>>,
+    },
+    /// Gives the repository to another owner (under a new name, maybe). Tokens lose it from
+    /// their selections: a grant never follows a repository to another owner.
+    TransferRepo {
+        owner: String,
+        name: String,
+        new_owner: String,
+        new_name: Option<String>,
+    },
+    DeleteRepo {
+        owner: String,
+        name: String,
+    },
+    SetCollaborator {
+        owner: String,
+        name: String,
+        user: String,
+        role: RepoRole,
+    },
+    RemoveCollaborator {
+        owner: String,
+        name: String,
+        user: String,
+    },
+    SetEnterpriseOwner {
+        slug: String,
+        user: String,
+        owner: bool,
+    },
+}
+
+/// A directory change with the audit event to record if it changes anything (an event whose
+/// `org` is `None` gets the organization the change concerns, if any).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DirectoryOp {
+    pub change: DirectoryChange,
+    pub audit: Option<NewAuditEvent>,
+}
+
+/// Directory changes and the token changes that go with them (a member's grants taken back),
+/// applied together or not at all.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DirectoryBatch {
+    /// When the changes are made (the creation time of what they create).
+    pub at: OffsetDateTime,
+    pub ops: Vec<DirectoryOp>,
+    /// Applied after the ops: the domain's changes (`patgate_domain::governance::lose_access`,
+    /// `rejoin`), checked as [`GovernanceStore::apply`] checks them.
+    pub governance: Changes,
+    /// The messages the governance changes send, written with them (as
+    /// [`GovernanceStore::apply_with_outbox`] writes them).
+    pub outbox: Vec<outbox::NewOutboxMessage>,
+    /// Roll the transaction back at the end: what the batch would do, done to nothing.
+    pub dry_run: bool,
+}
+
+/// What one [`DirectoryOp`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpOutcome {
+    Created,
+    Updated,
+    Unchanged,
+    /// Removed or deleted.
+    Removed,
+    /// Nothing to remove.
+    Absent,
+}
+
+impl OpOutcome {
+    pub fn changed(self) -> bool {
+        matches!(
+            self,
+            OpOutcome::Created | OpOutcome::Updated | OpOutcome::Removed
+        )
+    }
+}
+
+impl From<Upserted> for OpOutcome {
+    fn from(u: Upserted) -> Self {
+        match u {
+            Upserted::Created => OpOutcome::Created,
+            Upserted::Updated => OpOutcome::Updated,
+            Upserted::Unchanged => OpOutcome::Unchanged,
+        }
+    }
+}
+
+/// The directory as the operator's API and sync change it.
+#[async_trait]
+pub trait DirectoryAdmin: Send + Sync {
+    /// Applies the batch in one transaction, all or nothing: each op in order, then the
+    /// governance changes (checked as [`GovernanceStore::apply`] checks them). A name an op refers to
+    /// that does not exist is `Missing` ("user bob", "organization acme", "repository
+    /// acme/api", "enterprise corp"), a user where an organization is expected (or the reverse)
+    /// too; a name taken is `UniqueViolation` naming it. Returns each op's outcome, in order.
+    async fn apply_directory(&self, batch: &DirectoryBatch) -> StoreResult<Vec<OpOutcome>>;
+    /// Since when the user is suspended (`None`: not suspended, or no such user).
+    async fn user_suspended_at(&self, user: AccountId) -> StoreResult<Option<OffsetDateTime>>;
+    /// Every collaborator of the repository, by login.
+    async fn collaborators(&self, repo: RepoId) -> StoreResult<Vec<(User, RepoRole)>>;
+}
+
 /// Everything a patgate process needs from its database.
 #[async_trait]
 pub trait Store:
     DirectoryStore
+    + DirectoryAdmin
     + TokenStore
     + KeyStore
     + AuditStore
@@ -682,6 +879,33 @@ pub trait Store:
     /// (`RecvError::Lagged`) must forget everything, as for [`Change::Everything`].
     fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>> {
         None
+    }
+    /// Records that this process serves (a replica, which acknowledges barriers), at `now`;
+    /// `serve` calls it every [`HEARTBEAT_SECS`]. Single-process backends ignore it.
+    async fn heartbeat(&self, now: OffsetDateTime) -> StoreResult<()> {
+        let _ = now;
+        Ok(())
+    }
+    /// Leaves the replicas (at shutdown), so that barriers stop waiting for this process.
+    async fn leave(&self) -> StoreResult<()> {
+        Ok(())
+    }
+    /// Waits until every live replica (a heartbeat within [`REPLICA_LIVENESS_SECS`] of `now`)
+    /// has applied every change committed before the call, or `timeout` passes: announces a
+    /// [`Change::Barrier`] after them and collects the acknowledgements. Single-process
+    /// backends return at once (their invalidation is synchronous).
+    async fn barrier(
+        &self,
+        now: OffsetDateTime,
+        timeout: std::time::Duration,
+    ) -> StoreResult<BarrierOutcome> {
+        let _ = (now, timeout);
+        Ok(BarrierOutcome::default())
+    }
+    /// Confirms a [`Change::Barrier`] (after applying every change received before it).
+    async fn acknowledge(&self, barrier: &str) -> StoreResult<()> {
+        let _ = barrier;
+        Ok(())
     }
     /// Every row, for a copy to another backend, from one snapshot.
     async fn export_dump(&self) -> StoreResult<dump::Dump>;

@@ -12,6 +12,7 @@
 
 mod access;
 mod approval;
+mod directory;
 mod keys;
 mod limits;
 mod notices;

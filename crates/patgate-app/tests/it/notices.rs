@@ -731,3 +731,37 @@ async fn messages_for_an_approved_token_name_its_resource_owner() {
         panic!()
     };
 }
+
+#[tokio::test]
+async fn a_member_the_platform_removes_hears_that_their_grants_were_revoked() {
+    let (app, _clock, _dir) = app().await;
+    let bob = user(&app, "bob").await;
+    let acme = app.org_named("acme").await.unwrap();
+    let t = fine_grained(&app, &bob, "one", Some("acme"), &[("contents", "read")]).await;
+    let r = pending_request_of(&app, t.token.id).await;
+    app.review_requests(&acme, &alice_actor(), &[r], true, None)
+        .await
+        .unwrap();
+    let before = outbox(&app).await.len();
+    assert!(
+        app.admin_remove_member(
+            &patgate_app::directory::Operator::service("platform"),
+            "acme",
+            "bob"
+        )
+        .await
+        .unwrap()
+    );
+    let revoked = of_kind(&app, "access_revoked").await;
+    assert_eq!(revoked.len(), 1, "one message, written with the removal");
+    assert_eq!(revoked[0].recipient, "bob@example.com");
+    let Notice::AccessRevoked { explanation, .. } = notice(&revoked[0]) else {
+        panic!()
+    };
+    assert!(
+        explanation
+            .unwrap()
+            .contains("no longer a member of the acme")
+    );
+    assert_eq!(outbox(&app).await.len(), before + 1);
+}

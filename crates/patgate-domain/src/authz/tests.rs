@@ -1049,3 +1049,392 @@ proptest! {
         }
     }
 }
+
+// ---- explanations: the same path as `decide`, recording ----
+
+fn all_permissions_need() -> impl Strategy<Value = Need> {
+    let all: Vec<Permission> = Permission::all().collect();
+    (0..all.len(), any_level()).prop_map(move |(i, level)| Need::new(all[i], level))
+}
+
+fn any_policy() -> impl Strategy<Value = EffectivePolicy> {
+    (0u8..5).prop_map(|which| {
+        if which == 4 {
+            open_policy()
+        } else {
+            resolve("acme", &stricter(&PolicySettings::default(), which), None)
+        }
+    })
+}
+
+proptest! {
+    #[test]
+    fn an_explanation_decides_as_decide(cred in any_credential(), need in all_permissions_need(), role in any_role(), public in any::<bool>(), policy in any_policy(), kind in 0u8..3) {
+        let resource = match kind {
+            0 => org_repo(REPO, public, &policy),
+            1 => Resource { kind: ResourceKind::Organization, owner: ACME, owner_kind: AccountKind::Organization, public: false, policy: Some(&policy) },
+            _ => Resource { kind: ResourceKind::Account, owner: ALICE, owner_kind: AccountKind::User, public: false, policy: None },
+        };
+        let rights = OwnerRights { repo_role: role, org_role: role.map(|_| OrgRole::Member) };
+        let decided = decide(&cred, &resource, Some(need), rights, NOW);
+        let explained = explain(&cred, &resource, Ask::Need(need), rights, NOW);
+        prop_assert_eq!(&explained.decision, &decided);
+        match &decided {
+            // An allowed request passed every rule it met.
+            Decision::Allow => prop_assert!(explained.steps.iter().all(|s| s.passed)),
+            // A refusal names the rule that refused: the last step, and the only one that failed.
+            Decision::Deny(d) => {
+                let refused = explained.refused_by();
+                prop_assert!(refused.is_some(), "no refusing rule in {:?}", explained.steps);
+                // The 403 body's `rule` and the explanation name the same rule.
+                prop_assert_eq!(refused.map(|s| s.finding.rule().code), Some(d.reason.rule_code()));
+                let failed = explained.steps.iter().filter(|s| !s.passed).count();
+                prop_assert_eq!(failed, 1);
+            }
+        }
+    }
+}
+
+#[test]
+fn each_refusal_is_explained_by_its_rule() {
+    let policy = open_policy();
+    let private = org_repo(REPO, false, &policy);
+    let public = org_repo(REPO, true, &policy);
+    let rule = |cred: &Credential, resource: &Resource<'_>, need: Option<Need>, rights| {
+        let e = explain(cred, resource, need.into(), rights, NOW);
+        e.refused_by().map(|s| s.finding.rule().code)
+    };
+    let mut expired = org_token(&[(Permission::CONTENTS, Level::Read)]);
+    expired.expires_at = Some(NOW - Duration::seconds(1));
+    let other_repo = org_repo(OTHER_REPO, false, &policy);
+    let cases: Vec<(&str, Credential, &Resource<'_>, Option<Need>, OwnerRights)> = vec![
+        (
+            "token_expiry",
+            expired,
+            &private,
+            read(Permission::CONTENTS),
+            member(RepoRole::Read),
+        ),
+        (
+            "user_reach",
+            org_token(&[(Permission::CONTENTS, Level::Read)]),
+            &private,
+            read(Permission::CONTENTS),
+            OwnerRights::default(),
+        ),
+        (
+            "token_permission",
+            org_token(&[(Permission::CONTENTS, Level::Read)]),
+            &private,
+            write(Permission::CONTENTS),
+            member(RepoRole::Write),
+        ),
+        (
+            "owner_rights",
+            org_token(&[(Permission::CONTENTS, Level::Write)]),
+            &private,
+            write(Permission::CONTENTS),
+            member(RepoRole::Read),
+        ),
+        (
+            "repository_selection",
+            org_token(&[(Permission::CONTENTS, Level::Read)]),
+            &other_repo,
+            read(Permission::CONTENTS),
+            member(RepoRole::Read),
+        ),
+        (
+            "approval",
+            fine_grained(
+                ACME,
+                AccountKind::Organization,
+                TokenAccess::new(
+                    RepositorySelection::All,
+                    vec![],
+                    perms(&[(Permission::CONTENTS, Level::Read)]),
+                ),
+                GrantState::Pending,
+            ),
+            &private,
+            read(Permission::CONTENTS),
+            member(RepoRole::Read),
+        ),
+        (
+            "resource_owner",
+            fine_grained(
+                OTHER_ORG,
+                AccountKind::Organization,
+                TokenAccess::new(
+                    RepositorySelection::All,
+                    vec![],
+                    perms(&[(Permission::CONTENTS, Level::Read)]),
+                ),
+                GrantState::Approved,
+            ),
+            &private,
+            read(Permission::CONTENTS),
+            member(RepoRole::Read),
+        ),
+        (
+            "classic_scope",
+            classic("gist"),
+            &public,
+            write(Permission::CONTENTS),
+            member(RepoRole::Write),
+        ),
+        (
+            "permission_group",
+            classic("repo"),
+            &private,
+            read(Permission::MEMBERS),
+            member(RepoRole::Admin),
+        ),
+    ];
+    for (code, cred, resource, need, rights) in cases {
+        assert_eq!(rule(&cred, resource, need, rights), Some(code), "{code}");
+    }
+    // The policy's rules.
+    let restricted = resolve(
+        "acme",
+        &PolicySettings {
+            classic: Some(Access::Restrict),
+            ..PolicySettings::default()
+        },
+        None,
+    );
+    assert_eq!(
+        rule(
+            &classic("repo"),
+            &org_repo(REPO, false, &restricted),
+            read(Permission::CONTENTS),
+            member(RepoRole::Read)
+        ),
+        Some("policy_token_kind")
+    );
+    let short = resolve(
+        "acme",
+        &PolicySettings {
+            classic_max_lifetime_days: Some(7),
+            ..PolicySettings::default()
+        },
+        None,
+    );
+    assert_eq!(
+        rule(
+            &classic("repo"),
+            &org_repo(REPO, false, &short),
+            read(Permission::CONTENTS),
+            member(RepoRole::Read)
+        ),
+        Some("policy_lifetime")
+    );
+}
+
+#[test]
+fn an_explanation_never_tells_a_missing_resource_from_a_hidden_one() {
+    let names = |_: AccountId| "someone".to_owned();
+    let hidden = Finding::UserReach {
+        sees: false,
+        repo_role: None,
+        org_role: None,
+    };
+    assert_eq!(
+        hidden.describe(false, &names, "acme/secret"),
+        Finding::NoSuchResource.describe(false, &names, "acme/secret")
+    );
+    assert_eq!(hidden.rule(), Finding::NoSuchResource.rule());
+}
+
+#[test]
+fn refusals_name_the_permission_and_level_needed() {
+    let policy = open_policy();
+    let e = explain(
+        &org_token(&[(Permission::CONTENTS, Level::Read)]),
+        &org_repo(REPO, false, &policy),
+        Ask::Need(Need::new(Permission::CONTENTS, Level::Write)),
+        member(RepoRole::Write),
+        NOW,
+    );
+    let names = |_: AccountId| "acme".to_owned();
+    let step = e.refused_by().expect("refused");
+    let text = step.finding.describe(step.passed, &names, "acme/api");
+    assert!(text.contains("contents=write"), "{text}");
+    assert!(text.contains("contents=read"), "{text}");
+}
+
+#[test]
+fn a_scope_is_asked_of_classic_tokens_only() {
+    let policy = open_policy();
+    let private = org_repo(REPO, false, &policy);
+    let rights = member(RepoRole::Write);
+    let repo = Scope::from_name("repo").unwrap();
+    let ask = |cred: &Credential, scope| decide_ask(cred, &private, Ask::Scope(scope), rights, NOW);
+    assert!(ask(&classic("repo"), repo).is_allowed());
+    // The hierarchy: repo includes public_repo.
+    assert!(ask(&classic("repo"), Scope::from_name("public_repo").unwrap()).is_allowed());
+    let refused = ask(&classic("gist"), repo);
+    let d = refused.denial().expect("refused");
+    assert_eq!(
+        (d.status, d.reason),
+        (DenyStatus::NotFound, DenyReason::MissingScope)
+    );
+    assert_eq!(d.accepted_scopes.as_deref(), Some("repo"));
+    // A fine-grained token has no scopes.
+    let fine = ask(&org_token(&[(Permission::CONTENTS, Level::Write)]), repo);
+    assert_eq!(
+        fine.denial().map(|d| d.reason),
+        Some(DenyReason::MissingScope)
+    );
+    // The user must see the resource, and the organization's policy applies.
+    assert_eq!(
+        decide_ask(
+            &classic("repo"),
+            &private,
+            Ask::Scope(repo),
+            OwnerRights::default(),
+            NOW
+        )
+        .denial()
+        .map(|d| d.status),
+        Some(DenyStatus::NotFound)
+    );
+    let restricted = resolve(
+        "acme",
+        &PolicySettings {
+            classic: Some(Access::Restrict),
+            ..PolicySettings::default()
+        },
+        None,
+    );
+    let d = decide_ask(
+        &classic("repo"),
+        &org_repo(REPO, false, &restricted),
+        Ask::Scope(repo),
+        rights,
+        NOW,
+    );
+    assert_eq!(
+        d.denial().map(|d| d.reason),
+        Some(DenyReason::KindRestricted)
+    );
+}
+
+mod routes {
+    use super::*;
+    use crate::routes::lookup;
+
+    fn route(method: &str, path: &str) -> &'static crate::routes::Route {
+        lookup(method, path).expect("a route of the table").route()
+    }
+
+    #[test]
+    fn one_permission_set_of_a_route_suffices() {
+        let policy = open_policy();
+        let private = org_repo(REPO, false, &policy);
+        // Labels of an issue: issues=read or pull_requests=read.
+        let labels = route("GET", "/repos/acme/api/issues/1/labels");
+        assert_eq!(labels.any_of().len(), 2);
+        for p in [Permission::ISSUES, Permission::PULL_REQUESTS] {
+            let token = org_token(&[(p, Level::Read)]);
+            assert!(
+                decide_route(&token, &private, labels, member(RepoRole::Read), NOW).is_allowed(),
+                "{}",
+                p.name()
+            );
+        }
+        let neither = org_token(&[(Permission::CONTENTS, Level::Read)]);
+        let refused = decide_route(&neither, &private, labels, member(RepoRole::Read), NOW);
+        let d = refused.denial().expect("refused");
+        assert_eq!(d.status, DenyStatus::Forbidden);
+        assert_eq!(
+            d.accepted_permissions.as_deref(),
+            Some("issues=read; pull_requests=read")
+        );
+    }
+
+    #[test]
+    fn every_permission_of_a_set_is_needed() {
+        let policy = open_policy();
+        let private = org_repo(REPO, false, &policy);
+        // Create a GitHub Pages site: pages=write and administration=write.
+        let pages = route("POST", "/repos/acme/api/pages");
+        let one = org_token(&[(crate::catalog::permission_named("pages"), Level::Write)]);
+        assert!(!decide_route(&one, &private, pages, member(RepoRole::Admin), NOW).is_allowed());
+        let both = org_token(&[
+            (crate::catalog::permission_named("pages"), Level::Write),
+            (Permission::ADMINISTRATION, Level::Write),
+        ]);
+        assert!(decide_route(&both, &private, pages, member(RepoRole::Admin), NOW).is_allowed());
+        // The explanation of the refusal names the missing one.
+        let e = explain_route(&one, &private, pages, member(RepoRole::Admin), NOW);
+        let last = e.sets[0].last().expect("a requirement");
+        assert_eq!(
+            last.explanation.refused_by().map(|s| s.finding.rule().code),
+            Some("token_permission")
+        );
+    }
+
+    #[test]
+    fn app_only_permissions_refuse_every_personal_token() {
+        let policy = open_policy();
+        let private = org_repo(REPO, false, &policy);
+        let checks = route("GET", "/repos/acme/api/check-runs/1");
+        let all = org_token(&[(Permission::CONTENTS, Level::Write)]);
+        let d = decide_route(&all, &private, checks, member(RepoRole::Admin), NOW);
+        assert_eq!(d.denial().map(|d| d.status), Some(DenyStatus::Forbidden));
+        // Hidden when the user cannot see the repository.
+        let d = decide_route(&all, &private, checks, OwnerRights::default(), NOW);
+        assert_eq!(d.denial().map(|d| d.status), Some(DenyStatus::NotFound));
+        let e = explain_route(&all, &private, checks, member(RepoRole::Admin), NOW);
+        assert_eq!(
+            e.sets[0][0]
+                .explanation
+                .refused_by()
+                .map(|s| s.finding.rule().code),
+            Some("permission_group")
+        );
+    }
+
+    #[test]
+    fn a_single_need_route_decides_as_decide() {
+        let policy = open_policy();
+        let private = org_repo(REPO, false, &policy);
+        let keys = route("GET", "/repos/acme/api/keys");
+        for (cred, rights) in [
+            (
+                org_token(&[(Permission::ADMINISTRATION, Level::Read)]),
+                member(RepoRole::Maintain),
+            ),
+            (
+                org_token(&[(Permission::ADMINISTRATION, Level::Read)]),
+                member(RepoRole::Read),
+            ),
+            (org_token(&[]), member(RepoRole::Admin)),
+            (classic("repo"), member(RepoRole::Admin)),
+            (classic("gist"), member(RepoRole::Admin)),
+            (classic("repo"), OwnerRights::default()),
+        ] {
+            assert_eq!(
+                decide_route(&cred, &private, keys, rights, NOW),
+                decide(
+                    &cred,
+                    &private,
+                    Some(Need::new(Permission::ADMINISTRATION, Level::Read)),
+                    rights,
+                    NOW
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn a_classic_refusal_of_a_route_names_its_scopes() {
+        let policy = open_policy();
+        let public = org_repo(REPO, true, &policy);
+        let put = route("PUT", "/repos/acme/api/contents/README.md");
+        let d = decide_route(&classic("gist"), &public, put, member(RepoRole::Write), NOW);
+        let d = d.denial().expect("refused");
+        assert_eq!(d.accepted_scopes.as_deref(), Some("public_repo"));
+        assert_eq!(d.accepted_permissions, None);
+    }
+}

@@ -751,6 +751,46 @@ fn a_user_without_tokens_for_the_organization_only_loses_the_membership() {
     );
 }
 
+#[test]
+fn a_returning_member_gets_no_grant_back() {
+    // A grant left behind (the membership went without `lose_access`): joining again takes it
+    // back rather than restoring it, and names why.
+    let leftover = standing(
+        org_grant(small(), Some(small()), GrantState::Approved),
+        None,
+        true,
+    );
+    let c = rejoin(ORG, USER, std::slice::from_ref(&leftover), now());
+    assert!(
+        c.removed_memberships.is_empty(),
+        "the caller adds the membership"
+    );
+    assert_eq!(c.tokens(), vec![TOKEN]);
+    assert_eq!(
+        c.removed_grants,
+        vec![GrantRemoval {
+            id: GRANT,
+            token: TOKEN
+        }]
+    );
+    assert!(c.audit.iter().all(|a| {
+        a.fields.iter().any(|(k, v)| {
+            k == "explanation" && *v == AuditValue::Text(GRANTED_BEFORE_LEAVING.into())
+        })
+    }));
+    // Leaving computes the same take-back, with the membership and the other explanation.
+    let left = lose_access(ORG, USER, std::slice::from_ref(&leftover), now());
+    assert_eq!(left.removed_memberships, vec![(ORG, USER)]);
+    assert_eq!(left.removed_grants, c.removed_grants);
+    assert!(left.audit.iter().all(|a| {
+        a.fields.iter().any(|(k, v)| {
+            k == "explanation" && *v == AuditValue::Text(LEFT_THE_ORGANIZATION.into())
+        })
+    }));
+    // Nothing left behind: nothing to do.
+    assert_eq!(rejoin(ORG, USER, &[], now()), Changes::default());
+}
+
 // ---------------------------------------------------------------------------------------------
 // The rules of rows in step
 // ---------------------------------------------------------------------------------------------

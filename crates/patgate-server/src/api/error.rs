@@ -20,6 +20,8 @@ pub struct ApiError {
     pub headers: Box<HeaderMap>,
     /// The endpoint's documentation, when it is more specific than the REST root.
     pub documentation_url: Option<&'static str>,
+    /// Fields patgate adds to GitHub's body (a 403's `required_permissions`, `rule`).
+    pub extra: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl ApiError {
@@ -30,6 +32,7 @@ impl ApiError {
             errors: Vec::new(),
             headers: Box::default(),
             documentation_url: None,
+            extra: Vec::new(),
         }
     }
     pub fn bad_credentials() -> Self {
@@ -79,6 +82,17 @@ impl From<AppError> for ApiError {
                 if let Some(s) = &d.accepted_scopes {
                     err = err.header("x-accepted-oauth-scopes", s);
                 }
+                // A 403 says what was missing, which GitHub's do not: the caller may know, since
+                // the resource is visible to them. A 404 says nothing more than GitHub's.
+                if status == StatusCode::FORBIDDEN {
+                    if let Some(p) = &d.accepted_permissions {
+                        err.extra.push(("required_permissions", json!(p)));
+                    }
+                    if let Some(s) = &d.accepted_scopes {
+                        err.extra.push(("required_scopes", json!(s)));
+                    }
+                    err.extra.push(("rule", json!(d.reason.rule_code())));
+                }
                 err
             }
             AppError::Forbidden(msg) => ApiError::new(StatusCode::FORBIDDEN, msg),
@@ -119,6 +133,9 @@ impl IntoResponse for ApiError {
         });
         if !self.errors.is_empty() {
             body["errors"] = serde_json::Value::Array(self.errors);
+        }
+        for (key, value) in self.extra {
+            body[key] = value;
         }
         let mut response = (self.status, axum::Json(body)).into_response();
         response.headers_mut().extend(*self.headers);

@@ -38,10 +38,14 @@ pub fn presented(parts: &Parts, state: &AppState) -> ApiResult<Presented> {
     let Some(value) = parts.headers.get(AUTHORIZATION) else {
         return Ok(Presented::None);
     };
-    let value = value
-        .to_str()
-        .map_err(|_| ApiError::bad_credentials())?
-        .trim();
+    let value = value.to_str().map_err(|_| ApiError::bad_credentials())?;
+    presented_in(value, state)
+}
+
+/// What an `Authorization` header value holds (`Bearer <t>`, `token <t>`, or Basic), as the
+/// REST routes read it: the authorization API reads a header its caller hands it the same way.
+pub fn presented_in(value: &str, state: &AppState) -> ApiResult<Presented> {
+    let value = value.trim();
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
     let rest = rest.trim();
     match scheme.to_ascii_lowercase().as_str() {
@@ -82,7 +86,8 @@ async fn verify(parts: &mut Parts, state: &AppState) -> ApiResult<Option<Arc<Ver
             "Password authentication is only accepted for managing your tokens. Use a personal access token.",
         )),
         Presented::Token(t) => {
-            let verified = state.app.verify(&t).await?;
+            // A suspended user's token answers GitHub's 403 here, on every route.
+            let verified = state.app.verify_active(&t).await?;
             // The response layer reads it back to add the token headers.
             parts.extensions.insert(verified.clone());
             if let Some(slot) = parts.extensions.get::<super::TokenSlot>() {
@@ -254,4 +259,91 @@ fn shape_error<T>(e: &serde_path_to_error::Error<serde_json::Error>) -> serde_js
         "code": code,
         "message": message,
     })
+}
+
+/// The message for a credential of the wrong kind on a service route.
+fn not_a_service(what: &str) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::FORBIDDEN,
+        format!(
+            "{what} cannot call the platform's directory or authorization API. Authenticate with a service credential (docs/platform.md)."
+        ),
+    )
+}
+
+/// The service a request comes from, by its credential (`Authorization: Bearer pgsvc_...`,
+/// or Basic with the secret as the password, as OAuth token introspection clients send it),
+/// holding `scope`. A user's token or password is refused with 403, anything else with 401.
+pub fn service(
+    parts: &Parts,
+    state: &AppState,
+    scope: crate::service::ServiceScope,
+) -> ApiResult<crate::service::ServiceCredential> {
+    let Some(value) = parts.headers.get(AUTHORIZATION) else {
+        return Err(ApiError::requires_authentication());
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::bad_credentials())?
+        .trim();
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    let rest = rest.trim();
+    let secret = match scheme.to_ascii_lowercase().as_str() {
+        "bearer" | "token" if !rest.is_empty() => rest.to_owned(),
+        "basic" => {
+            let (_, pass) = decode_basic(rest).ok_or_else(ApiError::bad_credentials)?;
+            if !pass.starts_with(crate::service::PREFIX)
+                && state.app.token_format().kind_of(&pass).is_none()
+            {
+                return Err(not_a_service("A password"));
+            }
+            pass
+        }
+        _ => return Err(ApiError::bad_credentials()),
+    };
+    if state.app.token_format().kind_of(&secret).is_some() {
+        return Err(not_a_service("A personal access token"));
+    }
+    let found = state
+        .services
+        .verify(&secret)
+        .ok_or_else(ApiError::bad_credentials)?;
+    if !found.allows(scope) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            format!(
+                "The service credential {} does not have the {} scope.",
+                found.name,
+                scope.as_str()
+            ),
+        ));
+    }
+    Ok(found.clone())
+}
+
+/// A request from a service holding the `directory` scope.
+pub struct DirectoryService(pub crate::service::ServiceCredential);
+
+impl FromRequestParts<AppState> for DirectoryService {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        service(parts, state, crate::service::ServiceScope::Directory).map(DirectoryService)
+    }
+}
+
+impl DirectoryService {
+    /// Who the audit log names.
+    pub fn operator(&self) -> patgate_app::directory::Operator {
+        patgate_app::directory::Operator::service(&self.0.name)
+    }
+}
+
+/// A request from a service holding the `authorize` scope.
+pub struct AuthorizeService(pub crate::service::ServiceCredential);
+
+impl FromRequestParts<AppState> for AuthorizeService {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        service(parts, state, crate::service::ServiceScope::Authorize).map(AuthorizeService)
+    }
 }

@@ -9,7 +9,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use serde::Deserialize;
 
 use patgate_app::verify::VerifiedToken;
@@ -17,6 +17,7 @@ use patgate_domain::authz::Need;
 use patgate_domain::catalog::{Level, Permission};
 use patgate_domain::model::{KeyId, TokenGrant};
 
+pub mod directory;
 pub mod error;
 pub mod extract;
 pub mod governance;
@@ -25,6 +26,7 @@ pub mod json;
 pub mod openapi;
 pub mod orgs;
 pub mod pagination;
+pub mod platform;
 pub mod tokens;
 
 use error::{ApiError, ApiResult};
@@ -40,7 +42,12 @@ pub fn router(state: AppState) -> Router {
             "/user/keys/{key_id}",
             get(get_user_key).delete(delete_user_key),
         )
-        .route("/repos/{owner}/{repo}", get(get_repo))
+        .route(
+            "/repos/{owner}/{repo}",
+            get(get_repo)
+                .patch(directory::update_repo)
+                .delete(directory::delete_repo),
+        )
         .route(
             "/repos/{owner}/{repo}/keys",
             get(list_deploy_keys).post(add_deploy_key),
@@ -149,6 +156,20 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(governance::cancel_request),
         )
         .route("/credentials/revoke", post(governance::revoke_credentials))
+        .route(
+            "/user/personal-access-tokens/{token_id}/why",
+            post(platform::why_fine_grained),
+        )
+        .route(
+            "/authorizations/{token_id}/why",
+            post(platform::why_classic),
+        )
+        .route("/authorize", post(platform::authorize))
+        .route("/authorize/batch", post(platform::authorize_batch))
+        .route("/introspect", post(platform::introspect))
+        .route("/forward-auth", any(platform::forward_auth))
+        .route("/forward-auth/{*path}", any(platform::forward_auth))
+        .merge(directory::routes())
         .route("/openapi.json", get(openapi::document))
         .layer(axum::middleware::from_fn(token_headers))
         .layer(axum::middleware::from_fn_with_state(
@@ -243,15 +264,26 @@ async fn get_user(State(s): State<AppState>, TokenAuth(token): TokenAuth) -> Api
     Ok(axum::Json(json::private_user(&s.base_url, &user)).into_response())
 }
 
+/// The repository a route names. A missing one answers exactly as a hidden one would: the same
+/// 404, with the same accepted header for the route's need, so that no header tells them apart.
 async fn repo_facts(
     s: &AppState,
     owner: &str,
     repo: &str,
+    token: Option<&VerifiedToken>,
+    need: Need,
 ) -> ApiResult<Arc<patgate_app::access::RepoFacts>> {
     s.app
         .repo_facts(owner, repo)
         .await?
-        .ok_or_else(ApiError::not_found)
+        .ok_or_else(|| match token {
+            Some(t) => patgate_app::AppError::from(patgate_domain::authz::not_found_for(
+                &t.credential,
+                patgate_domain::authz::Ask::Need(need),
+            ))
+            .into(),
+            None => ApiError::not_found(),
+        })
 }
 
 async fn get_repo(
@@ -259,8 +291,8 @@ async fn get_repo(
     Path((owner, repo)): Path<(String, String)>,
     MaybeToken(token): MaybeToken,
 ) -> ApiResult<Response> {
-    let facts = repo_facts(&s, &owner, &repo).await?;
     let need = Need::new(Permission::METADATA, Level::Read);
+    let facts = repo_facts(&s, &owner, &repo, token.as_deref(), need).await?;
     s.app
         .authorize_repo(token.as_ref().map(|t| &t.credential), &facts, need)
         .await
@@ -347,7 +379,8 @@ async fn list_deploy_keys(
     TokenAuth(token): TokenAuth,
     Path((owner, repo)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let facts = repo_facts(&s, &owner, &repo).await?;
+    let need = Need::new(Permission::ADMINISTRATION, Level::Read);
+    let facts = repo_facts(&s, &owner, &repo, Some(&token), need).await?;
     let keys = s.app.deploy_keys(&token, &facts).await?;
     let full = facts.repo.full_name();
     let body: Vec<_> = keys
@@ -363,7 +396,8 @@ async fn add_deploy_key(
     Path((owner, repo)): Path<(String, String)>,
     ApiJson(body): ApiJson<NewKeyBody>,
 ) -> ApiResult<Response> {
-    let facts = repo_facts(&s, &owner, &repo).await?;
+    let need = Need::new(Permission::ADMINISTRATION, Level::Write);
+    let facts = repo_facts(&s, &owner, &repo, Some(&token), need).await?;
     let key = s
         .app
         .add_deploy_key(
@@ -387,7 +421,8 @@ async fn delete_deploy_key(
     TokenAuth(token): TokenAuth,
     Path((owner, repo, id)): Path<(String, String, i64)>,
 ) -> ApiResult<StatusCode> {
-    let facts = repo_facts(&s, &owner, &repo).await?;
+    let need = Need::new(Permission::ADMINISTRATION, Level::Write);
+    let facts = repo_facts(&s, &owner, &repo, Some(&token), need).await?;
     s.app.delete_deploy_key(&token, &facts, KeyId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -327,8 +327,12 @@ async fn handle(
     // Credentials: Basic with a non-empty username and a token as the password.
     let token: Option<Arc<VerifiedToken>> = match presented(&parts, &state) {
         Ok(Presented::None) => None,
-        Ok(Presented::Token(t)) => match state.app.verify(&t).await {
+        Ok(Presented::Token(t)) => match state.app.verify_active(&t).await {
             Ok(v) => Some(v),
+            // A suspended user's token: refused, and said so (asking again would not help).
+            Err(AppError::Forbidden(message)) => {
+                return git_error(StatusCode::FORBIDDEN, &message);
+            }
             Err(AppError::Unavailable) => {
                 return git_error(
                     StatusCode::SERVICE_UNAVAILABLE,

@@ -310,6 +310,120 @@ pub async fn create(State(state): State<AppState>, signed: SignedIn, form: FormD
 struct ShowPage {
     chrome: Chrome,
     token: TokenView,
+    why: WhyView,
+}
+
+/// The token page's "Why?" section: a request to explain (a REST route), and its explanation.
+#[derive(Default)]
+pub struct WhyView {
+    pub method: String,
+    pub path: String,
+    pub answer: Option<WhyAnswer>,
+    pub problem: Option<String>,
+}
+
+pub struct WhyAnswer {
+    pub allowed: bool,
+    pub summary: String,
+    pub sets: Vec<Vec<WhyRequirementView>>,
+}
+
+pub struct WhyRequirementView {
+    pub requirement: String,
+    pub allowed: bool,
+    pub steps: Vec<WhyStepView>,
+}
+
+pub struct WhyStepView {
+    pub passed: bool,
+    pub code: &'static str,
+    pub design_rule: u8,
+    pub title: &'static str,
+    pub detail: String,
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct WhyQuery {
+    why_method: Option<String>,
+    why_path: Option<String>,
+}
+
+/// Explains the route the page was asked about, for the token's owner (the same explanation
+/// as `POST /user/personal-access-tokens/{id}/why`).
+async fn why_view(state: &AppState, signed: &SignedIn, token: &Token, q: WhyQuery) -> WhyView {
+    let (Some(method), Some(path)) = (q.why_method, q.why_path.filter(|p| !p.is_empty())) else {
+        return WhyView {
+            method: "GET".into(),
+            ..WhyView::default()
+        };
+    };
+    let need = crate::api::platform::NeedBody {
+        route: Some(crate::api::platform::RouteBody {
+            method: method.clone(),
+            path: path.clone(),
+        }),
+        ..Default::default()
+    };
+    let explained = crate::api::platform::explain_own(
+        state,
+        &signed.user,
+        token.id,
+        TokenKind::FineGrained,
+        &need,
+    )
+    .await;
+    let mut view = WhyView {
+        method,
+        path,
+        ..WhyView::default()
+    };
+    match explained {
+        Ok(why) => {
+            let (allowed, summary) = match &why.decision {
+                patgate_domain::authz::Decision::Allow => {
+                    (true, format!("Allowed on {}.", why.resource))
+                }
+                patgate_domain::authz::Decision::Deny(d) => (
+                    false,
+                    format!(
+                        "Refused on {}: {} {}.",
+                        why.resource,
+                        d.status.code(),
+                        d.message
+                    ),
+                ),
+            };
+            view.answer = Some(WhyAnswer {
+                allowed,
+                summary,
+                sets: why
+                    .sets
+                    .iter()
+                    .map(|set| {
+                        set.iter()
+                            .map(|r| WhyRequirementView {
+                                requirement: r.requirement.clone(),
+                                allowed: r.allowed,
+                                steps: r
+                                    .steps
+                                    .iter()
+                                    .map(|s| WhyStepView {
+                                        passed: s.passed,
+                                        code: s.rule.code,
+                                        design_rule: s.rule.design_rule,
+                                        title: s.rule.title,
+                                        detail: s.detail.clone(),
+                                    })
+                                    .collect(),
+                            })
+                            .collect()
+                    })
+                    .collect(),
+            });
+        }
+        Err(e) => view.problem = Some(e.message.clone()),
+    }
+    view
 }
 
 /// Everything a token's page shows.
@@ -462,6 +576,7 @@ pub async fn show(
     signed: SignedIn,
     headers: HeaderMap,
     Path(id): Path<String>,
+    axum::extract::Query(why): axum::extract::Query<WhyQuery>,
 ) -> Response {
     let chrome = signed.chrome(Nav::FineGrained);
     let Ok(id) = id.parse::<i64>() else {
@@ -470,15 +585,17 @@ pub async fn show(
     let (notice, clear) = flash::take(&state, &headers);
     let result = async {
         let token = own_fine_grained(&state, &signed, id).await?;
-        token_view(&state, &signed, &token).await
+        let view = token_view(&state, &signed, &token).await?;
+        Ok::<_, WebError>((view, why_view(&state, &signed, &token, why).await))
     }
     .await;
     match result {
-        Ok(token) => (
+        Ok((token, why)) => (
             clear,
             page::ok(&ShowPage {
                 chrome: chrome.with_notice(notice),
                 token,
+                why,
             }),
         )
             .into_response(),

@@ -695,3 +695,226 @@ fn hook_and_job_commands_act_as_an_owner_and_refuse_bad_input() {
     let out = patgate(dir.path(), &["email", "send-verification", "alice"], "");
     assert!(!out.status.success(), "alice is verified already");
 }
+
+/// Runs a command that must fail; its standard error.
+#[track_caller]
+fn fails(dir: &Path, args: &[&str]) -> String {
+    let out = patgate(dir, args, "");
+    assert!(!out.status.success(), "{}", describe(args, &out));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn the_directory_verbs_change_the_directory_as_the_directory_api_does() {
+    let dir = seeded();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "user",
+            "create",
+            "mona",
+            "--email",
+            "mona@example.com",
+            "--password-stdin",
+        ],
+        "mona-password\n",
+    );
+    ok(d, &["org", "create", "octo", "--admin", "mona"], "");
+    ok(
+        d,
+        &["org", "add-member", "octo", "bob", "--role", "member"],
+        "",
+    );
+    ok(
+        d,
+        &["repo", "create", "octo/engine", "--visibility", "private"],
+        "",
+    );
+    ok(
+        d,
+        &[
+            "repo",
+            "add-collaborator",
+            "octo/engine",
+            "carol",
+            "--permission",
+            "triage",
+        ],
+        "",
+    );
+    let out = ok(
+        d,
+        &[
+            "repo",
+            "edit",
+            "octo/engine",
+            "--name",
+            "motor",
+            "--visibility",
+            "public",
+        ],
+        "",
+    );
+    assert!(out.contains("octo/motor public"), "{out}");
+    ok(d, &["repo", "transfer", "octo/motor", "mona"], "");
+    ok(
+        d,
+        &["repo", "remove-collaborator", "mona/motor", "carol"],
+        "",
+    );
+    let out = ok(d, &["org", "remove-member", "octo", "bob"], "");
+    assert!(out.contains("bob left octo"), "{out}");
+    ok(d, &["user", "suspend", "mona", "--reason", "audit"], "");
+    ok(d, &["user", "unsuspend", "mona"], "");
+    ok(d, &["user", "rename", "mona", "mona-lisa"], "");
+    ok(d, &["enterprise", "create", "initech"], "");
+    ok(d, &["enterprise", "add-org", "initech", "octo"], "");
+    ok(d, &["enterprise", "remove-org", "initech", "octo"], "");
+    ok(d, &["repo", "delete", "mona-lisa/motor"], "");
+    ok(d, &["user", "delete", "mona-lisa"], "");
+    // Bad input names the field, and nothing changes.
+    let err = fails(
+        d,
+        &["user", "create", "--email", "x@example.com", "--", "-bad"],
+    );
+    assert!(err.contains("login:"), "{err}");
+    let err = fails(d, &["org", "add-member", "acme", "ghost"]);
+    assert!(err.contains("not found"), "{err}");
+    let users = ok_json(d, &["user", "list", "--json"], "");
+    assert!(
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["login"] != "-bad" && u["login"] != "mona-lisa"),
+        "{users}"
+    );
+}
+
+#[test]
+fn directory_sync_reports_then_changes_nothing_the_second_time() {
+    let dir = seeded();
+    let d = dir.path();
+    let file = d.join("directory.toml");
+    std::fs::write(
+        &file,
+        "[[users]]\nlogin = \"mona\"\nemail = \"mona@example.com\"\n\n[[orgs]]\nlogin = \"acme\"\nowners = [\"alice\"]\nmembers = [\"mona\"]\n",
+    )
+    .unwrap();
+    let file = file.to_string_lossy().into_owned();
+    let dry = ok_json(d, &["directory", "sync", &file, "--dry-run", "--json"], "");
+    assert_eq!(dry["dry_run"], true);
+    let applied = ok_json(d, &["directory", "sync", &file, "--json"], "");
+    assert_eq!(applied["changes"], dry["changes"]);
+    let actions: Vec<&str> = applied["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["action"].as_str())
+        .collect();
+    assert!(
+        actions.contains(&"org.remove_member"),
+        "bob is no longer listed: {actions:?}"
+    );
+    let again = ok_json(d, &["directory", "sync", &file, "--json"], "");
+    assert_eq!(again["changes"], serde_json::json!([]));
+    std::fs::write(
+        d.join("bad.toml"),
+        "[[orgs]]\nlogin = \"acme\"\nmembers = [\"ghost\"]\n",
+    )
+    .unwrap();
+    let err = fails(
+        d,
+        &["directory", "sync", &d.join("bad.toml").to_string_lossy()],
+    );
+    assert!(err.contains("orgs[0].members[0]"), "{err}");
+}
+
+#[test]
+fn token_why_names_the_rule_and_service_credential_create_prints_a_usable_entry() {
+    let dir = seeded();
+    let d = dir.path();
+    let created = ok_json(
+        d,
+        &[
+            "token", "create", "--user", "carol", "--kind", "classic", "--name", "laptop",
+            "--scopes", "repo", "--json",
+        ],
+        "",
+    );
+    let id = created["id"].as_i64().unwrap().to_string();
+    let why = ok_json(
+        d,
+        &[
+            "token",
+            "why",
+            "--user",
+            "carol",
+            &id,
+            "--route",
+            "DELETE /repos/acme/api",
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(why["status"], 403);
+    assert_eq!(why["refused_by"]["rule"], "owner_rights");
+    let text = ok(
+        d,
+        &[
+            "token",
+            "why",
+            "--user",
+            "carol",
+            &id,
+            "--repo",
+            "acme/api",
+            "--permission",
+            "contents=write",
+        ],
+        "",
+    );
+    assert!(text.starts_with("allowed on acme/api"), "{text}");
+    let out = ok(
+        d,
+        &[
+            "service-credential",
+            "create",
+            "--name",
+            "platform",
+            "--scope",
+            "directory",
+        ],
+        "",
+    );
+    let secret = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("pgsvc_"))
+        .expect("a secret");
+    let entry: String = out
+        .lines()
+        .skip_while(|l| !l.starts_with("[[credentials]]"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let services =
+        patgate_server::service::ServiceCredentials::parse(&entry).expect("the entry parses");
+    assert_eq!(
+        services
+            .verify(&format!("pgsvc_{secret}"))
+            .map(|c| c.name.as_str()),
+        Some("platform")
+    );
+    let err = fails(
+        d,
+        &[
+            "service-credential",
+            "create",
+            "--name",
+            "x",
+            "--scope",
+            "admin",
+        ],
+    );
+    assert!(err.contains("--scope"), "{err}");
+}

@@ -608,3 +608,97 @@ async fn a_web_session_signed_in_on_one_replica_works_on_the_other_and_a_sign_ou
         "a refuses the ended session"
     );
 }
+
+/// A service credentials file holding `crate::support::SERVICE`, in `dir`.
+fn service_credentials(dir: &std::path::Path) -> String {
+    let file = dir.join("services.toml");
+    let hash = patgate_domain::token::TokenHash::of(crate::support::SERVICE).to_hex();
+    std::fs::write(
+        &file,
+        format!(
+            "[[credentials]]\nname = \"platform\"\nsha256 = \"{hash}\"\nscopes = [\"directory\"]\n"
+        ),
+    )
+    .expect("write the credentials file");
+    file.to_str().expect("utf-8").to_owned()
+}
+
+async fn repo_status(base: &str, token: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("{base}/repos/acme/api"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_removed_through_the_directory_api_is_refused_by_both_replicas_on_the_next_request()
+ {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    seed(&db.url).await;
+    let files = tempfile::tempdir().expect("tempdir");
+    let creds = service_credentials(files.path());
+    let a = replica(&db.url, &["--service-credentials-file", &creds]).await;
+    let b = replica(&db.url, &["--service-credentials-file", &creds]).await;
+    let client = reqwest::Client::new();
+    // acme approves at once, so bob's fine-grained token is granted.
+    let policy = client
+        .put(format!("{}/orgs/acme/personal-access-token-policy", a.base))
+        .basic_auth("alice", Some("alice-password"))
+        .json(&json!({"approval": "disable"}))
+        .send()
+        .await
+        .expect("policy");
+    assert_eq!(policy.status().as_u16(), 200);
+    let fine: Value = client
+        .post(format!("{}/user/personal-access-tokens", a.base))
+        .basic_auth("bob", Some("bob-password"))
+        .json(
+            &json!({"name": "ci", "resource_owner": "acme", "repository_selection": "all",
+                      "permissions": {"repository": {"contents": "read"}}}),
+        )
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(fine["status"], "approved", "{fine:#}");
+    let classic: Value = client
+        .post(format!("{}/authorizations", a.base))
+        .basic_auth("bob", Some("bob-password"))
+        .json(&json!({"note": "laptop", "scopes": ["repo"]}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let tokens = [
+        fine["token"].as_str().expect("token").to_owned(),
+        classic["token"].as_str().expect("token").to_owned(),
+    ];
+    // Both replicas read with both tokens, and cache what they decided on (a 60 s TTL).
+    for base in [&a.base, &b.base] {
+        for t in &tokens {
+            assert_eq!(repo_status(base, t).await, 200);
+        }
+    }
+    let removed = client
+        .delete(format!("{}/orgs/acme/members/bob", a.base))
+        .bearer_auth(crate::support::SERVICE)
+        .send()
+        .await
+        .expect("remove");
+    assert_eq!(removed.status().as_u16(), 204);
+    // The next request, on either replica, with either token: no waiting, no retry.
+    for base in [&a.base, &b.base] {
+        for t in &tokens {
+            assert_eq!(repo_status(base, t).await, 404, "{base}");
+        }
+    }
+}

@@ -385,3 +385,32 @@ pub fn assert_field_error(r: &Reply, field: &str, code: &str) {
         "no error with field {field:?} and code {code:?} in {r:#?}"
     );
 }
+
+/// The platform's service credential in the tests (both scopes), and one holding only
+/// `authorize`.
+pub const SERVICE: &str = "pgsvc_test0platform0service0credential0secret0";
+pub const AUTHORIZE_ONLY: &str = "pgsvc_test0authorize0only0credential0secret00";
+
+/// A server that knows the platform's service credentials (`SERVICE`, `AUTHORIZE_ONLY`).
+pub async fn spawn_platform() -> Server {
+    use patgate_server::service::{ServiceCredential, ServiceCredentials, ServiceScope};
+    spawn_configured(|state, _| {
+        state.services = Arc::new(ServiceCredentials::new(vec![
+            ServiceCredential::new(
+                "platform",
+                SERVICE,
+                &[ServiceScope::Directory, ServiceScope::Authorize],
+            ),
+            ServiceCredential::new("gateway", AUTHORIZE_ONLY, &[ServiceScope::Authorize]),
+        ]));
+    })
+    .await
+}
+
+impl Server {
+    /// A request with a service credential.
+    pub async fn service(&self, method: Method, path: &str, body: &Value) -> Reply {
+        self.call(method, path, Auth::Token(SERVICE), Body::Json(body))
+            .await
+    }
+}

@@ -1,8 +1,10 @@
 //! The change feed: `LISTEN patgate_changes` on a dedicated connection, each notification
 //! forwarded as a [`Change`] to a broadcast channel (one receiver per [`Store::changes`] call).
 //!
-//! Payloads: `token:<id>` → [`Change::Token`], `directory` → [`Change::Directory`], anything
-//! else (`everything`, or a payload this version does not know) → [`Change::Everything`].
+//! Payloads: `token:<id>` → [`Change::Token`], `directory` → [`Change::Directory`],
+//! `barrier:<id>` → [`Change::Barrier`], anything else (`everything`, or a payload this version
+//! does not know) → [`Change::Everything`]. `ack:<barrier> <replica>` (a replica confirming a
+//! barrier) goes to the acknowledgements channel instead, for the barrier's waiter.
 //!
 //! Notifications sent while the listener is not connected are lost, so:
 //!
@@ -41,6 +43,17 @@ pub const APPLICATION_NAME: &str = "patgate-listener";
 pub(crate) const DIRECTORY: &str = "directory";
 pub(crate) const EVERYTHING: &str = "everything";
 pub(crate) const TOKEN_PREFIX: &str = "token:";
+pub(crate) const BARRIER_PREFIX: &str = "barrier:";
+pub(crate) const ACK_PREFIX: &str = "ack:";
+
+/// A replica's confirmation of a barrier: `(barrier, replica)`.
+pub type Ack = (String, String);
+
+/// The acknowledgement a payload carries, if it is one.
+pub fn parse_ack(payload: &str) -> Option<Ack> {
+    let (barrier, replica) = payload.strip_prefix(ACK_PREFIX)?.split_once(' ')?;
+    Some((barrier.to_owned(), replica.to_owned()))
+}
 
 pub(crate) fn token_payload(id: TokenId) -> String {
     format!("{TOKEN_PREFIX}{}", id.0)
@@ -50,6 +63,11 @@ pub(crate) fn token_payload(id: TokenId) -> String {
 pub fn parse_payload(payload: &str) -> Change {
     if payload == DIRECTORY {
         return Change::Directory;
+    }
+    if let Some(id) = payload.strip_prefix(BARRIER_PREFIX)
+        && !id.is_empty()
+    {
+        return Change::Barrier(id.to_owned());
     }
     match payload
         .strip_prefix(TOKEN_PREFIX)
@@ -99,6 +117,7 @@ pub(crate) async fn start(
     options: PgConnectOptions,
     connect_timeout: Duration,
     sender: broadcast::Sender<Change>,
+    acks: broadcast::Sender<Ack>,
 ) -> Result<ListenerTask, StoreError> {
     let listener = open(&options, connect_timeout).await?;
     Ok(ListenerTask(tokio::spawn(run(
@@ -106,6 +125,7 @@ pub(crate) async fn start(
         options,
         connect_timeout,
         sender,
+        acks,
     ))))
 }
 
@@ -114,9 +134,10 @@ async fn run(
     options: PgConnectOptions,
     connect_timeout: Duration,
     sender: broadcast::Sender<Change>,
+    acks: broadcast::Sender<Ack>,
 ) {
     loop {
-        let error = follow(&mut listener, &sender).await;
+        let error = follow(&mut listener, &sender, &acks).await;
         tracing::warn!(%error, "lost the change feed; reconnecting");
         drop(listener);
         let mut backoff = MIN_BACKOFF;
@@ -137,13 +158,24 @@ async fn run(
 }
 
 /// Forwards notifications until the connection fails; returns why.
-async fn follow(listener: &mut PgListener, sender: &broadcast::Sender<Change>) -> StoreError {
+async fn follow(
+    listener: &mut PgListener,
+    sender: &broadcast::Sender<Change>,
+    acks: &broadcast::Sender<Ack>,
+) -> StoreError {
     loop {
         tokio::select! {
             next = listener.try_recv() => match next {
                 Ok(Some(n)) => {
-                    // No receivers is not an error: nobody caches yet.
-                    let _ = sender.send(parse_payload(n.payload()));
+                    // No receivers is not an error: nobody caches (or waits) yet.
+                    match parse_ack(n.payload()) {
+                        Some(ack) => {
+                            let _ = acks.send(ack);
+                        }
+                        None => {
+                            let _ = sender.send(parse_payload(n.payload()));
+                        }
+                    }
                 }
                 // The connection was lost and (eager reconnection) re-established: what was
                 // sent in between is gone.
@@ -183,5 +215,16 @@ mod tests {
         assert_eq!(parse_payload(EVERYTHING), Change::Everything);
         assert_eq!(parse_payload("token:x"), Change::Everything);
         assert_eq!(parse_payload("something new"), Change::Everything);
+        assert_eq!(
+            parse_payload("barrier:a1.7"),
+            Change::Barrier("a1.7".to_owned())
+        );
+        assert_eq!(parse_payload("barrier:"), Change::Everything);
+        assert_eq!(
+            parse_ack("ack:a1.7 b2"),
+            Some(("a1.7".to_owned(), "b2".to_owned()))
+        );
+        assert_eq!(parse_ack("ack:a1.7"), None);
+        assert_eq!(parse_ack("barrier:a1.7"), None);
     }
 }

@@ -186,7 +186,12 @@ pub struct PostgresStore {
     acquire_timeout: Duration,
     notify: bool,
     changes: Option<broadcast::Sender<Change>>,
+    /// Replicas' confirmations of barriers (from the listener).
+    acks: Option<broadcast::Sender<listener::Ack>>,
     listener: Option<Arc<listener::ListenerTask>>,
+    /// This process among the replicas: its heartbeat row and the name it acknowledges under.
+    replica: Arc<str>,
+    barriers: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The store type the shared repository code implements the traits for.
@@ -271,13 +276,19 @@ impl PostgresStore {
             .map_err(db_err)?;
         drop(first);
 
-        let (changes, task) = if options.notify {
+        let (changes, acks, task) = if options.notify {
             let (sender, _) = broadcast::channel(listener::CAPACITY);
-            let task =
-                listener::start(connect_options.clone(), connect_timeout, sender.clone()).await?;
-            (Some(sender), Some(Arc::new(task)))
+            let (acks, _) = broadcast::channel(listener::CAPACITY);
+            let task = listener::start(
+                connect_options.clone(),
+                connect_timeout,
+                sender.clone(),
+                acks.clone(),
+            )
+            .await?;
+            (Some(sender), Some(acks), Some(Arc::new(task)))
         } else {
-            (None, None)
+            (None, None, None)
         };
         Ok(PostgresStore {
             pool,
@@ -285,7 +296,10 @@ impl PostgresStore {
             acquire_timeout: options.acquire_timeout,
             notify: options.notify,
             changes,
+            acks,
             listener: task,
+            replica: replica_name().into(),
+            barriers: Arc::default(),
         })
     }
 
@@ -384,6 +398,19 @@ impl PostgresStore {
     }
 }
 
+/// A name for this store among the replicas: its process id and 64 bits from the standard
+/// library's randomly keyed hasher (no space: the acknowledgement payload's separator).
+fn replica_name() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    format!("{}-{:016x}", std::process::id(), h.finish())
+}
+
 /// The URL without its password, for messages.
 pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -410,6 +437,77 @@ pub(crate) async fn commit(tx: Tx) -> StoreResult<()> {
 impl Store for PostgresStore {
     fn changes(&self) -> Option<broadcast::Receiver<Change>> {
         self.changes.as_ref().map(broadcast::Sender::subscribe)
+    }
+
+    async fn heartbeat(&self, now: time::OffsetDateTime) -> StoreResult<()> {
+        self.record_heartbeat(&self.replica, now).await
+    }
+
+    async fn leave(&self) -> StoreResult<()> {
+        self.remove_replica(&self.replica).await
+    }
+
+    /// Announces `barrier:<id>` (outside any transaction, so after every change this process
+    /// committed before), then waits for `ack:<id> <replica>` from each replica whose heartbeat
+    /// is recent. PostgreSQL delivers notifications in commit order, and each replica applies
+    /// its feed in order, so an acknowledgement means every earlier change is applied there.
+    async fn barrier(
+        &self,
+        now: time::OffsetDateTime,
+        timeout: Duration,
+    ) -> StoreResult<patgate_store::BarrierOutcome> {
+        let Some(acks) = &self.acks else {
+            return Ok(patgate_store::BarrierOutcome::default());
+        };
+        let mut received = acks.subscribe();
+        let live = self
+            .live_replicas(now - time::Duration::seconds(patgate_store::REPLICA_LIVENESS_SECS))
+            .await?;
+        let n = self
+            .barriers
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("{}.{n}", self.replica);
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(format!("{}{id}", listener::BARRIER_PREFIX))
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let mut waiting: std::collections::BTreeSet<String> = live.into_iter().collect();
+        let mut acknowledged = Vec::new();
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !waiting.is_empty() {
+            match tokio::time::timeout_at(deadline, received.recv()).await {
+                Ok(Ok((barrier, replica))) if barrier == id => {
+                    if waiting.remove(&replica) {
+                        acknowledged.push(replica);
+                    }
+                }
+                Ok(Ok(_)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
+                Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => break,
+            }
+        }
+        Ok(patgate_store::BarrierOutcome {
+            acknowledged,
+            missing: waiting.into_iter().collect(),
+        })
+    }
+
+    async fn acknowledge(&self, barrier: &str) -> StoreResult<()> {
+        if !self.notify {
+            return Ok(());
+        }
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(format!(
+                "{}{barrier} {}",
+                listener::ACK_PREFIX,
+                self.replica
+            ))
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
     }
 
     async fn export_dump(&self) -> StoreResult<patgate_store::dump::Dump> {

@@ -71,8 +71,21 @@ pub(crate) async fn apply(
     outbox: &[patgate_store::NewOutboxMessage],
 ) -> StoreResult<Applied> {
     let mut tx = store.write_tx().await?;
+    let applied = apply_in(store, &mut tx, changes, outbox).await?;
+    commit(tx).await?;
+    Ok(applied)
+}
+
+/// [`apply`] inside a caller's transaction (a directory batch writes its token changes with
+/// it), with the messages the changes send; the notifications go out when the caller commits.
+pub(crate) async fn apply_in(
+    store: &EngineStore,
+    tx: &mut Conn,
+    changes: &Changes,
+    outbox: &[patgate_store::NewOutboxMessage],
+) -> StoreResult<Applied> {
     let inserted = match &changes.insert {
-        Some(insert) => Some(insert_token(&mut tx, insert).await?),
+        Some(insert) => Some(insert_token(&mut *tx, insert).await?),
         None => None,
     };
     let touched = changes.tokens();
@@ -84,9 +97,9 @@ pub(crate) async fn apply(
             .await
             .map_err(db_err)?;
     }
-    let updated = update_tokens(&mut tx, changes).await?;
-    close_requests(&mut tx, &changes.closed_requests).await?;
-    remove_grants(&mut tx, &changes.removed_grants).await?;
+    let updated = update_tokens(&mut *tx, changes).await?;
+    close_requests(&mut *tx, &changes.closed_requests).await?;
+    remove_grants(&mut *tx, &changes.removed_grants).await?;
     for (org, user) in &changes.removed_memberships {
         sqlx::query(DELETE_MEMBERSHIP)
             .bind(org.0)
@@ -120,19 +133,19 @@ pub(crate) async fn apply(
         }
         requests.push((token, RequestId(id)));
     }
-    insert_grants(&mut tx, &changes.new_grants, inserted).await?;
+    insert_grants(&mut *tx, &changes.new_grants, inserted).await?;
     let events: Vec<NewAuditEvent> = changes
         .audit
         .iter()
         .map(|record| audit_event(record, inserted))
         .collect();
-    insert_all(&mut tx, &events, None).await?;
+    insert_all(&mut *tx, &events, None).await?;
     // The messages the changes send, in the same transaction: written if and only if the
     // changes are.
-    super::outbox::write_messages(&mut tx, outbox, inserted, &requests).await?;
+    super::outbox::write_messages(&mut *tx, outbox, inserted, &requests).await?;
 
     let read_back: Vec<i64> = inserted.iter().chain(&updated).map(|t| t.0).collect();
-    let mut by_id: HashMap<TokenId, _> = tokens_by_ids(&mut tx, &read_back)
+    let mut by_id: HashMap<TokenId, _> = tokens_by_ids(&mut *tx, &read_back)
         .await?
         .into_iter()
         .map(|t| (t.id, t))
@@ -142,11 +155,10 @@ pub(crate) async fn apply(
         .chain(&updated)
         .filter_map(|id| by_id.remove(id))
         .collect();
-    store.notify_tokens(&mut tx, &touched).await?;
+    store.notify_tokens(&mut *tx, &touched).await?;
     if !changes.removed_memberships.is_empty() {
-        store.notify_directory(&mut tx).await?;
+        store.notify_directory(&mut *tx).await?;
     }
-    commit(tx).await?;
     Ok(Applied {
         tokens,
         requests: requests.into_iter().map(|(_, r)| r).collect(),

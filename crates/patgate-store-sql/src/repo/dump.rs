@@ -11,7 +11,7 @@ use patgate_store::dump::{
     AccountRow, AppRow, AuditEventRow, CollaboratorRow, Dump, EnterpriseOwnerRow, EnterpriseRow,
     GrantRow, JobRunRow, WebhookRow,
     KeyRow, MembershipRow, OrgPolicyRow, PolicyCols, RepositoryRow, RequestRepositoryRow,
-    TokenRepositoryRow, TokenRequestRow, TokenRow,
+    TokenRepositoryRow, TokenRequestRow, TokenRow, UserSuspensionRow,
 };
 use patgate_store::{StoreError, StoreResult};
 
@@ -35,6 +35,8 @@ statements! {
         created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
     EXPORT_ENTERPRISE_OWNERS = "SELECT enterprise_id, user_id FROM enterprise_owners \
         ORDER BY enterprise_id, user_id";
+    EXPORT_USER_SUSPENSIONS = "SELECT user_id, suspended_at FROM user_suspensions ORDER BY \
+        user_id";
     EXPORT_REPOSITORIES = "SELECT id, owner_id, name, visibility, description, created_at FROM \
         repositories ORDER BY id";
     EXPORT_COLLABORATORS = "SELECT repo_id, user_id, role FROM collaborators ORDER BY repo_id, \
@@ -71,6 +73,8 @@ statements! {
         ($1, $2, $3, $4, $5, $6, $7)";
     INSERT_MEMBERSHIP = "INSERT INTO memberships (org_id, user_id, role) VALUES ($1, $2, $3)";
     INSERT_ENTERPRISE_OWNER = "INSERT INTO enterprise_owners (enterprise_id, user_id) VALUES ($1, $2)";
+    INSERT_USER_SUSPENSION = "INSERT INTO user_suspensions (user_id, suspended_at) VALUES ($1, \
+        $2)";
     INSERT_REPOSITORY = "INSERT INTO repositories (id, owner_id, name, name_lower, visibility, \
         description, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
     INSERT_COLLABORATOR = "INSERT INTO collaborators (repo_id, user_id, role) VALUES ($1, $2, $3)";
@@ -329,6 +333,13 @@ impl EngineStore {
                 })
             })
             .await?,
+            user_suspensions: all(c, EXPORT_USER_SUSPENSIONS, |r| {
+                Ok(UserSuspensionRow {
+                    user_id: get(r, "user_id")?,
+                    suspended_at: get(r, "suspended_at")?,
+                })
+            })
+            .await?,
         };
         tx.rollback().await.map_err(db_err)?;
         Ok(dump)
@@ -397,6 +408,14 @@ impl EngineStore {
             sqlx::query(INSERT_ENTERPRISE_OWNER)
                 .bind(o.enterprise_id)
                 .bind(o.user_id)
+                .execute(&mut *c)
+                .await
+                .map_err(db_err)?;
+        }
+        for u in &dump.user_suspensions {
+            sqlx::query(INSERT_USER_SUSPENSION)
+                .bind(u.user_id)
+                .bind(u.suspended_at)
                 .execute(&mut *c)
                 .await
                 .map_err(db_err)?;

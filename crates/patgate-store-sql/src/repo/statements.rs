@@ -9,7 +9,8 @@ use sqlx::{Executor, SqlSafeStr};
 
 /// Every module's statements, as `(module, name, sql)`.
 fn all() -> Vec<(&'static str, &'static str, &'static str)> {
-    let modules: [(&str, &[(&str, &str)]); 11] = [
+    let modules: [(&str, &[(&str, &str)]); 12] = [
+        ("admin", super::admin::STATEMENTS),
         ("audit", super::audit::STATEMENTS),
         ("changes", super::changes::STATEMENTS),
         ("directory", super::directory::STATEMENTS),

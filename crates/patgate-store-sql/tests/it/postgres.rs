@@ -996,3 +996,63 @@ async fn migrating_to_unique_names_renames_later_duplicates() {
     store.migrate().await.unwrap();
     super::check_names_folded(&store, users).await;
 }
+
+/// Acknowledges every barrier `store` receives, after applying (here: noting) every change
+/// before it, as the app's `follow_changes` does.
+fn acknowledging(store: PostgresStore) -> tokio::task::JoinHandle<Vec<Change>> {
+    let mut feed = store.changes().expect("a change feed");
+    tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while let Ok(change) = feed.recv().await {
+            if let Change::Barrier(id) = &change {
+                store.acknowledge(id).await.expect("acknowledge");
+                return seen;
+            }
+            seen.push(change);
+        }
+        seen
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_barrier_returns_once_every_live_replica_has_applied_the_changes_before_it() {
+    let db = db_or_skip!();
+    let a = db.store().await;
+    let b = db.store().await;
+    b.heartbeat(at(0)).await.unwrap();
+    let follower = acknowledging(b.clone());
+    // A change through a, then the barrier: b has seen the change when it confirms.
+    a.upsert_user(&new_user("mona"), at(0)).await.unwrap();
+    let outcome = a.barrier(at(1), Duration::from_secs(10)).await.unwrap();
+    assert_eq!(outcome.acknowledged.len(), 1, "{outcome:?}");
+    assert!(outcome.missing.is_empty(), "{outcome:?}");
+    let seen = follower.await.unwrap();
+    assert_eq!(
+        seen,
+        vec![Change::Directory],
+        "the change came before the barrier"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_barrier_names_the_replicas_that_did_not_confirm_and_skips_departed_ones() {
+    let db = db_or_skip!();
+    let a = db.store().await;
+    let silent = db.store().await;
+    let departed = db.store().await;
+    let stale = db.store().await;
+    silent.heartbeat(at(100)).await.unwrap();
+    departed.heartbeat(at(100)).await.unwrap();
+    departed.leave().await.unwrap();
+    // Its last heartbeat is older than the liveness window.
+    stale
+        .heartbeat(at(100 - patgate_store::REPLICA_LIVENESS_SECS - 1))
+        .await
+        .unwrap();
+    let outcome = a
+        .barrier(at(100), Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert!(outcome.acknowledged.is_empty(), "{outcome:?}");
+    assert_eq!(outcome.missing.len(), 1, "only the silent one: {outcome:?}");
+}

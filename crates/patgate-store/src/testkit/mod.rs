@@ -42,6 +42,7 @@
 //! Test code: it panics on failure by design.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod admin;
 mod audit;
 mod directory;
 mod governance;
@@ -50,6 +51,7 @@ mod outbox;
 mod sessions;
 mod tokens;
 
+pub use admin::*;
 pub use audit::*;
 pub use directory::*;
 pub use governance::*;
@@ -166,9 +168,20 @@ macro_rules! conformance_tests {
             messages_are_written_with_their_change_or_not_at_all,
             webhooks_are_kept_edited_and_deleted,
             an_email_verification_link_verifies_once_and_only_its_address,
+            a_directory_batch_refers_to_what_it_creates_and_audits_only_changes,
+            a_directory_batch_is_all_or_nothing,
+            a_dry_run_reports_and_changes_nothing,
+            accounts_are_renamed_and_a_taken_login_is_refused,
+            suspending_a_user_is_recorded_ends_their_sessions_and_is_lifted,
+            deleting_a_user_deletes_everything_theirs,
+            repositories_are_updated_transferred_and_deleted,
+            leaving_an_enterprise_makes_internal_repositories_private,
+            a_member_leaves_with_their_grants_in_one_batch,
+            enterprise_owners_change_by_name,
             ;
             // Behaviours over two fresh stores.
             export_then_import_round_trips_everything,
+            suspensions_survive_a_copy,
         );
     };
     (@fresh required $make:path) => {
