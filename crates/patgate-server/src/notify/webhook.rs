@@ -121,6 +121,8 @@ pub struct WebhookSender {
 }
 
 impl WebhookSender {
+    // The provider is installed on the line above the builder.
+    #[allow(clippy::disallowed_methods)]
     pub fn new(policy: NetworkPolicy, timeout: Duration) -> anyhow::Result<WebhookSender> {
         crate::tls::install_default_provider();
         let policy = Arc::new(policy);

@@ -35,6 +35,7 @@ pub fn http() -> reqwest::Client {
     http_builder().build().expect("an HTTP client")
 }
 
+#[allow(clippy::disallowed_methods)]
 pub fn http_builder() -> reqwest::ClientBuilder {
     patgate_server::tls::install_default_provider();
     reqwest::Client::builder()

@@ -135,7 +135,7 @@ async fn through(
     token: Option<&str>,
     extra: &[(&str, &str)],
 ) -> (u16, reqwest::header::HeaderMap, Value) {
-    let mut req = reqwest::Client::new().request(method, format!("{}{path}", nginx.base));
+    let mut req = crate::http().request(method, format!("{}{path}", nginx.base));
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }

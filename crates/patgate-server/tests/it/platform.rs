@@ -739,7 +739,7 @@ async fn a_refused_token_can_be_explained_to_its_owner_only() {
 
 /// A page as `login` sees it, signed in through the form.
 async fn token_page(s: &Server, login: &str, path: &str) -> String {
-    let client = reqwest::Client::builder()
+    let client = crate::http_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("a client");

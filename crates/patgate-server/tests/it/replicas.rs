@@ -624,7 +624,7 @@ fn service_credentials(dir: &std::path::Path) -> String {
 }
 
 async fn repo_status(base: &str, token: &str) -> u16 {
-    reqwest::Client::new()
+    crate::http()
         .get(format!("{base}/repos/acme/api"))
         .bearer_auth(token)
         .send()
@@ -644,7 +644,7 @@ async fn a_member_removed_through_the_directory_api_is_refused_by_both_replicas_
     let creds = service_credentials(files.path());
     let a = replica(&db.url, &["--service-credentials-file", &creds]).await;
     let b = replica(&db.url, &["--service-credentials-file", &creds]).await;
-    let client = reqwest::Client::new();
+    let client = crate::http();
     // acme approves at once, so bob's fine-grained token is granted.
     let policy = client
         .put(format!("{}/orgs/acme/personal-access-token-policy", a.base))
