@@ -18,6 +18,7 @@
 //! whatever a departure left behind (`governance::rejoin`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use patgate_domain::catalog::{OrgRole, RepoRole};
@@ -119,6 +120,8 @@ pub type DirectoryResult<T> = Result<T, DirectoryError>;
 pub(crate) struct UserStandingCache {
     suspended: TtlCache<AccountId, bool>,
     logins: TtlCache<AccountId, Option<String>>,
+    /// The user a token acts for (`GET /user` answers from it without the store).
+    users: TtlCache<AccountId, Option<Arc<User>>>,
 }
 
 impl UserStandingCache {
@@ -126,11 +129,13 @@ impl UserStandingCache {
         UserStandingCache {
             suspended: TtlCache::new(ttl, capacity),
             logins: TtlCache::new(ttl, capacity),
+            users: TtlCache::new(ttl, capacity),
         }
     }
     pub(crate) fn clear(&self) {
         self.suspended.clear();
         self.logins.clear();
+        self.users.clear();
     }
 }
 
@@ -385,6 +390,19 @@ impl App {
         let suspended = self.store().user_suspended_at(user).await?.is_some();
         cache.insert(ticket, user, suspended, now);
         Ok(suspended)
+    }
+
+    /// A user (cached like the other directory facts; any directory change drops it).
+    pub async fn user_facts(&self, id: AccountId) -> Result<Option<Arc<User>>, AppError> {
+        let now = self.now().unix_timestamp();
+        let cache = &self.inner.standing.users;
+        if let Some(hit) = cache.get(&id, now) {
+            return Ok(hit);
+        }
+        let ticket = cache.ticket();
+        let user = self.store().user_by_id(id).await?.map(Arc::new);
+        cache.insert(ticket, id, user.clone(), now);
+        Ok(user)
     }
 
     /// The login of a user or an organization (cached; a rename is a directory change).

@@ -254,12 +254,11 @@ async fn get_user(State(s): State<AppState>, TokenAuth(token): TokenAuth) -> Api
         ));
     }
     s.app.authorize_account(&token.credential, None)?;
+    // From the directory cache: a warm `GET /user` touches no database.
     let user = s
         .app
-        .store()
-        .user_by_id(token.credential.user)
-        .await
-        .map_err(patgate_app::AppError::from)?
+        .user_facts(token.credential.user)
+        .await?
         .ok_or_else(ApiError::bad_credentials)?;
     Ok(axum::Json(json::private_user(&s.base_url, &user)).into_response())
 }
