@@ -10,7 +10,7 @@
 //! `--rate 0` sends as fast as each connection can (a closed loop: the maximum).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Empty};
@@ -84,21 +84,30 @@ struct Tally {
     errors: u64,
 }
 
-async fn connection(
+/// What every connection shares: where to send, with which tokens, until when.
+struct Plan {
     addr: String,
     path: String,
-    tokens: Arc<Vec<String>>,
-    offset: usize,
+    tokens: Vec<String>,
     interval: Option<Duration>,
-    start: Instant,
     end: Instant,
-    stop: Arc<AtomicBool>,
-    counter: Arc<AtomicU64>,
-) -> Tally {
+    counter: AtomicU64,
+}
+
+async fn connection(plan: Arc<Plan>, offset: usize, start: Instant) -> Tally {
+    let Plan {
+        addr,
+        path,
+        tokens,
+        interval,
+        end,
+        counter,
+    } = &*plan;
+    let (interval, end) = (*interval, *end);
     let mut tally = Tally::default();
     let mut sender = None;
     let mut n: u64 = 0;
-    while !stop.load(Ordering::Relaxed) {
+    loop {
         // When this request is due: its latency counts from then.
         let due = match interval {
             Some(i) => {
@@ -122,7 +131,7 @@ async fn connection(
         };
         n += 1;
         if sender.is_none() {
-            match TcpStream::connect(&addr).await {
+            match TcpStream::connect(addr.as_str()).await {
                 Ok(stream) => {
                     let _ = stream.set_nodelay(true);
                     match http1::handshake(TokioIo::new(stream)).await {
@@ -206,13 +215,17 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let tokens = Arc::new(args.tokens);
     let start = Instant::now() + Duration::from_millis(50);
-    let end = start + Duration::from_secs(args.seconds);
-    let stop = Arc::new(AtomicBool::new(false));
-    let counter = Arc::new(AtomicU64::new(0));
     let interval = (args.rate > 0)
         .then(|| Duration::from_secs_f64(args.connections as f64 / args.rate as f64));
+    let plan = Arc::new(Plan {
+        addr,
+        path,
+        tokens: args.tokens,
+        interval,
+        end: start + Duration::from_secs(args.seconds),
+        counter: AtomicU64::new(0),
+    });
     let mut tasks = Vec::new();
     for c in 0..args.connections {
         // Each connection starts at its own offset in the schedule, so the rate is even.
@@ -220,17 +233,7 @@ async fn main() {
             Some(i) => start + i.mul_f64(c as f64 / args.connections as f64),
             None => start,
         };
-        tasks.push(tokio::spawn(connection(
-            addr.clone(),
-            path.clone(),
-            tokens.clone(),
-            c * 7919,
-            interval,
-            start,
-            end,
-            stop.clone(),
-            counter.clone(),
-        )));
+        tasks.push(tokio::spawn(connection(plan.clone(), c * 7919, start)));
     }
     let mut all = Tally::default();
     for t in tasks {
