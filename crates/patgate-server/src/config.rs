@@ -184,6 +184,23 @@ pub struct NetSettings {
     #[arg(long, env = "PATGATE_MAX_HEADERS", default_value_t = 100)]
     pub max_headers: usize,
 
+    /// REST API requests an hour per user, shared by all their tokens (GitHub: 5 000). Counted
+    /// per process: behind a load balancer a user gets up to this times the replicas.
+    #[arg(long, env = "PATGATE_RATE_LIMIT_PER_USER", default_value_t = 5_000)]
+    pub rate_limit_per_user: u32,
+
+    /// REST API requests an hour per organization's app installation tokens (GitHub: 5 000).
+    #[arg(
+        long,
+        env = "PATGATE_RATE_LIMIT_PER_INSTALLATION",
+        default_value_t = 5_000
+    )]
+    pub rate_limit_per_installation: u32,
+
+    /// Anonymous REST API requests an hour per client address (GitHub: 60).
+    #[arg(long, env = "PATGATE_RATE_LIMIT_ANONYMOUS", default_value_t = 60)]
+    pub rate_limit_anonymous: u32,
+
     /// The platform's service credentials (TOML: name, SHA-256 of the secret, scopes), for the
     /// directory and authorization APIs (docs/platform.md). Without it those APIs refuse
     /// everyone.
@@ -192,6 +209,14 @@ pub struct NetSettings {
 }
 
 impl NetSettings {
+    pub fn rate_limits(&self) -> crate::ratelimit::RateLimitSettings {
+        crate::ratelimit::RateLimitSettings {
+            per_user: self.rate_limit_per_user,
+            per_installation: self.rate_limit_per_installation,
+            anonymous: self.rate_limit_anonymous,
+        }
+    }
+
     pub fn connection_limits(&self) -> crate::net::serve::ConnectionLimits {
         let defaults = crate::net::serve::ConnectionLimits::default();
         crate::net::serve::ConnectionLimits {

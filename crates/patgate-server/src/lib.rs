@@ -5,6 +5,7 @@ pub mod config;
 pub mod git;
 pub mod net;
 pub mod notify;
+pub mod ratelimit;
 pub mod service;
 pub mod startup;
 pub mod state;

@@ -776,6 +776,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             state.limits.request_timeout =
                 std::time::Duration::from_secs(net.request_timeout_secs.max(1));
+            state.rate_limits = std::sync::Arc::new(patgate_server::ratelimit::RateLimiter::new(
+                net.rate_limits(),
+                patgate_server::state::RATE_LIMITED_SUBJECTS,
+            ));
             patgate_server::serve(
                 listener,
                 state,

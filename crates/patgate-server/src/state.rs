@@ -3,6 +3,7 @@ use std::sync::Arc;
 use patgate_app::App;
 
 use crate::net::client::TrustedProxies;
+use crate::ratelimit::{RateLimitSettings, RateLimiter};
 use crate::throttle::Throttles;
 
 /// What every handler gets.
@@ -20,7 +21,12 @@ pub struct AppState {
     pub limits: RequestLimits,
     /// The platform's services that may call the directory and authorization APIs.
     pub services: Arc<crate::service::ServiceCredentials>,
+    /// The REST API's primary rate limits (per process).
+    pub rate_limits: Arc<RateLimiter>,
 }
+
+/// How many users, installations and anonymous addresses the rate limiter remembers at once.
+pub const RATE_LIMITED_SUBJECTS: usize = 200_000;
 
 /// Limits on API requests (git requests stream and are exempt).
 #[derive(Clone, Copy, Debug)]
@@ -51,6 +57,10 @@ impl AppState {
             trusted_proxies: Arc::new(TrustedProxies::default()),
             limits: RequestLimits::default(),
             services: Arc::default(),
+            rate_limits: Arc::new(RateLimiter::new(
+                RateLimitSettings::default(),
+                RATE_LIMITED_SUBJECTS,
+            )),
         }
     }
 }

@@ -9,6 +9,7 @@
 //!   addresses, from which the addresses the account recently signed in from are exempt (so a
 //!   stranger can slow the guessing down but cannot lock the owner out).
 //! * The limit of `POST /credentials/revoke` (GitHub's 60 an hour), per client address.
+//! * [`bad_tokens`]: tokens that do not verify, per client address (never per account).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
@@ -149,6 +150,16 @@ impl<K: Hash + Eq + Clone> Counters<K> {
             w.count = w.count.saturating_sub(1);
             w.pending = w.pending.saturating_sub(1);
         }
+    }
+
+    /// How long until `key`'s window ends (the whole window when it has none).
+    pub fn retry_after(&self, key: &K, now: Instant) -> Duration {
+        let Ok(map) = self.shard(key).lock() else {
+            return self.window;
+        };
+        map.get(key).map_or(self.window, |w| {
+            self.window.saturating_sub(now.duration_since(w.start))
+        })
     }
 
     /// Whether `key` has used up the current window, without counting.
@@ -447,10 +458,25 @@ impl PasswordGuard {
     }
 }
 
+/// Tokens that do not verify, per client address: 100 in 15 minutes, then every token from that
+/// address is refused until the window ends. A real client presents a bad token a few times
+/// (a revoked token in a CI job's retries); a scanner presents thousands.
+pub fn bad_tokens() -> Counters<IpAddr> {
+    Counters::new(
+        BAD_TOKENS_PER_ADDRESS,
+        Duration::from_secs(15 * 60),
+        100_000,
+    )
+}
+
+pub const BAD_TOKENS_PER_ADDRESS: u32 = 100;
+
 /// Every abuse limit of one process.
 pub struct Throttles {
     pub passwords: PasswordGuard,
     pub credential_revocation: Counters<IpAddr>,
+    /// Tokens that failed to verify (REST API and git).
+    pub bad_tokens: Counters<IpAddr>,
 }
 
 impl Default for Throttles {
@@ -458,6 +484,7 @@ impl Default for Throttles {
         Throttles {
             passwords: PasswordGuard::default(),
             credential_revocation: credential_revocation(),
+            bad_tokens: bad_tokens(),
         }
     }
 }

@@ -86,8 +86,15 @@ async fn verify(parts: &mut Parts, state: &AppState) -> ApiResult<Option<Arc<Ver
             "Password authentication is only accepted for managing your tokens. Use a personal access token.",
         )),
         Presented::Token(t) => {
-            // A suspended user's token answers GitHub's 403 here, on every route.
-            let verified = state.app.verify_active(&t).await?;
+            // A suspended user's token answers GitHub's 403 here, on every route. The REST
+            // API's own routes throttle bad tokens by client; the platform's (forward auth)
+            // see every user through the platform's proxy and leave throttling to it.
+            let verified = if parts.extensions.get::<super::RateSlot>().is_some() {
+                verify_throttled(state, crate::net::client::ClientIp::of(parts), &t).await?
+            } else {
+                state.app.verify_active(&t).await?
+            };
+            super::charge(parts, state, super::rate_subject(&verified.credential))?;
             // The response layer reads it back to add the token headers.
             parts.extensions.insert(verified.clone());
             if let Some(slot) = parts.extensions.get::<super::TokenSlot>() {
@@ -124,9 +131,9 @@ impl FromRequestParts<AppState> for PasswordAuth {
         match presented(parts, state)? {
             Presented::Password { login, password } => {
                 let client = crate::net::client::ClientIp::of(parts);
-                authenticate_password(state, client, &login, &password)
-                    .await
-                    .map(PasswordAuth)
+                let user = authenticate_password(state, client, &login, &password).await?;
+                super::charge(parts, state, crate::ratelimit::Subject::User(user.id.0))?;
+                Ok(PasswordAuth(user))
             }
             Presented::Token(_) => Err(ApiError::new(
                 axum::http::StatusCode::FORBIDDEN,
@@ -156,6 +163,35 @@ where
     }
 }
 
+/// Verifies a token behind the bad-token throttle: a client address that has presented too many
+/// tokens that do not verify (unknown, revoked, expired) is refused for a while before any
+/// lookup, with GitHub's 403. The count is per address, never per account: a token names no
+/// account until it verifies, and a stranger's guessing must not lock its owner out.
+pub async fn verify_throttled(
+    state: &AppState,
+    client: crate::net::client::ClientIp,
+    token: &str,
+) -> ApiResult<Arc<VerifiedToken>> {
+    let now = std::time::Instant::now();
+    if state.throttles.bad_tokens.exhausted(&client.0, now) {
+        return Err(too_many_attempts(
+            state.throttles.bad_tokens.retry_after(&client.0, now),
+        ));
+    }
+    match state.app.verify_active(token).await {
+        Err(patgate_app::AppError::BadCredentials) => {
+            let _ = state.throttles.bad_tokens.try_use(&client.0, now);
+            Err(ApiError::bad_credentials())
+        }
+        other => Ok(other?),
+    }
+}
+
+fn too_many_attempts(retry_after: std::time::Duration) -> ApiError {
+    ApiError::new(axum::http::StatusCode::FORBIDDEN, TOO_MANY_LOGIN_ATTEMPTS)
+        .header("retry-after", &retry_after.as_secs().max(1).to_string())
+}
+
 /// GitHub's answer once a client has made too many failed password attempts.
 pub const TOO_MANY_LOGIN_ATTEMPTS: &str =
     "Maximum number of login attempts exceeded. Please try again later.";
@@ -174,12 +210,7 @@ pub async fn authenticate_password(
         .passwords
         .admit(login, client.0)
         .await
-        .map_err(|refused| {
-            ApiError::new(axum::http::StatusCode::FORBIDDEN, TOO_MANY_LOGIN_ATTEMPTS).header(
-                "retry-after",
-                &refused.retry_after.as_secs().max(1).to_string(),
-            )
-        })?;
+        .map_err(|refused| too_many_attempts(refused.retry_after))?;
     match state.app.authenticate_password(login, password).await {
         Ok(user) => {
             attempt.succeeded();

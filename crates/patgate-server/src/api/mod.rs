@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -32,6 +33,7 @@ pub mod tokens;
 use error::{ApiError, ApiResult};
 use extract::{ApiJson, MaybeToken, Path, TokenAuth};
 
+use crate::ratelimit::{Quota, Subject};
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
@@ -171,7 +173,11 @@ pub fn router(state: AppState) -> Router {
         .route("/forward-auth/{*path}", any(platform::forward_auth))
         .merge(directory::routes())
         .route("/openapi.json", get(openapi::document))
-        .layer(axum::middleware::from_fn(token_headers))
+        .route("/rate_limit", get(rate_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            token_headers,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             request_timeout,
@@ -199,13 +205,73 @@ async fn request_timeout(State(s): State<AppState>, req: Request, next: Next) ->
 #[derive(Clone, Default)]
 pub struct TokenSlot(pub Arc<OnceLock<Arc<VerifiedToken>>>);
 
-/// Adds GitHub's token headers to every response of a token-authenticated request:
-/// `X-OAuth-Scopes` for classic tokens and `GitHub-Authentication-Token-Expiration` when the token
-/// expires.
-async fn token_headers(mut req: Request, next: Next) -> Response {
+/// Present on requests that count against the rate limit: where the extractor that charged the
+/// caller leaves their standing for `token_headers`.
+#[derive(Clone, Default)]
+pub struct RateSlot(pub Arc<OnceLock<Quota>>);
+
+/// Counts a request of `subject` (when the route is charged, that is when `parts` holds a
+/// [`RateSlot`]): GitHub's 403 past the limit, with the headers that say when it ends.
+pub fn charge(parts: &Parts, state: &AppState, subject: Subject) -> ApiResult<()> {
+    let Some(slot) = parts.extensions.get::<RateSlot>() else {
+        return Ok(());
+    };
+    let now = state.app.now().unix_timestamp();
+    match state.rate_limits.charge(subject, now) {
+        Ok(quota) => {
+            let _ = slot.0.set(quota);
+            Ok(())
+        }
+        Err(quota) => Err(rate_limited(subject, quota, now)),
+    }
+}
+
+fn rate_limited(subject: Subject, quota: Quota, now: i64) -> ApiError {
+    let mut err = ApiError::new(StatusCode::FORBIDDEN, subject.exceeded_message())
+        .header("retry-after", &(quota.reset - now).max(1).to_string());
+    err.documentation_url = Some(crate::ratelimit::DOCUMENTATION_URL);
+    rate_headers(&mut err.headers, quota);
+    err
+}
+
+fn rate_headers(headers: &mut axum::http::HeaderMap, quota: Quota) {
+    headers.insert("x-ratelimit-limit", HeaderValue::from(quota.limit));
+    headers.insert(
+        "x-ratelimit-remaining",
+        HeaderValue::from(quota.remaining()),
+    );
+    headers.insert("x-ratelimit-used", HeaderValue::from(quota.used));
+    headers.insert("x-ratelimit-reset", HeaderValue::from(quota.reset));
+    headers.insert("x-ratelimit-resource", HeaderValue::from_static("core"));
+}
+
+/// Adds GitHub's headers to every API response: the rate limit's (`X-RateLimit-*`) where the
+/// route counts, and for a token-authenticated request `X-OAuth-Scopes` (classic tokens) and
+/// `GitHub-Authentication-Token-Expiration` (when the token expires). An anonymous request is
+/// charged here, to its client address; an authenticated one where its credential is checked.
+async fn token_headers(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
     let slot = TokenSlot::default();
     req.extensions_mut().insert(slot.clone());
-    let mut response = next.run(req).await;
+    let rate = crate::ratelimit::is_charged(req.uri().path()).then(RateSlot::default);
+    if let Some(rate) = &rate {
+        req.extensions_mut().insert(rate.clone());
+    }
+    let (mut parts, body) = req.into_parts();
+    if rate.is_some()
+        && !parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+    {
+        let client = crate::net::client::ClientIp::of(&parts);
+        if let Err(refused) = charge(&parts, &s, Subject::Address(client.0)) {
+            return refused.into_response();
+        }
+    }
+    parts.extensions.insert(s.clone());
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    if let Some(quota) = rate.as_ref().and_then(|r| r.0.get()) {
+        rate_headers(response.headers_mut(), *quota);
+    }
     if let Some(token) = slot.0.get() {
         let headers = response.headers_mut();
         if let TokenGrant::Classic { scopes } = &token.credential.grant
@@ -220,6 +286,40 @@ async fn token_headers(mut req: Request, next: Next) -> Response {
         }
     }
     response
+}
+
+/// `GET /rate_limit`: where the caller stands, without counting the request (GitHub's shape; every
+/// resource but `core` is GitHub's and absent here).
+async fn rate_limit(
+    State(s): State<AppState>,
+    MaybeToken(token): MaybeToken,
+    client: crate::net::client::ClientIp,
+) -> ApiResult<Response> {
+    let subject = match &token {
+        Some(t) => rate_subject(&t.credential),
+        None => Subject::Address(client.0),
+    };
+    let quota = s.rate_limits.peek(subject, s.app.now().unix_timestamp());
+    let core = serde_json::json!({
+        "limit": quota.limit,
+        "used": quota.used,
+        "remaining": quota.remaining(),
+        "reset": quota.reset,
+        "resource": "core",
+    });
+    let mut response =
+        axum::Json(serde_json::json!({"resources": {"core": core}, "rate": core})).into_response();
+    rate_headers(response.headers_mut(), quota);
+    Ok(response)
+}
+
+/// Whose budget a token's requests spend: its user's (all their tokens share it), or its
+/// installation's.
+pub fn rate_subject(credential: &patgate_domain::model::Credential) -> Subject {
+    match &credential.grant {
+        TokenGrant::AppInstallation { org, .. } => Subject::Installation(org.0),
+        _ => Subject::User(credential.user.0),
+    }
 }
 
 /// `X-Accepted-GitHub-Permissions` or `X-Accepted-OAuth-Scopes` on a successful response.

@@ -698,6 +698,14 @@ pub const OPERATIONS: &[Operation] = &[
     },
     Operation {
         method: "get",
+        path: "/rate_limit",
+        id: "rate-limit/get",
+        summary: "Where the caller stands against the REST API's rate limit (not counted)",
+        auth: Auth::OptionalToken,
+        success: 200,
+    },
+    Operation {
+        method: "get",
         path: "/openapi.json",
         id: "meta/openapi",
         summary: "This document",

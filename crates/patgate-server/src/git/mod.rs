@@ -327,20 +327,22 @@ async fn handle(
     // Credentials: Basic with a non-empty username and a token as the password.
     let token: Option<Arc<VerifiedToken>> = match presented(&parts, &state) {
         Ok(Presented::None) => None,
-        Ok(Presented::Token(t)) => match state.app.verify_active(&t).await {
-            Ok(v) => Some(v),
-            // A suspended user's token: refused, and said so (asking again would not help).
-            Err(AppError::Forbidden(message)) => {
-                return git_error(StatusCode::FORBIDDEN, &message);
+        Ok(Presented::Token(t)) => {
+            let client = crate::net::client::ClientIp::of(&parts);
+            match crate::api::extract::verify_throttled(&state, client, &t).await {
+                Ok(v) => Some(v),
+                Err(e) if e.status == StatusCode::UNAUTHORIZED => return unauthorized(),
+                Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE => {
+                    return git_error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "Service unavailable, try again shortly.",
+                    );
+                }
+                // A suspended user's token, or an address that presented too many bad tokens:
+                // refused, and said so (asking again at once would not help).
+                Err(e) => return git_error(e.status, &e.message),
             }
-            Err(AppError::Unavailable) => {
-                return git_error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Service unavailable, try again shortly.",
-                );
-            }
-            Err(_) => return unauthorized(),
-        },
+        }
         Ok(Presented::Password { .. }) | Err(_) => return unauthorized(),
     };
 

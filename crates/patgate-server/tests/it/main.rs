@@ -22,6 +22,7 @@ mod orgs;
 mod pagination;
 mod platform;
 mod races;
+mod rate_limits;
 mod replicas;
 mod schema;
 mod security;

@@ -56,7 +56,17 @@ async fn openapi_json_lists_every_operation() {
 
 #[tokio::test]
 async fn every_operation_is_routed() {
-    let s = spawn().await;
+    // More anonymous requests than GitHub's 60 an hour: the test is one client.
+    let s = crate::support::spawn_configured(|state, _| {
+        state.rate_limits = std::sync::Arc::new(patgate_server::ratelimit::RateLimiter::new(
+            patgate_server::ratelimit::RateLimitSettings {
+                anonymous: 10_000,
+                ..Default::default()
+            },
+            100,
+        ));
+    })
+    .await;
     for op in OPERATIONS {
         let method =
             Method::from_bytes(op.method.to_ascii_uppercase().as_bytes()).unwrap_or(Method::GET);

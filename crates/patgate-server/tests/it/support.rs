@@ -146,6 +146,14 @@ pub async fn spawn_configured(
 
 /// A server whose time is `clock`, which the test moves.
 pub async fn spawn_with_clock(clock: Arc<ManualClock>) -> Server {
+    spawn_with_clock_configured(clock, |_, _| {}).await
+}
+
+/// A server whose time is `clock`, with its state and connection limits adjusted by `configure`.
+pub async fn spawn_with_clock_configured(
+    clock: Arc<ManualClock>,
+    configure: impl FnOnce(&mut AppState, &mut ConnectionLimits),
+) -> Server {
     let dir = tempfile::tempdir().expect("temporary directory");
     let settings = settings(&dir);
     let store = patgate_server::open_store(&settings)
@@ -161,11 +169,7 @@ pub async fn spawn_with_clock(clock: Arc<ManualClock>) -> Server {
             ..AppConfig::default()
         },
     );
-    start(app, dir, settings.git_config()).await
-}
-
-async fn start(app: App, dir: TempDir, git: patgate_server::git::GitConfig) -> Server {
-    start_configured(app, dir, git, |_, _| {}).await
+    start_configured(app, dir, settings.git_config(), configure).await
 }
 
 /// Loads `SEED` and serves the app on `127.0.0.1:0` through the server's own connection loop.
