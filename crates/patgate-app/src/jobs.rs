@@ -153,6 +153,12 @@ impl App {
     }
 
     async fn run_job_body(&self, name: &str, now: OffsetDateTime) -> Result<usize, AppError> {
+        let outcome = self.run_job_uncounted(name, now).await;
+        self.counters().job_ran(name, outcome.is_ok());
+        outcome
+    }
+
+    async fn run_job_uncounted(&self, name: &str, now: OffsetDateTime) -> Result<usize, AppError> {
         match name {
             EXPIRY_REMINDERS => self.send_expiry_reminders(now).await,
             EXPIRED_TOKENS => self.send_expired_notices(now).await,

@@ -26,6 +26,7 @@ pub mod keys;
 pub mod notify;
 pub mod seed;
 pub mod sessions;
+pub mod stats;
 pub mod tokens;
 pub mod verify;
 
@@ -79,6 +80,7 @@ struct Inner {
     password_permits: tokio::sync::Semaphore,
     password_hashing: auth::HashingGauge,
     outbox_wakeup: tokio::sync::Notify,
+    stats: stats::AppStats,
 }
 
 impl App {
@@ -99,8 +101,18 @@ impl App {
                 password_permits,
                 password_hashing: auth::HashingGauge::default(),
                 outbox_wakeup: tokio::sync::Notify::new(),
+                stats: stats::AppStats::default(),
             }),
         }
+    }
+
+    /// What the app has counted since it started (`/metrics`).
+    pub fn stats(&self) -> stats::StatsSnapshot {
+        self.inner.stats.snapshot()
+    }
+
+    pub(crate) fn counters(&self) -> &stats::AppStats {
+        &self.inner.stats
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

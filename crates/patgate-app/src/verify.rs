@@ -60,6 +60,20 @@ impl App {
     /// Verifies a presented token. Malformed tokens are refused before any lookup; unknown,
     /// expired or deleted ones get the same `BadCredentials`.
     pub async fn verify(&self, presented: &str) -> Result<Arc<VerifiedToken>, AppError> {
+        let outcome = self.verify_uncounted(presented).await;
+        match &outcome {
+            Ok((_, from_cache)) => self.counters().verified(*from_cache),
+            Err(AppError::BadCredentials) => self.counters().refused(),
+            Err(_) => {}
+        }
+        outcome.map(|(verified, _)| verified)
+    }
+
+    /// [`App::verify`], saying whether the cache answered.
+    async fn verify_uncounted(
+        &self,
+        presented: &str,
+    ) -> Result<(Arc<VerifiedToken>, bool), AppError> {
         let format = self.token_format();
         // Prefix and length first; the checksum guards the store, so it is checked before a
         // lookup there. A cache hit needs no checksum: its key is the SHA-256 of a token that was
@@ -71,9 +85,11 @@ impl App {
         let now = self.now();
         let now_secs = now.unix_timestamp();
         let cache = &self.inner.verify;
+        let mut from_cache = true;
         let verified = match cache.tokens.get(&hash, now_secs) {
             Some(hit) => hit,
             None => {
+                from_cache = false;
                 format
                     .parse(presented)
                     .map_err(|_| AppError::BadCredentials)?;
@@ -98,7 +114,7 @@ impl App {
             return Err(AppError::BadCredentials);
         }
         self.note_use(&verified, now);
-        Ok(verified)
+        Ok((verified, from_cache))
     }
 
     fn note_use(&self, verified: &VerifiedToken, now: OffsetDateTime) {

@@ -201,6 +201,11 @@ pub struct NetSettings {
     #[arg(long, env = "PATGATE_RATE_LIMIT_ANONYMOUS", default_value_t = 60)]
     pub rate_limit_anonymous: u32,
 
+    /// Where to serve `/metrics` (Prometheus's text format), for example `127.0.0.1:9090`: a
+    /// listener of its own, so that the metrics never face the public side. Off by default.
+    #[arg(long, env = "PATGATE_METRICS_BIND")]
+    pub metrics_bind: Option<std::net::SocketAddr>,
+
     /// The platform's service credentials (TOML: name, SHA-256 of the secret, scopes), for the
     /// directory and authorization APIs (docs/platform.md). Without it those APIs refuse
     /// everyone.

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod config;
 pub mod git;
+pub mod metrics;
 pub mod net;
 pub mod notify;
 pub mod ratelimit;

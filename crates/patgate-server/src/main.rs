@@ -780,6 +780,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 net.rate_limits(),
                 patgate_server::state::RATE_LIMITED_SUBJECTS,
             ));
+            if let Some(addr) = net.metrics_bind {
+                let metrics = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding the metrics listener to {addr}"))?;
+                println!("metrics: http://{}/metrics", metrics.local_addr()?);
+                let router = patgate_server::metrics::router(state.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = axum::serve(metrics, router).await {
+                        tracing::error!(error = %e, "the metrics listener stopped");
+                    }
+                });
+            }
             patgate_server::serve(
                 listener,
                 state,

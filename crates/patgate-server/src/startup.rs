@@ -111,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         format.prefix(TokenKind::AppInstallation),
     ]);
     let proxies = state.trusted_proxies.clone();
+    let metrics = state.metrics.clone();
     Router::new()
         // Liveness: the process serves requests. No database: a database outage must not make
         // an orchestrator restart healthy processes.
@@ -142,6 +143,10 @@ pub fn router(state: AppState) -> Router {
             crate::net::client::resolve_client,
         ))
         .layer(CatchPanicLayer::new())
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::track,
+        ))
         // The span names the request by its redacted URI: a token a client put in the query
         // string or the path never reaches the log, whatever the level.
         .layer(

@@ -23,6 +23,8 @@ pub struct AppState {
     pub services: Arc<crate::service::ServiceCredentials>,
     /// The REST API's primary rate limits (per process).
     pub rate_limits: Arc<RateLimiter>,
+    /// What `/metrics` reports (on its own listener, `--metrics-bind`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// How many users, installations and anonymous addresses the rate limiter remembers at once.
@@ -61,6 +63,7 @@ impl AppState {
                 RateLimitSettings::default(),
                 RATE_LIMITED_SUBJECTS,
             )),
+            metrics: Arc::default(),
         }
     }
 }

@@ -174,6 +174,7 @@ pub async fn verify_throttled(
 ) -> ApiResult<Arc<VerifiedToken>> {
     let now = std::time::Instant::now();
     if state.throttles.bad_tokens.exhausted(&client.0, now) {
+        state.metrics.bad_token_throttled();
         return Err(too_many_attempts(
             state.throttles.bad_tokens.retry_after(&client.0, now),
         ));

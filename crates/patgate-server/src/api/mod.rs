@@ -222,7 +222,10 @@ pub fn charge(parts: &Parts, state: &AppState, subject: Subject) -> ApiResult<()
             let _ = slot.0.set(quota);
             Ok(())
         }
-        Err(quota) => Err(rate_limited(subject, quota, now)),
+        Err(quota) => {
+            state.metrics.rate_limited(subject);
+            Err(rate_limited(subject, quota, now))
+        }
     }
 }
 

@@ -15,6 +15,7 @@ mod directory_api;
 mod git;
 mod git_workflows;
 mod leaks;
+mod metrics;
 mod nginx;
 mod notifications;
 mod openapi;

@@ -105,15 +105,19 @@ pub fn password(login: &str) -> String {
 /// A running server. Dropping it stops the server and deletes the database.
 pub struct Server {
     pub base: String,
+    /// `/metrics` on the server's metrics listener.
+    pub metrics: String,
     pub client: reqwest::Client,
     pub app: App,
     handle: JoinHandle<()>,
+    metrics_handle: JoinHandle<()>,
     _dir: TempDir,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         self.handle.abort();
+        self.metrics_handle.abort();
     }
 }
 
@@ -190,6 +194,17 @@ async fn start_configured(
     let mut state = AppState::new(app.clone(), base.clone(), Some(git));
     let mut limits = ConnectionLimits::default();
     configure(&mut state, &mut limits);
+    let metrics_listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let metrics = format!(
+        "http://{}/metrics",
+        metrics_listener.local_addr().expect("local address")
+    );
+    let metrics_router = patgate_server::metrics::router(state.clone());
+    let metrics_handle = tokio::spawn(async move {
+        let _ = axum::serve(metrics_listener, metrics_router).await;
+    });
     let handle = tokio::spawn(async move {
         let router = patgate_server::router(state);
         let _ = patgate_server::net::serve::serve(
@@ -202,9 +217,11 @@ async fn start_configured(
     });
     Server {
         base,
+        metrics,
         client: crate::http(),
         app,
         handle,
+        metrics_handle,
         _dir: dir,
     }
 }
