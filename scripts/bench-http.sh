@@ -98,7 +98,7 @@ CLASSIC=pgp_Ky9Pf34qY6Nb3wWD25RQ4F5ZR3qa7y3gm1IL
 FINE=pgf_Eeeby3abP3E2Zs8IQ9Y7aJZqhB6bae2dTjzx
 PORT=$(free_port)
 mkdir -p "$WORK/sqlite"
-PATGATE_LOG=warn "$PATGATE" serve --demo --bind "127.0.0.1:$PORT" --data-dir "$WORK/sqlite" >/dev/null &
+PATGATE_RATE_LIMIT_PER_USER=4000000000 PATGATE_LOG=warn "$PATGATE" serve --demo --bind "127.0.0.1:$PORT" --data-dir "$WORK/sqlite" >/dev/null &
 SERVER=$!
 PIDS+=($SERVER)
 B=http://127.0.0.1:$PORT
@@ -136,7 +136,7 @@ EOF
     "$PATGATE" seed "$WORK/mix.toml" --json --data-dir "$dir" "${db[@]}" \
       | python3 -c 'import json,sys; [print(t["secret"]) for t in json.load(sys.stdin)["new_tokens"]]' >"$dir/tokens.txt"
     port=$(free_port)
-    PATGATE_LOG=warn "$PATGATE" serve --bind "127.0.0.1:$port" --data-dir "$dir" "${db[@]}" >/dev/null &
+    PATGATE_RATE_LIMIT_PER_USER=4000000000 PATGATE_LOG=warn "$PATGATE" serve --bind "127.0.0.1:$port" --data-dir "$dir" "${db[@]}" >/dev/null &
     local pid=$!
     PIDS+=($pid)
     wait_for "http://127.0.0.1:$port/healthz"

@@ -80,7 +80,7 @@ EOF
 start_server() {
   local log=$WORK/serve.log
   : >"$log"
-  "$PATGATE" serve --bind 127.0.0.1:0 "$@" >"$log" 2>&1 &
+  PATGATE_RATE_LIMIT_PER_USER=4000000000 "$PATGATE" serve --bind 127.0.0.1:0 "$@" >"$log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 300); do
     BASE=$(sed -n 's/^patgate listening on \(http:[^ ]*\).*/\1/p' "$log" | head -n1)

@@ -148,6 +148,13 @@ impl Settings {
 }
 
 /// How `serve` treats connections and clients (docs/operations.md, "Limits and timeouts").
+/// The log's format (`--log-format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
 #[derive(Args, Clone, Debug)]
 pub struct NetSettings {
     /// Reverse proxies (addresses or networks, comma-separated) whose `Forwarded` or
@@ -200,6 +207,10 @@ pub struct NetSettings {
     /// Anonymous REST API requests an hour per client address (GitHub: 60).
     #[arg(long, env = "PATGATE_RATE_LIMIT_ANONYMOUS", default_value_t = 60)]
     pub rate_limit_anonymous: u32,
+
+    /// How the log is written: `text` for people, `json` (one object a line) for collectors.
+    #[arg(long, env = "PATGATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 
     /// Where to serve `/metrics` (Prometheus's text format), for example `127.0.0.1:9090`: a
     /// listener of its own, so that the metrics never face the public side. Off by default.

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod config;
+pub mod config_file;
 pub mod git;
 pub mod metrics;
 pub mod net;

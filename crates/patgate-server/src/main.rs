@@ -28,6 +28,10 @@ mod platform_cli;
     about = "Personal access tokens with organization governance"
 )]
 struct Cli {
+    /// A TOML file of settings (docs/configuration.md): the command line and the environment
+    /// override it; a key no command knows is refused.
+    #[arg(long, env = "PATGATE_CONFIG", global = true)]
+    config: Option<PathBuf>,
     #[command(flatten)]
     settings: Settings,
     #[command(flatten)]
@@ -114,6 +118,17 @@ enum Command {
     /// The platform's service credentials, for the directory and authorization APIs.
     #[command(subcommand)]
     ServiceCredential(ServiceCredentialCommand),
+    /// The configuration: what `serve` would run with.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Check the settings `serve` would run with (command line, environment, --config file,
+    /// defaults) and print each with where it came from, secrets masked. Exits 2 on the first
+    /// setting that does not parse.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -534,7 +549,23 @@ enum TokenCommand {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    use clap::CommandFactory;
+    let env = |name: &str| std::env::var(name).ok();
+    let argv = match patgate_server::config_file::expand(
+        &Cli::command(),
+        std::env::args_os().collect(),
+        &env,
+    ) {
+        Ok(expanded) => expanded.argv,
+        Err(e) => {
+            eprintln!("patgate: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(argv);
+    if let Command::Config(ConfigCommand::Check) = &cli.command {
+        return config_check(cli.config.as_deref(), &env);
+    }
     patgate_server::tls::install_default_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -551,6 +582,32 @@ fn main() -> std::process::ExitCode {
         Err(e) => {
             eprintln!("patgate: {e:#}");
             std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// `patgate config check`.
+fn config_check(
+    config: Option<&std::path::Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> std::process::ExitCode {
+    use clap::CommandFactory;
+    let argv = std::env::args_os().collect();
+    match patgate_server::config_file::check(&Cli::command(), argv, env) {
+        Ok(lines) => {
+            let width = lines.iter().map(|l| l.name.len()).max().unwrap_or(0);
+            for l in &lines {
+                println!("{:width$}  {}  ({})", l.name, l.value, l.source.as_str());
+            }
+            println!(
+                "configuration is valid{}",
+                config.map_or(String::new(), |p| format!(" ({})", p.display()))
+            );
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("patgate: {e}");
+            std::process::ExitCode::from(2)
         }
     }
 }
@@ -702,13 +759,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             demo_file,
             net,
         } => {
-            tracing_subscriber::fmt()
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_env("PATGATE_LOG").unwrap_or_else(
-                        |_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"),
-                    ),
-                )
-                .init();
+            let filter = tracing_subscriber::EnvFilter::try_from_env("PATGATE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
+            match net.log_format {
+                patgate_server::config::LogFormat::Text => {
+                    tracing_subscriber::fmt().with_env_filter(filter).init();
+                }
+                patgate_server::config::LogFormat::Json => {
+                    tracing_subscriber::fmt()
+                        .json()
+                        .with_current_span(true)
+                        .with_env_filter(filter)
+                        .init();
+                }
+            }
             let store = open_store(&settings).await?;
             let app = build_app(store, &settings)?;
             if demo {
@@ -1234,6 +1298,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = build_app(open_store(&settings).await?, &settings)?;
             platform_cli::sync(&app, &file, dry_run, json).await
         }
+        // Answered by `main` before the runtime starts.
+        Command::Config(ConfigCommand::Check) => Ok(()),
         Command::ServiceCredential(ServiceCredentialCommand::Create { name, scopes }) => {
             platform_cli::service_credential(&name, &scopes)
         }

@@ -918,3 +918,124 @@ fn token_why_names_the_rule_and_service_credential_create_prints_a_usable_entry(
     );
     assert!(err.contains("--scope"), "{err}");
 }
+
+/// Runs `patgate ARGS...` with only the environment `env` of patgate's own (no data dir flag).
+fn patgate_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_patgate"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("PATGATE_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.args(args)
+        .envs(env.iter().copied())
+        .env("PATGATE_INSECURE_FAST_PASSWORDS", "1")
+        .output()
+        .expect("run patgate")
+}
+
+#[test]
+fn a_configuration_file_sets_what_neither_the_command_line_nor_the_environment_does() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let data = dir.path().join("from-file");
+    let secret = dir.path().join("smtp-password");
+    std::fs::write(&secret, "hunter22\n").expect("secret written");
+    let config = dir.path().join("patgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {data:?}\nbind = \"127.0.0.1:9999\"\nrate_limit_per_user = 1250\n\
+             trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n\n[smtp]\nhost = \"smtp.example.com\"\n\
+             password_file = {secret:?}\n",
+            data = data.display().to_string(),
+            secret = secret.display().to_string(),
+        ),
+    )
+    .expect("config written");
+    let config = config.display().to_string();
+
+    // A real command takes the file's settings: migrate creates the database in its data dir.
+    let args = ["--config", config.as_str(), "migrate"];
+    let out = patgate_with_env(&args, &[]);
+    assert!(out.status.success(), "{}", describe(&args, &out));
+    assert!(
+        data.join("patgate.db").exists(),
+        "{}",
+        describe(&args, &out)
+    );
+
+    // config check: each setting with its source; the environment and the command line win.
+    let args = [
+        "--config",
+        config.as_str(),
+        "--cache-ttl-secs",
+        "7",
+        "config",
+        "check",
+    ];
+    let out = patgate_with_env(&args, &[("PATGATE_BIND", "127.0.0.1:7777")]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", describe(&args, &out));
+    let line = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no {name} in {stdout}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(line("bind"), "bind 127.0.0.1:7777 (environment)");
+    assert_eq!(line("cache_ttl_secs"), "cache_ttl_secs 7 (command line)");
+    assert_eq!(
+        line("rate_limit_per_user"),
+        "rate_limit_per_user 1250 (config file)"
+    );
+    assert_eq!(
+        line("trusted_proxies"),
+        "trusted_proxies 10.0.0.0/8,::1 (config file)"
+    );
+    assert_eq!(
+        line("smtp_host"),
+        "smtp_host smtp.example.com (config file)"
+    );
+    assert_eq!(line("max_headers"), "max_headers 100 (default)");
+    assert!(
+        !stdout.contains("hunter22"),
+        "a secret is printed: {stdout}"
+    );
+    assert!(stdout.contains("configuration is valid"), "{stdout}");
+}
+
+#[test]
+fn a_bad_configuration_file_is_refused_with_the_setting_named_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let data = dir.path().join("data");
+    let config = dir.path().join("patgate.toml");
+    for (text, expected) in [
+        ("bnid = \"0.0.0.0:1\"\n", "unknown setting `bnid`"),
+        ("bind = \"not an address\"\n", "--bind"),
+        ("rate_limit_per_user = -5\n", "--rate-limit-per-user"),
+        ("bind = [\n", "patgate.toml"),
+        (
+            "[smtp]\npassword_file = \"/nonexistent/secret\"\n",
+            "/nonexistent/secret",
+        ),
+    ] {
+        std::fs::write(
+            &config,
+            format!("data_dir = {:?}\n{text}", data.display().to_string()),
+        )
+        .expect("config written");
+        let config = config.display().to_string();
+        let args = ["--config", config.as_str(), "config", "check"];
+        let out = patgate_with_env(&args, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}", describe(&args, &out));
+        assert!(stderr.contains(expected), "{text:?}: {stderr}");
+    }
+    let args = ["--config", "/nonexistent/patgate.toml", "migrate"];
+    let out = patgate_with_env(&args, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&args, &out));
+    assert!(!data.exists(), "nothing was created");
+}

@@ -20,7 +20,7 @@ struct Served {
     stderr: tokio::task::JoinHandle<String>,
 }
 
-async fn serve_at_trace(dir: &Path) -> Served {
+async fn serve_at_trace(dir: &Path, log_format: &str) -> Served {
     // The directory file (with its passwords) lives outside the data directory that is checked.
     let seed_dir = tempfile::tempdir().expect("temporary directory");
     let seed = seed_dir.path().join("seed.toml");
@@ -43,6 +43,7 @@ async fn serve_at_trace(dir: &Path) -> Served {
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("PATGATE_INSECURE_FAST_PASSWORDS", "1")
         .env("PATGATE_LOG", "trace")
+        .env("PATGATE_LOG_FORMAT", log_format)
         .env_remove("PATGATE_DATABASE_URL")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -98,8 +99,19 @@ fn all_files(dir: &Path, into: &mut Vec<u8>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_token_or_password_reaches_the_log_the_database_or_an_error_body() {
+    leak_check("text").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_token_or_password_reaches_the_json_log_either() {
+    leak_check("json").await;
+}
+
+/// A token's whole life with the server logging at trace in `log_format`, then every secret
+/// looked for in the log, the data directory (database, outbox `.eml` files) and error bodies.
+async fn leak_check(log_format: &str) {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let served = serve_at_trace(dir.path()).await;
+    let served = serve_at_trace(dir.path(), log_format).await;
     let base = served.base.clone();
     let client = crate::http();
     let mut secrets: Vec<String> = vec!["alice-password".into(), "wrong-password-42".into()];
@@ -227,6 +239,15 @@ async fn no_token_or_password_reaches_the_log_the_database_or_an_error_body() {
         log.contains("TRACE") || log.contains("DEBUG"),
         "the server logged at trace level: {log:.400}"
     );
+    if log_format == "json" {
+        let parsed = log
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str::<Value>(l).map(|v| v["level"].is_string()))
+            .collect::<Result<Vec<bool>, _>>()
+            .expect("every log line is a JSON object");
+        assert!(parsed.len() > 10 && parsed.iter().all(|l| *l), "{log:.400}");
+    }
     let mut files = Vec::new();
     all_files(dir.path(), &mut files);
     let files = String::from_utf8_lossy(&files);

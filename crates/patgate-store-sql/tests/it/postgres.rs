@@ -1056,3 +1056,53 @@ async fn a_barrier_names_the_replicas_that_did_not_confirm_and_skips_departed_on
     assert!(outcome.acknowledged.is_empty(), "{outcome:?}");
     assert_eq!(outcome.missing.len(), 1, "only the silent one: {outcome:?}");
 }
+
+/// `url` with one more query parameter.
+fn with_param(url: &str, param: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{param}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_is_used_when_the_url_asks_for_it_and_an_unknown_certificate_is_refused() {
+    let db = db_or_skip!();
+    let plain = db.store().await;
+    let ssl: String = sqlx::query_scalar("SHOW ssl")
+        .fetch_one(plain.pool())
+        .await
+        .unwrap();
+    if ssl != "on" {
+        eprintln!("SKIPPED: this PostgreSQL serves no TLS (ssl = {ssl})");
+        return;
+    }
+    let tls = PostgresStore::connect(
+        &with_param(&db.url, "sslmode=require"),
+        PgOptions::default(),
+    )
+    .await
+    .expect("sslmode=require connects over TLS");
+    let encrypted: bool =
+        sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(tls.pool())
+            .await
+            .unwrap();
+    assert!(encrypted, "the connection is encrypted");
+    tls.ping().await.unwrap();
+    tls.close().await;
+    // verify-full checks the server's certificate against the roots: this server's is
+    // self-signed (Debian's snakeoil), so the connection is refused, and says why.
+    let refused = match PostgresStore::connect(
+        &with_param(&db.url, "sslmode=verify-full"),
+        PgOptions::default(),
+    )
+    .await
+    {
+        Ok(_) => panic!("an unknown certificate is refused"),
+        Err(e) => e,
+    };
+    let message = refused.to_string().to_lowercase();
+    assert!(
+        message.contains("certificate") || message.contains("tls"),
+        "{message}"
+    );
+}
