@@ -157,29 +157,26 @@ impl App {
             return Ok(hit);
         }
         let ticket = cache.ticket();
-        let store = self.store();
         let repo = &facts.repo;
-        let org_role = match repo.owner_kind {
-            AccountKind::Organization => store.membership(repo.owner, user).await?,
+        // One read for all of it: the membership with the organization's base permission, the
+        // collaborator role, and the enterprise membership an internal repository needs.
+        let enterprise = match facts.enterprise {
+            Some(ent) if repo.visibility == patgate_domain::model::Visibility::Internal => {
+                Some(ent)
+            }
+            _ => None,
+        };
+        let standing = self
+            .store()
+            .repo_standing(repo.id, repo.owner, user, enterprise)
+            .await?;
+        let org_standing = match repo.owner_kind {
+            AccountKind::Organization => standing.org,
             AccountKind::User => None,
         };
-        let org_standing = match org_role {
-            Some(role) => {
-                let org = store
-                    .org_by_id(repo.owner)
-                    .await?
-                    .ok_or(AppError::NotFound)?;
-                Some((role, org.base_permission))
-            }
-            None => None,
-        };
-        let collaborator = store.collaborator_role(repo.id, user).await?;
-        let enterprise_member = match facts.enterprise {
-            Some(ent) if repo.visibility == patgate_domain::model::Visibility::Internal => {
-                store.is_enterprise_member(user, ent).await?
-            }
-            _ => false,
-        };
+        let org_role = org_standing.map(|(role, _)| role);
+        let collaborator = standing.collaborator;
+        let enterprise_member = standing.enterprise_member;
         let rights = OwnerRights {
             repo_role: authz::repo_role(
                 user,

@@ -322,6 +322,50 @@ pub trait DirectoryStore: Send + Sync {
         repo: RepoId,
         user: AccountId,
     ) -> StoreResult<Option<RepoRole>>;
+
+    /// What a user's rights on a repository depend on, in one read (one round trip on the SQL
+    /// stores): the user's role in the owning organization with its base permission
+    /// (`owner` is the repository's owner account; `None` when the user is not a member, or
+    /// the owner is a user), the user's collaborator role on `repo`, and, when `enterprise`
+    /// is given, whether the user belongs to some organization of it. The default asks the
+    /// separate lookups; an organization that is gone while its membership row is still read
+    /// is `NotFound`, as `org_by_id` would report it.
+    async fn repo_standing(
+        &self,
+        repo: RepoId,
+        owner: AccountId,
+        user: AccountId,
+        enterprise: Option<EnterpriseId>,
+    ) -> StoreResult<RepoStanding> {
+        let org = match self.membership(owner, user).await? {
+            Some(role) => {
+                let org = self.org_by_id(owner).await?.ok_or(StoreError::NotFound)?;
+                Some((role, org.base_permission))
+            }
+            None => None,
+        };
+        let collaborator = self.collaborator_role(repo, user).await?;
+        let enterprise_member = match enterprise {
+            Some(ent) => self.is_enterprise_member(user, ent).await?,
+            None => false,
+        };
+        Ok(RepoStanding {
+            org,
+            collaborator,
+            enterprise_member,
+        })
+    }
+}
+
+/// A user's standing towards one repository ([`DirectoryStore::repo_standing`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RepoStanding {
+    /// The user's role in the owning organization, and the organization's base permission.
+    pub org: Option<(OrgRole, RepoRole)>,
+    /// The user's collaborator role on the repository.
+    pub collaborator: Option<RepoRole>,
+    /// The user belongs to some organization of the enterprise asked about.
+    pub enterprise_member: bool,
 }
 
 /// Tokens as rows. These methods write the token alone: requests and grants change only through

@@ -59,7 +59,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Executor, PgConnection, Postgres, Transaction};
+use sqlx::{Connection, Executor, PgConnection, Postgres, Transaction};
 use tokio::sync::broadcast;
 
 use patgate_store::{Change, Store, StoreError, StoreResult};
@@ -143,6 +143,9 @@ repositories!();
 
 /// The channel every store notifies and listens on.
 pub const CHANNEL: &str = "patgate_changes";
+
+/// A pooled connection idle this long is pinged before it is handed out.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 /// Pool and timeout settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -253,6 +256,19 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
+            // sqlx pings a connection before handing it out by default: one more round trip
+            // before every query. Ping only a connection that sat idle long enough to have been
+            // dropped by the server or the network; a busy one was checked when it was last
+            // returned (sqlx pings on release, off the caller's path).
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= IDLE_BEFORE_PING {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     conn.execute(sqlx::AssertSqlSafe(format!(

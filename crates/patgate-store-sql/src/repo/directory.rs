@@ -21,7 +21,8 @@ use patgate_domain::model::{
 use patgate_domain::policy::PolicySettings;
 use patgate_store::codec::to_unix;
 use patgate_store::{
-    Account, DirectoryStore, NewAuditEvent, NewUser, StoreError, StoreResult, Upserted,
+    Account, DirectoryStore, NewAuditEvent, NewUser, RepoStanding, StoreError, StoreResult,
+    Upserted,
 };
 
 use super::audit::insert_audit;
@@ -155,6 +156,18 @@ statements! {
         ", m.role AS role FROM memberships m JOIN accounts a ON a.id = m.org_id WHERE m.user_id = \
          $1 ORDER BY a.login_lower",
     );
+    /// Everything `repo_standing` returns, in one row: the membership in the owner, the
+    /// owner's base permission, the collaborator role, the enterprise membership ($4 NULL:
+    /// not asked).
+    REPO_STANDING = "SELECT \
+        (SELECT m.role FROM memberships m WHERE m.org_id = $1 AND m.user_id = $2) AS org_role, \
+        (SELECT o.base_permission FROM accounts o WHERE o.id = $1 AND o.kind = 'organization') \
+        AS base_permission, \
+        (SELECT c.role FROM collaborators c WHERE c.repo_id = $3 AND c.user_id = $2) \
+        AS collaborator, \
+        CASE WHEN CAST($4 AS BIGINT) IS NULL THEN FALSE ELSE EXISTS (SELECT 1 FROM memberships em \
+        JOIN accounts eo ON eo.id = em.org_id WHERE em.user_id = $2 AND eo.enterprise_id = $4) \
+        END AS enterprise_member";
     IS_ENTERPRISE_MEMBER = "SELECT EXISTS (SELECT 1 FROM memberships m JOIN accounts o ON o.id = \
         m.org_id WHERE m.user_id = $1 AND o.enterprise_id = $2)";
     REPO_FOR_UPSERT = concat!(
@@ -1286,4 +1299,41 @@ impl DirectoryStore for EngineStore {
             .map_err(db_err)?;
         role.as_deref().map(parse_repo_role).transpose()
     }
+
+    async fn repo_standing(
+        &self,
+        repo: RepoId,
+        owner: AccountId,
+        user: AccountId,
+        enterprise: Option<EnterpriseId>,
+    ) -> StoreResult<RepoStanding> {
+        let row: StandingRow = sqlx::query_as(REPO_STANDING)
+            .bind(owner.0)
+            .bind(user.0)
+            .bind(repo.0)
+            .bind(enterprise.map(|e| e.0))
+            .fetch_one(self.reads())
+            .await
+            .map_err(db_err)?;
+        let org = match row.org_role {
+            Some(role) => {
+                let base = row.base_permission.ok_or(StoreError::NotFound)?;
+                Some((parse_org_role(&role)?, parse_repo_role(&base)?))
+            }
+            None => None,
+        };
+        Ok(RepoStanding {
+            org,
+            collaborator: row.collaborator.as_deref().map(parse_repo_role).transpose()?,
+            enterprise_member: row.enterprise_member,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct StandingRow {
+    org_role: Option<String>,
+    base_permission: Option<String>,
+    collaborator: Option<String>,
+    enterprise_member: bool,
 }

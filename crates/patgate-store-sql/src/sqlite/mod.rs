@@ -160,7 +160,11 @@ impl SqliteStore {
             .foreign_keys(true);
         // The writer connects first: it creates the file and switches it to WAL. It is kept open
         // for the life of the store (which also keeps an in-memory database alive).
+        // No ping before each acquisition (sqlx's default): an in-process connection does not
+        // go stale, and the ping is a round trip to the connection's worker thread that every
+        // query would pay (sqlx still pings once when a connection is returned).
         let writer = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
@@ -170,6 +174,7 @@ impl SqliteStore {
             .await
             .map_err(db_err)?;
         let reader = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(READERS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)

@@ -371,3 +371,49 @@ async fn migrating_to_unique_names_renames_later_duplicates() {
     store.migrate().await.unwrap();
     super::check_names_folded(&store, users).await;
 }
+
+/// Version 5 (the listings' indexes) came after 6 to 20 were released: a database migrated to
+/// 20 without it takes it at the next start, and ends with the schema of a fresh one.
+#[tokio::test]
+async fn a_database_at_20_takes_version_5_next() {
+    use std::borrow::Cow;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let store = SqliteStore::open_file(&path).await.unwrap();
+    let mut before = sqlx::migrate!("migrations/sqlite");
+    before.migrations = Cow::Owned(
+        before
+            .migrations
+            .iter()
+            .filter(|m| m.version != 5)
+            .cloned()
+            .collect(),
+    );
+    let pool = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .foreign_keys(true),
+    )
+    .await
+    .unwrap();
+    before.run(&pool).await.unwrap();
+    store.migrate().await.unwrap();
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND name IN \
+         ('token_requests_org_page_idx', 'token_requests_org_user_idx', 'grants_org_page_idx', \
+         'token_requests_org_idx', 'grants_org_idx') ORDER BY name",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    assert_eq!(
+        indexes,
+        [
+            "grants_org_page_idx",
+            "token_requests_org_page_idx",
+            "token_requests_org_user_idx"
+        ]
+    );
+}

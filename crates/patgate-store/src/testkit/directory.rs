@@ -5,7 +5,7 @@ use patgate_domain::model::{AccountId, EnterpriseId, RepoId, Visibility};
 use patgate_domain::policy::{Access, Approval, PolicySettings};
 
 use super::{at, event, new_user, org, repo, user};
-use crate::{Account, AuditQuery, NewUser, Store, StoreError, Upserted};
+use crate::{Account, AuditQuery, NewUser, RepoStanding, Store, StoreError, Upserted};
 
 pub async fn ping_and_backend(store: &dyn Store) {
     store.ping().await.unwrap();
@@ -825,4 +825,95 @@ pub async fn enterprise_owners_are_added_removed_and_listed(store: &dyn Store) {
         .map(|o| o.id)
         .collect();
     assert_eq!(orgs, vec![alpha.id, beta.id]);
+}
+
+/// `repo_standing` answers, in one read, what the separate lookups answer.
+pub async fn repo_standing_agrees_with_the_separate_lookups(store: &dyn Store) {
+    let (ent, _) = store
+        .upsert_enterprise("corp", &PolicySettings::default())
+        .await
+        .unwrap();
+    let (acme, _) = store
+        .upsert_org("acme", Some(ent.id), RepoRole::Triage, at(0))
+        .await
+        .unwrap();
+    let r = repo(store, acme.id, "widget").await;
+    let mona = user(store, "mona").await;
+    let bob = user(store, "bob").await;
+    let eve = user(store, "eve").await;
+    let own = repo(store, eve.id, "own").await;
+    store
+        .upsert_membership(acme.id, mona.id, OrgRole::Owner)
+        .await
+        .unwrap();
+    store
+        .upsert_collaborator(r.id, bob.id, RepoRole::Maintain)
+        .await
+        .unwrap();
+    store
+        .upsert_collaborator(own.id, mona.id, RepoRole::Write)
+        .await
+        .unwrap();
+    let standing = |repo, owner, user, ent| async move {
+        store.repo_standing(repo, owner, user, ent).await.unwrap()
+    };
+    assert_eq!(
+        standing(r.id, acme.id, mona.id, Some(ent.id)).await,
+        RepoStanding {
+            org: Some((OrgRole::Owner, RepoRole::Triage)),
+            collaborator: None,
+            enterprise_member: true,
+        }
+    );
+    // The enterprise is asked about only when given.
+    assert!(
+        !standing(r.id, acme.id, mona.id, None)
+            .await
+            .enterprise_member
+    );
+    assert_eq!(
+        standing(r.id, acme.id, bob.id, Some(ent.id)).await,
+        RepoStanding {
+            org: None,
+            collaborator: Some(RepoRole::Maintain),
+            enterprise_member: false,
+        }
+    );
+    assert_eq!(
+        standing(r.id, acme.id, eve.id, None).await,
+        RepoStanding::default()
+    );
+    // A user-owned repository: no organization, the collaborator role still.
+    assert_eq!(
+        standing(own.id, eve.id, mona.id, None).await,
+        RepoStanding {
+            org: None,
+            collaborator: Some(RepoRole::Write),
+            enterprise_member: false,
+        }
+    );
+    // Each answer is what the separate lookups give.
+    for (repo, owner, user, ent) in [
+        (r.id, acme.id, mona.id, Some(ent.id)),
+        (r.id, acme.id, bob.id, Some(ent.id)),
+        (own.id, eve.id, mona.id, None),
+    ] {
+        let got = standing(repo, owner, user, ent).await;
+        let role = store.membership(owner, user).await.unwrap();
+        let base = store
+            .org_by_id(owner)
+            .await
+            .unwrap()
+            .map(|o| o.base_permission);
+        assert_eq!(got.org, role.zip(base));
+        assert_eq!(
+            got.collaborator,
+            store.collaborator_role(repo, user).await.unwrap()
+        );
+        let member = match ent {
+            Some(e) => store.is_enterprise_member(user, e).await.unwrap(),
+            None => false,
+        };
+        assert_eq!(got.enterprise_member, member);
+    }
 }

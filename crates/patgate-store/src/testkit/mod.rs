@@ -106,6 +106,7 @@ macro_rules! conformance_tests {
             memberships_add_change_remove,
             orgs_of_user_lists_orgs_with_roles,
             is_enterprise_member_follows_memberships,
+            repo_standing_agrees_with_the_separate_lookups,
             repos_are_unique_per_owner_case_insensitively,
             repos_of_owner_and_repos_by_ids,
             collaborators_add_change_remove,
