@@ -7,7 +7,8 @@
 # output; PATGATE_REQUIRE_NODE=1 (set by .ci/run) turns "node absent" into a failure, and
 # PATGATE_REQUIRE_BROWSER=1 (also set by .ci/run) turns "Chromium absent" into a failure instead of
 # skipping the browser tests. The platform demo (scripts/platform-demo.sh) runs when nginx and
-# python3 are installed.
+# python3 are installed; PATGATE_REQUIRE_NGINX=1 (set by .ci/run) makes their absence a failure,
+# here and in the forward-auth tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +42,9 @@ if { command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; } && command -v
   echo "== the platform demo: patgate, nginx and an upstream (scripts/platform-demo.sh)"
   target_dir="${CARGO_TARGET_DIR:-target}"
   PATGATE_BIN="$target_dir/debug/patgate" ./scripts/platform-demo.sh
+elif [ "${PATGATE_REQUIRE_NGINX:-}" = "1" ]; then
+  echo "nginx or python3 is not installed and PATGATE_REQUIRE_NGINX=1: the platform demo cannot run" >&2
+  exit 1
 else
   echo "== nginx or python3 is not installed: the platform demo (scripts/platform-demo.sh) is skipped"
 fi

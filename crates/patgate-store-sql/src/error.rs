@@ -1,8 +1,8 @@
 //! The one mapping from `sqlx::Error` to `StoreError`, shared by both engines; each engine
 //! only says which of its database error codes mean "unavailable, try again".
 //!
-//! * the database is unreachable, restarting or overloaded (I/O errors, pool timeouts, and the
-//!   engine's own codes) → `Unavailable`, which the server answers with 503;
+//! * the database is unreachable, restarting or overloaded (I/O and protocol errors, pool
+//!   timeouts, and the engine's own codes) → `Unavailable`, which the server answers with 503;
 //! * a unique violation → `UniqueViolation` naming what it violated (PostgreSQL names the
 //!   constraint; SQLite names the columns in its message, `UNIQUE constraint failed:
 //!   tokens.hash`); a foreign key violation → `Conflict`;
@@ -19,7 +19,10 @@ pub(crate) fn map_error(e: sqlx::Error, unavailable: fn(&dyn DatabaseError) -> b
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed
         | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_) => StoreError::Unavailable(e.to_string()),
+        | sqlx::Error::Tls(_)
+        // The conversation with the server broke off: a connection cut mid-handshake (the TLS
+        // negotiation of `sslmode=prefer` reads garbage from a dying peer) or mid-reply.
+        | sqlx::Error::Protocol(_) => StoreError::Unavailable(e.to_string()),
         sqlx::Error::ColumnDecode { .. }
         | sqlx::Error::Decode(_)
         | sqlx::Error::ColumnNotFound(_)
@@ -83,7 +86,13 @@ mod tests {
             StoreError::Corrupt(_)
         ));
         assert!(matches!(
-            map(sqlx::Error::Protocol("x".into())),
+            map(sqlx::Error::Protocol(
+                "unexpected response from SSLRequest: 0x00".into()
+            )),
+            StoreError::Unavailable(_)
+        ));
+        assert!(matches!(
+            map(sqlx::Error::InvalidArgument("x".into())),
             StoreError::Backend(_)
         ));
     }

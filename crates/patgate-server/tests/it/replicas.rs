@@ -81,8 +81,15 @@ pub(crate) async fn replica(db_url: &str, extra: &[&str]) -> Replica {
     })
     .await
     .expect("patgate serve listens within 30 s");
-    // Keep draining stdout so the process never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    // Keep draining stdout so the process never blocks on a full pipe; a replica's errors reach
+    // the test's output, so that a failure shows what the server saw.
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("ERROR") {
+                eprintln!("replica: {line}");
+            }
+        }
+    });
     Replica {
         base,
         _child: child,
