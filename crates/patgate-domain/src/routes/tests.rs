@@ -1245,33 +1245,3 @@ fn a_classic_token_needs_every_scope_of_one_set() {
         );
     }
 }
-
-/// Not a timing assertion: `cargo test -p patgate-domain --release routes::tests::lookup_cost
-/// -- --ignored --nocapture` prints what a lookup costs on this machine.
-#[test]
-#[ignore]
-fn lookup_cost() {
-    let paths = [
-        ("GET", "/repos/acme/api/contents/src/main.rs?ref=x"),
-        ("POST", "/repos/acme/api/issues/1/comments"),
-        (
-            "GET",
-            "/repos/acme/api/branches/feature/x/protection/required_status_checks",
-        ),
-        ("GET", "/orgs/acme/actions/secrets/public-key"),
-        ("GET", "/repos/acme/api/no-such-thing"),
-    ];
-    let _ = lookup("GET", "/");
-    let rounds = 200_000;
-    for (method, path) in paths {
-        let start = std::time::Instant::now();
-        for _ in 0..rounds {
-            std::hint::black_box(lookup(
-                std::hint::black_box(method),
-                std::hint::black_box(path),
-            ));
-        }
-        let ns = start.elapsed().as_nanos() / rounds;
-        println!("{method} {path}: {ns} ns");
-    }
-}
