@@ -259,7 +259,7 @@ async fn token_headers(State(s): State<AppState>, mut req: Request, next: Next) 
     if let Some(rate) = &rate {
         req.extensions_mut().insert(rate.clone());
     }
-    let (mut parts, body) = req.into_parts();
+    let (parts, body) = req.into_parts();
     if rate.is_some()
         && !parts
             .headers
@@ -270,7 +270,6 @@ async fn token_headers(State(s): State<AppState>, mut req: Request, next: Next) 
             return refused.into_response();
         }
     }
-    parts.extensions.insert(s.clone());
     let mut response = next.run(Request::from_parts(parts, body)).await;
     if let Some(quota) = rate.as_ref().and_then(|r| r.0.get()) {
         rate_headers(response.headers_mut(), *quota);
