@@ -4,13 +4,16 @@
 //! the users the rows name: four statements whatever the page size, none per row.
 //!
 //! The filters are written into the statement only when set (each then binds its values), so
-//! every combination is a plain statement the planner can serve from the indexes of migration
-//! 0005: `(org_id, status, created_at, id)` and `(org_id, status, user_id, created_at)` on
-//! requests, `(org_id, access_granted_at, id)` on grants.
+//! every combination is a plain statement the planner can serve from an index: migration
+//! 0005's `(org_id, status, created_at, id)` and `(org_id, status, user_id, created_at)` on
+//! requests and `(org_id, access_granted_at, id)` on grants, and for `permission=` and
+//! `repository=` the facets of migration 0021 (`grant_facets`, `request_facets`: one row per
+//! permission level and repository an access reaches, kept by triggers), whose primary key
+//! `(org_id, facet, time, id)` makes a filtered page and its count one index range each, where
+//! they used to join every grant to its token and match the permission text.
 
 use std::collections::HashMap;
 
-use patgate_domain::catalog::{Level, Permission};
 use patgate_domain::model::{AccountId, TokenId, User};
 use patgate_domain::token::TokenKind;
 use patgate_store::{
@@ -60,35 +63,88 @@ const SELECT_GRANTS: &str = "SELECT g.id AS id, g.token_id AS token_id, g.org_id
     g.access_granted_at AS access_granted_at";
 const SELECT_COUNT: &str = "SELECT COUNT(*)";
 
-/// `LIKE` patterns that match a stored permission set (`contents:write,metadata:read`, wrapped
-/// in commas) holding `permission` at `needed` or above.
-fn permission_patterns(permission: Permission, needed: Level) -> Vec<String> {
-    // `_` is a `LIKE` wildcard, and permission names have it: escape it.
-    let name = permission.name().replace('_', "\\_");
-    [Level::Read, Level::Write, Level::Admin]
-        .into_iter()
-        .filter(|l| *l >= needed)
-        .map(|l| format!("%,{name}:{},%", l.as_str()))
-        .collect()
+/// A test on the facets of migration 0021 that one of the filters asks.
+enum FacetTest {
+    /// The access holds the permission at the level or above: one facet.
+    Permission(String),
+    /// The access reaches the organization's repository of this (folded) name: all
+    /// repositories, or a selection that lists it.
+    Repository(String),
 }
 
-/// `column` (a stored permission set) holds the filter's permission, if it has one.
-fn push_permission(q: &mut sqlx::QueryBuilder<Db>, column: &str, f: &OrgTokenFilter) {
-    let Some((permission, needed)) = f.permission else {
-        return;
-    };
-    q.push(" AND (");
-    for (i, pattern) in permission_patterns(permission, needed)
-        .into_iter()
-        .enumerate()
-    {
-        if i > 0 {
-            q.push(" OR ");
-        }
-        q.push(format_args!("(',' || {column} || ',') LIKE "))
-            .push_bind(pattern)
-            .push(" ESCAPE '\\'");
+/// The facet tests of `f`, the permission first: its facet is one value, so a page driven by
+/// its index range comes in page order, where the repository's two values need a sort.
+fn facet_tests(f: &OrgTokenFilter) -> Vec<FacetTest> {
+    let mut tests = Vec::new();
+    if let Some((permission, needed)) = f.permission {
+        tests.push(FacetTest::Permission(format!(
+            "{}:{}",
+            permission.name(),
+            needed.as_str()
+        )));
     }
+    if let Some(name) = &f.repository {
+        tests.push(FacetTest::Repository(fold(name)));
+    }
+    tests
+}
+
+/// `column` (a facet) passes `test`. A repository that does not exist matches only
+/// `repositories:all` (its facet is NULL).
+fn push_facet_test(q: &mut sqlx::QueryBuilder<Db>, column: &str, org: AccountId, test: &FacetTest) {
+    match test {
+        FacetTest::Permission(facet) => {
+            q.push(format_args!(" AND {column} = ")).push_bind(facet.clone());
+        }
+        FacetTest::Repository(name) => {
+            q.push(format_args!(
+                " AND {column} IN ('repositories:all', (SELECT 'repository:' || id \
+                 FROM repositories WHERE owner_id = "
+            ))
+            .push_bind(org.0)
+            .push(" AND name_lower = ")
+            .push_bind(name.clone())
+            .push("))");
+        }
+    }
+}
+
+/// The facet table of one listing and how its rows name the listed row.
+struct Facets {
+    table: &'static str,
+    /// The listed row's id and time columns in the facet table.
+    id: &'static str,
+    at: &'static str,
+}
+
+const GRANT_FACETS: Facets = Facets {
+    table: "grant_facets",
+    id: "grant_id",
+    at: "access_granted_at",
+};
+
+const REQUEST_FACETS: Facets = Facets {
+    table: "request_facets",
+    id: "request_id",
+    at: "created_at",
+};
+
+/// The row `(org, id, at)` of the listing (columns of the query) has a facet that passes
+/// `test`: one primary-key lookup.
+fn push_has_facet(
+    q: &mut sqlx::QueryBuilder<Db>,
+    facets: &Facets,
+    row: [&str; 3],
+    org: AccountId,
+    test: &FacetTest,
+) {
+    let Facets { table, id, at } = facets;
+    let [row_org, row_id, row_at] = row;
+    q.push(format_args!(
+        " AND EXISTS (SELECT 1 FROM {table} x WHERE x.org_id = {row_org} \
+         AND x.{at} = {row_at} AND x.{id} = {row_id}"
+    ));
+    push_facet_test(q, "x.facet", org, test);
     q.push(")");
 }
 
@@ -117,79 +173,142 @@ fn push_last_used(q: &mut sqlx::QueryBuilder<Db>, f: &OrgTokenFilter) {
     }
 }
 
+fn filters_last_use(f: &OrgTokenFilter) -> bool {
+    f.last_used_before.is_some() || f.last_used_after.is_some()
+}
+
 fn owner_logins(f: &OrgTokenFilter) -> Vec<String> {
     f.owners.iter().map(|o| fold(o)).collect()
 }
 
-/// `FROM ... WHERE ...` of the organization's pending requests that pass `f`.
-fn push_request_rows(q: &mut sqlx::QueryBuilder<Db>, org: AccountId, f: &OrgTokenFilter) {
-    q.push(" FROM token_requests r");
-    let last_used = f.last_used_before.is_some() || f.last_used_after.is_some();
-    if last_used {
-        q.push(" JOIN tokens t ON t.id = r.token_id");
-    }
-    q.push(" WHERE r.org_id = ")
-        .push_bind(org.0)
-        .push(" AND r.status = 'pending'");
+fn push_owners(q: &mut sqlx::QueryBuilder<Db>, column: &str, f: &OrgTokenFilter) {
     if !f.owners.is_empty() {
-        q.push(" AND r.user_id IN (SELECT id FROM accounts WHERE kind = 'user'");
+        q.push(format_args!(
+            " AND {column} IN (SELECT id FROM accounts WHERE kind = 'user'"
+        ));
         push_in(q, "login_lower", owner_logins(f));
         q.push(")");
-    }
-    if let Some(name) = &f.repository {
-        q.push(
-            " AND (r.requested_selection = 'all' OR EXISTS (SELECT 1 FROM request_repositories rr \
-             WHERE rr.request_id = r.id AND rr.repo_id = (SELECT id FROM repositories \
-             WHERE owner_id = ",
-        )
-        .push_bind(org.0)
-        .push(" AND name_lower = ")
-        .push_bind(fold(name))
-        .push(")))");
-    }
-    push_permission(q, "r.requested_permissions", f);
-    if last_used {
-        push_last_used(q, f);
-    }
-    if !f.token_ids.is_empty() {
-        push_in(q, "r.token_id", f.token_ids.iter().map(|t| t.0));
     }
 }
 
+/// Which rows drive a listing's query, and so which index answers it: the owners' rows when
+/// `owner[]=` is given (a few rows), else the range of the first facet test (its index is
+/// ordered as the page is), else the listed table's page index. The other facet tests are
+/// lookups on each row.
+enum Driver {
+    Listed,
+    Facet,
+}
+
+fn driver(f: &OrgTokenFilter, tests: &[FacetTest]) -> Driver {
+    if f.owners.is_empty() && !tests.is_empty() {
+        Driver::Facet
+    } else {
+        Driver::Listed
+    }
+}
+
+/// `FROM ... WHERE ...` of the organization's pending requests that pass `f`; `columns`: the
+/// statement reads the request's columns (a page, not a count). Returns the page's order.
+fn push_request_rows(
+    q: &mut sqlx::QueryBuilder<Db>,
+    org: AccountId,
+    f: &OrgTokenFilter,
+    columns: bool,
+) -> [&'static str; 2] {
+    let tests = facet_tests(f);
+    let on_token = filters_last_use(f);
+    let mut lookups = &tests[..];
+    let (order, row) = match driver(f, &tests) {
+        Driver::Facet => {
+            let on_request = columns || on_token || !f.token_ids.is_empty();
+            q.push(" FROM request_facets d");
+            if on_request {
+                q.push(" JOIN token_requests r ON r.id = d.request_id");
+            }
+            if on_token {
+                q.push(" JOIN tokens t ON t.id = r.token_id");
+            }
+            q.push(" WHERE d.org_id = ").push_bind(org.0);
+            push_facet_test(q, "d.facet", org, &tests[0]);
+            lookups = &tests[1..];
+            (
+                ["d.created_at", "d.request_id"],
+                ["d.org_id", "d.request_id", "d.created_at"],
+            )
+        }
+        Driver::Listed => {
+            q.push(" FROM token_requests r");
+            if on_token {
+                q.push(" JOIN tokens t ON t.id = r.token_id");
+            }
+            q.push(" WHERE r.org_id = ")
+                .push_bind(org.0)
+                .push(" AND r.status = 'pending'");
+            push_owners(q, "r.user_id", f);
+            (["r.created_at", "r.id"], ["r.org_id", "r.id", "r.created_at"])
+        }
+    };
+    for test in lookups {
+        push_has_facet(q, &REQUEST_FACETS, row, org, test);
+    }
+    push_last_used(q, f);
+    if !f.token_ids.is_empty() {
+        push_in(q, "r.token_id", f.token_ids.iter().map(|t| t.0));
+    }
+    order
+}
+
 /// `FROM ... WHERE ...` of the organization's grants that pass `f` (their tokens' granted
-/// access and use).
-fn push_grant_rows(q: &mut sqlx::QueryBuilder<Db>, org: AccountId, f: &OrgTokenFilter) {
-    q.push(" FROM grants g");
-    let on_token = !f.owners.is_empty()
-        || f.repository.is_some()
-        || f.permission.is_some()
-        || f.last_used_before.is_some()
-        || f.last_used_after.is_some();
-    if on_token {
-        q.push(" JOIN tokens t ON t.id = g.token_id");
+/// access and use); `columns` as for requests. Returns the page's order.
+fn push_grant_rows(
+    q: &mut sqlx::QueryBuilder<Db>,
+    org: AccountId,
+    f: &OrgTokenFilter,
+    columns: bool,
+) -> [&'static str; 2] {
+    let tests = facet_tests(f);
+    let on_token = !f.owners.is_empty() || filters_last_use(f);
+    let mut lookups = &tests[..];
+    let (order, row) = match driver(f, &tests) {
+        Driver::Facet => {
+            let on_grant = columns || on_token || !f.token_ids.is_empty();
+            q.push(" FROM grant_facets d");
+            if on_grant {
+                q.push(" JOIN grants g ON g.id = d.grant_id");
+            }
+            if on_token {
+                q.push(" JOIN tokens t ON t.id = g.token_id");
+            }
+            q.push(" WHERE d.org_id = ").push_bind(org.0);
+            push_facet_test(q, "d.facet", org, &tests[0]);
+            lookups = &tests[1..];
+            (
+                ["d.access_granted_at", "d.grant_id"],
+                ["d.org_id", "d.grant_id", "d.access_granted_at"],
+            )
+        }
+        Driver::Listed => {
+            q.push(" FROM grants g");
+            if on_token {
+                q.push(" JOIN tokens t ON t.id = g.token_id");
+            }
+            q.push(" WHERE g.org_id = ").push_bind(org.0);
+            (
+                ["g.access_granted_at", "g.id"],
+                ["g.org_id", "g.id", "g.access_granted_at"],
+            )
+        }
+    };
+    push_owners(q, "t.user_id", f);
+    for test in lookups {
+        push_has_facet(q, &GRANT_FACETS, row, org, test);
     }
-    q.push(" WHERE g.org_id = ").push_bind(org.0);
-    if !f.owners.is_empty() {
-        q.push(" AND t.user_id IN (SELECT id FROM accounts WHERE kind = 'user'");
-        push_in(q, "login_lower", owner_logins(f));
-        q.push(")");
-    }
-    if let Some(name) = &f.repository {
-        q.push(
-            " AND (t.granted_selection = 'all' OR EXISTS (SELECT 1 FROM token_repositories tr \
-             WHERE tr.token_id = t.id AND tr.granted AND tr.repo_id = (SELECT id \
-             FROM repositories WHERE owner_id = ",
-        )
-        .push_bind(org.0)
-        .push(" AND name_lower = ")
-        .push_bind(fold(name))
-        .push(")))");
-    }
-    push_permission(q, "t.granted_permissions", f);
     push_last_used(q, f);
     if !f.token_ids.is_empty() {
         push_in(q, "g.token_id", f.token_ids.iter().map(|t| t.0));
     }
+    order
 }
 
 fn push_page(q: &mut sqlx::QueryBuilder<Db>, order: &[&str], page: PageQuery) {
@@ -209,27 +328,27 @@ fn push_page(q: &mut sqlx::QueryBuilder<Db>, order: &[&str], page: PageQuery) {
 
 fn requests_page_query(org: AccountId, f: &OrgTokenFilter, page: PageQuery) -> sqlx::QueryBuilder<Db> {
     let mut q = sqlx::QueryBuilder::<Db>::new(SELECT_REQUESTS);
-    push_request_rows(&mut q, org, f);
-    push_page(&mut q, &["r.created_at", "r.id"], page);
+    let order = push_request_rows(&mut q, org, f, true);
+    push_page(&mut q, &order, page);
     q
 }
 
 fn requests_count_query(org: AccountId, f: &OrgTokenFilter) -> sqlx::QueryBuilder<Db> {
     let mut q = sqlx::QueryBuilder::<Db>::new(SELECT_COUNT);
-    push_request_rows(&mut q, org, f);
+    push_request_rows(&mut q, org, f, false);
     q
 }
 
 fn grants_page_query(org: AccountId, f: &OrgTokenFilter, page: PageQuery) -> sqlx::QueryBuilder<Db> {
     let mut q = sqlx::QueryBuilder::<Db>::new(SELECT_GRANTS);
-    push_grant_rows(&mut q, org, f);
-    push_page(&mut q, &["g.access_granted_at", "g.id"], page);
+    let order = push_grant_rows(&mut q, org, f, true);
+    push_page(&mut q, &order, page);
     q
 }
 
 fn grants_count_query(org: AccountId, f: &OrgTokenFilter) -> sqlx::QueryBuilder<Db> {
     let mut q = sqlx::QueryBuilder::<Db>::new(SELECT_COUNT);
-    push_grant_rows(&mut q, org, f);
+    push_grant_rows(&mut q, org, f, false);
     q
 }
 
@@ -418,6 +537,7 @@ impl EngineStore {
 /// directions), with values bound, for the test that runs every statement.
 #[cfg(test)]
 pub(super) fn batch_statements() -> Vec<(&'static str, sqlx::QueryBuilder<Db>)> {
+    use patgate_domain::catalog::{Level, Permission};
     let t = time::OffsetDateTime::UNIX_EPOCH;
     let one = |f: fn(&mut OrgTokenFilter)| {
         let mut filter = OrgTokenFilter::default();
@@ -432,6 +552,15 @@ pub(super) fn batch_statements() -> Vec<(&'static str, sqlx::QueryBuilder<Db>)> 
         one(|f| f.last_used_before = Some(time::OffsetDateTime::UNIX_EPOCH)),
         one(|f| f.last_used_after = Some(time::OffsetDateTime::UNIX_EPOCH)),
         one(|f| f.token_ids = vec![TokenId(1), TokenId(2)]),
+        one(|f| {
+            f.permission = Some((Permission::CONTENTS, Level::Write));
+            f.repository = Some("api".into());
+        }),
+        one(|f| {
+            f.repository = Some("api".into());
+            f.last_used_after = Some(time::OffsetDateTime::UNIX_EPOCH);
+            f.token_ids = vec![TokenId(3)];
+        }),
         OrgTokenFilter {
             owners: vec!["mona".into()],
             repository: Some("api".into()),
@@ -460,14 +589,19 @@ pub(super) fn batch_statements() -> Vec<(&'static str, sqlx::QueryBuilder<Db>)> 
 
 #[cfg(test)]
 mod tests {
+    use patgate_domain::catalog::{Level, Permission};
+
     use super::*;
 
     #[test]
-    fn a_permission_matches_at_its_level_and_above() {
-        assert_eq!(
-            permission_patterns(Permission::PULL_REQUESTS, Level::Write),
-            vec!["%,pull\\_requests:write,%", "%,pull\\_requests:admin,%"]
-        );
-        assert_eq!(permission_patterns(Permission::CONTENTS, Level::Read).len(), 3);
+    fn a_permission_filter_asks_for_the_facet_of_its_level() {
+        let f = OrgTokenFilter {
+            permission: Some((Permission::PULL_REQUESTS, Level::Write)),
+            repository: Some("API".into()),
+            ..OrgTokenFilter::default()
+        };
+        let tests = facet_tests(&f);
+        assert!(matches!(&tests[0], FacetTest::Permission(p) if p == "pull_requests:write"));
+        assert!(matches!(&tests[1], FacetTest::Repository(r) if r == "api"));
     }
 }

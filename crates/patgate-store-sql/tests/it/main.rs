@@ -93,3 +93,48 @@ async fn check_names_folded(store: &dyn Store, users: [AccountId; 2]) {
         5
     );
 }
+
+/// The scenarios after which the list facets (migration 0021) must equal their definition: every
+/// way a grant, a request, a token's granted access or a repository changes.
+type Scenario = for<'a> fn(&'a dyn Store) -> std::pin::Pin<Box<dyn Future<Output = ()> + 'a>>;
+
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        [$((stringify!($name), (|s| Box::pin(patgate_store::testkit::$name(s))) as Scenario)),*]
+    };
+}
+
+const FACET_SCENARIOS: [(&str, Scenario); 15] = scenarios![
+    listings_filter_and_page_in_the_store,
+    inserting_an_approved_org_token_creates_a_grant,
+    inserting_a_pending_org_token_records_a_request,
+    update_token_requesting_supersedes_the_pending_request,
+    update_token_keeps_requests_and_grants_in_step,
+    update_token_replaces_description_and_grant,
+    approving_a_request_grants_access,
+    denying_a_request_records_the_reason,
+    cancelling_a_request,
+    revoking_grants_returns_tokens_to_their_users,
+    deleting_a_token_deletes_its_requests_and_grant,
+    repositories_are_updated_transferred_and_deleted,
+    a_member_leaves_with_their_grants_in_one_batch,
+    apply_removes_a_membership_with_what_it_takes_away,
+    deleting_a_user_deletes_everything_theirs,
+];
+
+/// Statements counting the rows on which the facets and their definition disagree (each must
+/// give 0), and the facets there are (the scenarios must leave some, or nothing was compared).
+const FACETS_DISAGREE: [&str; 4] = [
+    "SELECT COUNT(*) FROM (SELECT grant_id, org_id, facet, access_granted_at FROM grant_facets \
+     EXCEPT SELECT grant_id, org_id, facet, access_granted_at FROM grant_facet_source) x",
+    "SELECT COUNT(*) FROM (SELECT grant_id, org_id, facet, access_granted_at FROM \
+     grant_facet_source EXCEPT SELECT grant_id, org_id, facet, access_granted_at FROM \
+     grant_facets) x",
+    "SELECT COUNT(*) FROM (SELECT request_id, org_id, facet, created_at FROM request_facets \
+     EXCEPT SELECT request_id, org_id, facet, created_at FROM request_facet_source) x",
+    "SELECT COUNT(*) FROM (SELECT request_id, org_id, facet, created_at FROM \
+     request_facet_source EXCEPT SELECT request_id, org_id, facet, created_at FROM \
+     request_facets) x",
+];
+const FACETS_HELD: &str =
+    "SELECT (SELECT COUNT(*) FROM grant_facets) + (SELECT COUNT(*) FROM request_facets)";

@@ -1106,3 +1106,29 @@ async fn tls_is_used_when_the_url_asks_for_it_and_an_unknown_certificate_is_refu
         "{message}"
     );
 }
+
+/// The list facets are derived data that triggers keep (here once per statement, over its
+/// transition table): after every kind of change to what they are derived from, they equal
+/// their definition.
+#[tokio::test]
+async fn list_facets_follow_every_change_to_grants_requests_and_access() {
+    let mut held = 0;
+    for (name, scenario) in crate::FACET_SCENARIOS {
+        let db = db_or_skip!();
+        let store = db.store().await;
+        scenario(&store).await;
+        store.close().await;
+        let mut conn = PgConnection::connect(&db.url).await.unwrap();
+        for sql in crate::FACETS_DISAGREE {
+            let wrong: i64 = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
+            assert_eq!(wrong, 0, "after {name}: {sql}");
+        }
+        let n: i64 = sqlx::query_scalar(crate::FACETS_HELD)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        held += n;
+        conn.close().await.unwrap();
+    }
+    assert!(held > 0, "the scenarios left no facet to compare");
+}

@@ -417,3 +417,31 @@ async fn a_database_at_20_takes_version_5_next() {
         ]
     );
 }
+
+/// The list facets are derived data that triggers keep: after every kind of change to what they
+/// are derived from, they equal their definition.
+#[tokio::test]
+async fn list_facets_follow_every_change_to_grants_requests_and_access() {
+    let mut held = 0;
+    for (name, scenario) in crate::FACET_SCENARIOS {
+        let (store, dir) = fresh_sqlite().await;
+        scenario(&store).await;
+        store.close().await;
+        let pool = sqlx::SqlitePool::connect_with(
+            sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("patgate.db")),
+        )
+        .await
+        .unwrap();
+        for sql in crate::FACETS_DISAGREE {
+            let wrong: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+            assert_eq!(wrong, 0, "after {name}: {sql}");
+        }
+        let n: i64 = sqlx::query_scalar(crate::FACETS_HELD)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        held += n;
+        pool.close().await;
+    }
+    assert!(held > 0, "the scenarios left no facet to compare");
+}
