@@ -733,18 +733,24 @@ pub fn build(base_url: &str) -> Value {
             Auth::ForwardAuth => json!([{"token": []}, {}]),
         };
         let entry = paths.entry(op.path.to_owned()).or_insert_with(|| json!({}));
+        let mut responses = json!({
+            op.success.to_string(): {"description": "Success"},
+            "401": {"$ref": "#/components/responses/error"},
+            "403": {"$ref": "#/components/responses/error"},
+            "404": {"$ref": "#/components/responses/error"},
+            "422": {"$ref": "#/components/responses/error"}
+        });
+        // A body that is not JSON ("Problems parsing JSON"), or forward auth asked without the
+        // original request.
+        if matches!(op.method, "post" | "patch" | "put") || matches!(op.auth, Auth::ForwardAuth) {
+            responses["400"] = json!({"$ref": "#/components/responses/error"});
+        }
         entry[op.method] = json!({
             "operationId": op.id,
             "summary": op.summary,
             "parameters": params,
             "security": security,
-            "responses": {
-                op.success.to_string(): {"description": "Success"},
-                "401": {"$ref": "#/components/responses/error"},
-                "403": {"$ref": "#/components/responses/error"},
-                "404": {"$ref": "#/components/responses/error"},
-                "422": {"$ref": "#/components/responses/error"}
-            }
+            "responses": responses,
         });
     }
     json!({

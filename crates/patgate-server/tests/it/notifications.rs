@@ -740,7 +740,7 @@ async fn the_hooks_api_checks_its_input_and_its_callers() {
 }
 
 /// `patgate serve` as a process on `data_dir`, with `env`; its base URL and the process.
-async fn serve(
+pub(crate) async fn serve(
     data_dir: &std::path::Path,
     cwd: &std::path::Path,
     args: &[&str],

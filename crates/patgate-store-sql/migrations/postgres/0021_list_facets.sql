@@ -11,9 +11,10 @@
 -- The facets are derived data, like an index: triggers keep them equal to what the grants,
 -- requests, tokens and repository rows say, whichever path writes those (the change sets, the
 -- dump import, the directory's batches, cascades), and the dump neither exports nor imports
--- them. `*_facet_source` says what the facets are; the triggers copy from it. The same as
--- SQLite's, except that the triggers here run once per statement over its transition table
--- (a bulk review inserts 100 grants in one statement: one trigger run, not 100).
+-- them. `grant_facet_rows` and `request_facet_rows` say what the facets are; the triggers copy
+-- from them. The same as SQLite's, except that the triggers here run once per statement over
+-- its transition table (a bulk review inserts 100 grants in one statement: one trigger run,
+-- not 100).
 
 CREATE TABLE grant_facets (
     grant_id          BIGINT NOT NULL REFERENCES grants (id) ON DELETE CASCADE,
@@ -34,9 +35,14 @@ CREATE TABLE request_facets (
 );
 CREATE INDEX request_facets_request_idx ON request_facets (request_id);
 
--- The stored permission set is `name:level,name:level`; each entry gives a facet for its level
--- and every level below it.
-CREATE VIEW grant_facet_source (grant_id, org_id, facet, access_granted_at) AS
+-- The facets of some grants, and of some pending requests: functions of the ids rather than
+-- views, because PostgreSQL does not push a semi-join (`WHERE id IN (SELECT ...)`) into the
+-- branches of a `UNION ALL` view: a trigger filtering a view would compute the facets of every
+-- grant. The stored permission set is `name:level,name:level`; each entry gives a facet for its
+-- level and every level below it.
+CREATE FUNCTION grant_facet_rows(ids BIGINT[])
+RETURNS TABLE (grant_id BIGINT, org_id BIGINT, facet TEXT, access_granted_at BIGINT)
+LANGUAGE sql STABLE AS $$
     SELECT g.id, g.org_id, split_part(p.entry, ':', 1) || ':' || l.level, g.access_granted_at
     FROM grants g
     JOIN tokens t ON t.id = g.token_id
@@ -44,40 +50,49 @@ CREATE VIEW grant_facet_source (grant_id, org_id, facet, access_granted_at) AS
     JOIN (VALUES ('read', 1), ('write', 2), ('admin', 3)) AS l (level, rank)
         ON l.rank <= CASE split_part(p.entry, ':', 2)
             WHEN 'admin' THEN 3 WHEN 'write' THEN 2 ELSE 1 END
-    WHERE p.entry <> ''
+    WHERE g.id = ANY (ids) AND p.entry <> ''
     UNION ALL
     SELECT g.id, g.org_id, 'repositories:all', g.access_granted_at
     FROM grants g JOIN tokens t ON t.id = g.token_id
-    WHERE t.granted_selection = 'all'
+    WHERE g.id = ANY (ids) AND t.granted_selection = 'all'
     UNION ALL
     SELECT g.id, g.org_id, 'repository:' || tr.repo_id, g.access_granted_at
     FROM grants g
     JOIN tokens t ON t.id = g.token_id
     JOIN token_repositories tr ON tr.token_id = g.token_id AND tr.granted
-    WHERE t.granted_selection = 'subset';
+    WHERE g.id = ANY (ids) AND t.granted_selection = 'subset'
+$$;
 
-CREATE VIEW request_facet_source (request_id, org_id, facet, created_at) AS
+CREATE FUNCTION request_facet_rows(ids BIGINT[])
+RETURNS TABLE (request_id BIGINT, org_id BIGINT, facet TEXT, created_at BIGINT)
+LANGUAGE sql STABLE AS $$
     SELECT r.id, r.org_id, split_part(p.entry, ':', 1) || ':' || l.level, r.created_at
     FROM token_requests r
     CROSS JOIN LATERAL unnest(string_to_array(r.requested_permissions, ',')) AS p (entry)
     JOIN (VALUES ('read', 1), ('write', 2), ('admin', 3)) AS l (level, rank)
         ON l.rank <= CASE split_part(p.entry, ':', 2)
             WHEN 'admin' THEN 3 WHEN 'write' THEN 2 ELSE 1 END
-    WHERE r.status = 'pending' AND p.entry <> ''
+    WHERE r.id = ANY (ids) AND r.status = 'pending' AND p.entry <> ''
     UNION ALL
     SELECT r.id, r.org_id, 'repositories:all', r.created_at
     FROM token_requests r
-    WHERE r.status = 'pending' AND r.requested_selection = 'all'
+    WHERE r.id = ANY (ids) AND r.status = 'pending' AND r.requested_selection = 'all'
     UNION ALL
     SELECT r.id, r.org_id, 'repository:' || rr.repo_id, r.created_at
     FROM token_requests r JOIN request_repositories rr ON rr.request_id = r.id
-    WHERE r.status = 'pending' AND r.requested_selection = 'subset';
+    WHERE r.id = ANY (ids) AND r.status = 'pending' AND r.requested_selection = 'subset'
+$$;
+
+-- What the facets are, whole (as SQLite's views of the same names): for the tests that compare.
+CREATE VIEW grant_facet_source AS
+    SELECT * FROM grant_facet_rows(ARRAY(SELECT id FROM grants));
+CREATE VIEW request_facet_source AS
+    SELECT * FROM request_facet_rows(ARRAY(SELECT id FROM token_requests));
 
 CREATE FUNCTION grant_facets_on_grant() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO grant_facets (grant_id, org_id, facet, access_granted_at)
-        SELECT s.grant_id, s.org_id, s.facet, s.access_granted_at FROM grant_facet_source s
-        WHERE s.grant_id IN (SELECT id FROM inserted_grants)
+        SELECT * FROM grant_facet_rows(ARRAY(SELECT id FROM inserted_grants))
         ON CONFLICT DO NOTHING;
     RETURN NULL;
 END $$;
@@ -86,11 +101,12 @@ CREATE TRIGGER grant_facets_on_grant AFTER INSERT ON grants
     FOR EACH STATEMENT EXECUTE FUNCTION grant_facets_on_grant();
 
 CREATE FUNCTION grant_facets_on_token() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    ids BIGINT[] := ARRAY(SELECT id FROM grants WHERE token_id = NEW.id);
 BEGIN
-    DELETE FROM grant_facets WHERE grant_id IN (SELECT id FROM grants WHERE token_id = NEW.id);
+    DELETE FROM grant_facets WHERE grant_id = ANY (ids);
     INSERT INTO grant_facets (grant_id, org_id, facet, access_granted_at)
-        SELECT s.grant_id, s.org_id, s.facet, s.access_granted_at FROM grant_facet_source s
-        WHERE s.grant_id IN (SELECT id FROM grants WHERE token_id = NEW.id)
+        SELECT * FROM grant_facet_rows(ids)
         ON CONFLICT DO NOTHING;
     RETURN NULL;
 END $$;
@@ -130,8 +146,8 @@ CREATE TRIGGER grant_facets_on_repository_removed AFTER DELETE ON token_reposito
 CREATE FUNCTION request_facets_on_request() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO request_facets (request_id, org_id, facet, created_at)
-        SELECT s.request_id, s.org_id, s.facet, s.created_at FROM request_facet_source s
-        WHERE s.request_id IN (SELECT id FROM inserted_requests WHERE status = 'pending')
+        SELECT * FROM request_facet_rows(
+            ARRAY(SELECT id FROM inserted_requests WHERE status = 'pending'))
         ON CONFLICT DO NOTHING;
     RETURN NULL;
 END $$;
@@ -140,15 +156,17 @@ CREATE TRIGGER request_facets_on_request AFTER INSERT ON token_requests
     FOR EACH STATEMENT EXECUTE FUNCTION request_facets_on_request();
 
 CREATE FUNCTION request_facets_on_status() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM request_facets WHERE request_id IN (
+DECLARE
+    ids BIGINT[] := ARRAY(
         SELECT n.id FROM updated_new n JOIN updated_old o ON o.id = n.id
         WHERE n.status IS DISTINCT FROM o.status);
+BEGIN
+    IF cardinality(ids) = 0 THEN
+        RETURN NULL;
+    END IF;
+    DELETE FROM request_facets WHERE request_id = ANY (ids);
     INSERT INTO request_facets (request_id, org_id, facet, created_at)
-        SELECT s.request_id, s.org_id, s.facet, s.created_at FROM request_facet_source s
-        WHERE s.request_id IN (
-            SELECT n.id FROM updated_new n JOIN updated_old o ON o.id = n.id
-            WHERE n.status IS DISTINCT FROM o.status AND n.status = 'pending')
+        SELECT * FROM request_facet_rows(ids)
         ON CONFLICT DO NOTHING;
     RETURN NULL;
 END $$;
