@@ -389,3 +389,54 @@ impl FromRequestParts<AppState> for AuthorizeService {
         service(parts, state, crate::service::ServiceScope::Authorize).map(AuthorizeService)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a header value is read as; `None`: 401.
+    #[derive(Debug, PartialEq)]
+    enum Read {
+        Token(String),
+        Password(String, String),
+        Nothing,
+    }
+
+    #[test]
+    fn authorization_values_parse_as_the_routes_read_them() {
+        let format = TokenFormat::default();
+        let token = "pgf_Eeeby3abP3E2Zs8IQ9Y7aJZqhB6bae2dTjzx";
+        let as_token = || Some(Read::Token(token.to_owned()));
+        let bearer = format!("Bearer {token}");
+        let spaced = format!("  token   {token} ");
+        // (header value, what it is read as)
+        let cases = [
+            (bearer.as_str(), as_token()),
+            (spaced.as_str(), as_token()),
+            // alice:alice-password
+            (
+                "Basic YWxpY2U6YWxpY2UtcGFzc3dvcmQ=",
+                Some(Read::Password("alice".into(), "alice-password".into())),
+            ),
+            // x:<token>
+            (
+                "basic eDpwZ2ZfRWVlYnkzYWJQM0UyWnM4SVE5WTdhSlpxaEI2YmFlMmRUanp4",
+                as_token(),
+            ),
+            // :empty-user
+            ("Basic OmVtcHR5LXVzZXI=", None),
+            ("Basic not base64", None),
+            ("Bearer", None),
+            ("Bearer   ", None),
+            ("Digest abc", None),
+        ];
+        for (value, expected) in cases {
+            let got = parse_authorization(value, &format).map(|p| match p {
+                Presented::Token(t) => Read::Token(t),
+                Presented::Password { login, password } => Read::Password(login, password),
+                Presented::None => Read::Nothing,
+            });
+            assert_eq!(got, expected, "{value:?}");
+        }
+    }
+}
