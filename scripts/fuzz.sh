@@ -50,9 +50,10 @@ for t in "${targets[@]}"; do
   cargo fuzz run --sanitizer "$sanitizer" "$t" "corpus/$t" "${seeds[@]}" -- \
     -max_total_time="$seconds" -timeout=10 -print_final_stats=1 "${parallel[@]}" \
     >"$log" 2>&1 || status=$?
-  runs=$(grep -h 'stat::number_of_executed_units' "$log" fuzz-*.log 2>/dev/null \
-    | awk '{s += $2} END {print s + 0}')
+  shopt -s nullglob
+  runs=$(cat "$log" fuzz-*.log | awk '/stat::number_of_executed_units/ {s += $2} END {print s + 0}')
   rm -f fuzz-*.log
+  shopt -u nullglob
   files=$(find "corpus/$t" -type f | wc -l)
   bytes=$(find "corpus/$t" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
   after=$(find "artifacts/$t" -type f | wc -l)
