@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 
 use patgate_app::verify::VerifiedToken;
 use patgate_domain::model::User;
+use patgate_domain::token::TokenFormat;
 
 use super::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -24,7 +25,9 @@ pub enum Presented {
     Password { login: String, password: String },
 }
 
-fn decode_basic(value: &str) -> Option<(String, String)> {
+/// The `user:password` of a Basic credential (`value` is what follows `Basic `): standard base64
+/// of UTF-8, split at the first `:`.
+pub fn decode_basic(value: &str) -> Option<(String, String)> {
     use base64::Engine;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(value.trim())
@@ -45,27 +48,34 @@ pub fn presented(parts: &Parts, state: &AppState) -> ApiResult<Presented> {
 /// What an `Authorization` header value holds (`Bearer <t>`, `token <t>`, or Basic), as the
 /// REST routes read it: the authorization API reads a header its caller hands it the same way.
 pub fn presented_in(value: &str, state: &AppState) -> ApiResult<Presented> {
+    parse_authorization(value, state.app.token_format()).ok_or_else(ApiError::bad_credentials)
+}
+
+/// [`presented_in`] without the state: `format` tells a token from a password in Basic. `None`
+/// for what the REST routes answer `401 Bad credentials` to (an unknown scheme, an empty token,
+/// Basic that is not base64 of UTF-8 `user:password`, an empty username).
+pub fn parse_authorization(value: &str, format: &TokenFormat) -> Option<Presented> {
     let value = value.trim();
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
     let rest = rest.trim();
     match scheme.to_ascii_lowercase().as_str() {
-        "bearer" | "token" if !rest.is_empty() => Ok(Presented::Token(rest.to_owned())),
+        "bearer" | "token" if !rest.is_empty() => Some(Presented::Token(rest.to_owned())),
         "basic" => {
-            let (user, pass) = decode_basic(rest).ok_or_else(ApiError::bad_credentials)?;
+            let (user, pass) = decode_basic(rest)?;
             // GitHub refuses an empty username even though it is otherwise ignored.
             if user.is_empty() {
-                return Err(ApiError::bad_credentials());
+                return None;
             }
-            if state.app.token_format().kind_of(&pass).is_some() {
-                Ok(Presented::Token(pass))
+            if format.kind_of(&pass).is_some() {
+                Some(Presented::Token(pass))
             } else {
-                Ok(Presented::Password {
+                Some(Presented::Password {
                     login: user,
                     password: pass,
                 })
             }
         }
-        _ => Err(ApiError::bad_credentials()),
+        _ => None,
     }
 }
 
@@ -377,5 +387,56 @@ impl FromRequestParts<AppState> for AuthorizeService {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         service(parts, state, crate::service::ServiceScope::Authorize).map(AuthorizeService)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a header value is read as; `None`: 401.
+    #[derive(Debug, PartialEq)]
+    enum Read {
+        Token(String),
+        Password(String, String),
+        Nothing,
+    }
+
+    #[test]
+    fn authorization_values_parse_as_the_routes_read_them() {
+        let format = TokenFormat::default();
+        let token = "pgf_Eeeby3abP3E2Zs8IQ9Y7aJZqhB6bae2dTjzx";
+        let as_token = || Some(Read::Token(token.to_owned()));
+        let bearer = format!("Bearer {token}");
+        let spaced = format!("  token   {token} ");
+        // (header value, what it is read as)
+        let cases = [
+            (bearer.as_str(), as_token()),
+            (spaced.as_str(), as_token()),
+            // alice:alice-password
+            (
+                "Basic YWxpY2U6YWxpY2UtcGFzc3dvcmQ=",
+                Some(Read::Password("alice".into(), "alice-password".into())),
+            ),
+            // x:<token>
+            (
+                "basic eDpwZ2ZfRWVlYnkzYWJQM0UyWnM4SVE5WTdhSlpxaEI2YmFlMmRUanp4",
+                as_token(),
+            ),
+            // :empty-user
+            ("Basic OmVtcHR5LXVzZXI=", None),
+            ("Basic not base64", None),
+            ("Bearer", None),
+            ("Bearer   ", None),
+            ("Digest abc", None),
+        ];
+        for (value, expected) in cases {
+            let got = parse_authorization(value, &format).map(|p| match p {
+                Presented::Token(t) => Read::Token(t),
+                Presented::Password { login, password } => Read::Password(login, password),
+                Presented::None => Read::Nothing,
+            });
+            assert_eq!(got, expected, "{value:?}");
+        }
     }
 }

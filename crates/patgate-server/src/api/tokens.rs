@@ -203,21 +203,28 @@ pub struct CreateFineGrainedBody {
     permissions: Option<Value>,
 }
 
+impl CreateFineGrainedBody {
+    /// The request the app validates, once the fields' own shapes are checked.
+    pub fn into_request(self) -> ApiResult<CreateFineGrained> {
+        Ok(CreateFineGrained {
+            expiration: expiration(FG, &self.expires_in, &self.expires_at)?,
+            repository_selection: selection(&self.repository_selection)?,
+            permissions: permissions(&self.permissions)?.unwrap_or_default(),
+            name: self.name.unwrap_or_default(),
+            description: self.description,
+            justification: self.justification,
+            resource_owner: self.resource_owner,
+            repositories: self.repositories,
+        })
+    }
+}
+
 pub async fn create_fine_grained(
     State(s): State<AppState>,
     PasswordAuth(user): PasswordAuth,
     ApiJson(body): ApiJson<CreateFineGrainedBody>,
 ) -> ApiResult<Response> {
-    let req = CreateFineGrained {
-        name: body.name.unwrap_or_default(),
-        description: body.description,
-        justification: body.justification,
-        resource_owner: body.resource_owner,
-        expiration: expiration(FG, &body.expires_in, &body.expires_at)?,
-        repository_selection: selection(&body.repository_selection)?,
-        repositories: body.repositories,
-        permissions: permissions(&body.permissions)?.unwrap_or_default(),
-    };
+    let req = body.into_request()?;
     let Issued { token, secret } = s.app.create_fine_grained(&user, req).await?;
     let body = render_fine_grained(&s, &token, Some(secret.expose())).await?;
     Ok((StatusCode::CREATED, Json(body)).into_response())
@@ -291,6 +298,19 @@ mod double_option {
     }
 }
 
+impl EditFineGrainedBody {
+    /// The edit the app validates, once the fields' own shapes are checked.
+    pub fn into_edit(self) -> ApiResult<EditFineGrained> {
+        Ok(EditFineGrained {
+            repository_selection: selection(&self.repository_selection)?,
+            permissions: permissions(&self.permissions)?,
+            description: self.description,
+            justification: self.justification,
+            repositories: self.repositories,
+        })
+    }
+}
+
 pub async fn edit_fine_grained(
     State(s): State<AppState>,
     PasswordAuth(user): PasswordAuth,
@@ -298,13 +318,7 @@ pub async fn edit_fine_grained(
     ApiJson(body): ApiJson<EditFineGrainedBody>,
 ) -> ApiResult<Json<Value>> {
     let t = own(&s, &user, &id, TokenKind::FineGrained).await?;
-    let edit = EditFineGrained {
-        description: body.description,
-        justification: body.justification,
-        repository_selection: selection(&body.repository_selection)?,
-        repositories: body.repositories,
-        permissions: permissions(&body.permissions)?,
-    };
+    let edit = body.into_edit()?;
     let updated = s.app.edit_fine_grained(&user, t.id, edit).await?;
     Ok(Json(render_fine_grained(&s, &updated, None).await?))
 }
@@ -316,6 +330,18 @@ pub struct RegenerateBody {
     expires_at: Option<String>,
 }
 
+impl RegenerateBody {
+    /// The new expiration of a token of `kind`.
+    pub fn expiration(&self, kind: TokenKind) -> ApiResult<Option<Expiration>> {
+        let resource = if kind == TokenKind::Classic {
+            CLASSIC
+        } else {
+            FG
+        };
+        expiration(resource, &self.expires_in, &self.expires_at)
+    }
+}
+
 pub async fn regenerate_fine_grained(
     State(s): State<AppState>,
     PasswordAuth(user): PasswordAuth,
@@ -323,7 +349,7 @@ pub async fn regenerate_fine_grained(
     ApiJson(body): ApiJson<RegenerateBody>,
 ) -> ApiResult<Json<Value>> {
     let t = own(&s, &user, &id, TokenKind::FineGrained).await?;
-    let exp = expiration(FG, &body.expires_in, &body.expires_at)?;
+    let exp = body.expiration(TokenKind::FineGrained)?;
     let Issued { token, secret } = s.app.regenerate(&user, t.id, exp).await?;
     Ok(Json(
         render_fine_grained(&s, &token, Some(secret.expose())).await?,
@@ -352,16 +378,23 @@ pub struct CreateClassicBody {
     expires_at: Option<String>,
 }
 
+impl CreateClassicBody {
+    /// The request the app validates, once the fields' own shapes are checked.
+    pub fn into_request(self) -> ApiResult<CreateClassic> {
+        Ok(CreateClassic {
+            expiration: expiration(CLASSIC, &self.expires_in, &self.expires_at)?,
+            note: self.note.unwrap_or_default(),
+            scopes: self.scopes,
+        })
+    }
+}
+
 pub async fn create_classic(
     State(s): State<AppState>,
     PasswordAuth(user): PasswordAuth,
     ApiJson(body): ApiJson<CreateClassicBody>,
 ) -> ApiResult<Response> {
-    let req = CreateClassic {
-        note: body.note.unwrap_or_default(),
-        scopes: body.scopes,
-        expiration: expiration(CLASSIC, &body.expires_in, &body.expires_at)?,
-    };
+    let req = body.into_request()?;
     let Issued { token, secret } = s.app.create_classic(&user, req).await?;
     let body = json::classic_token(&s.base_url, &token, &user, Some(secret.expose()));
     Ok((StatusCode::CREATED, Json(body)).into_response())
@@ -453,7 +486,7 @@ pub async fn regenerate_classic(
     ApiJson(body): ApiJson<RegenerateBody>,
 ) -> ApiResult<Json<Value>> {
     let t = own(&s, &user, &id, TokenKind::Classic).await?;
-    let exp = expiration(CLASSIC, &body.expires_in, &body.expires_at)?;
+    let exp = body.expiration(TokenKind::Classic)?;
     let Issued { token, secret } = s.app.regenerate(&user, t.id, exp).await?;
     Ok(Json(json::classic_token(
         &s.base_url,

@@ -6,9 +6,9 @@ use std::path::Path;
 use std::process::Stdio;
 
 use axum::body::Body;
-use axum::http::{HeaderName, HeaderValue, Response, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use futures_util::StreamExt;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use tokio_util::io::{ReaderStream, StreamReader};
 
@@ -115,8 +115,21 @@ pub async fn run(req: CgiRequest<'_>, body: Body) -> Result<Response<Body>, CgiE
     });
 
     let mut reader = BufReader::new(stdout);
+    let (status, headers) = read_head(&mut reader).await?;
+    let mut response = Response::new(Body::from_stream(ReaderStream::new(reader)));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    Ok(response)
+}
+
+/// Reads the CGI header block, up to and including the blank line that ends it, leaving `reader`
+/// at the body: the status of its `Status:` line (200 without one, 500 when it holds no code),
+/// and its other headers (a line that is not a valid HTTP header is dropped).
+pub async fn read_head<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+) -> Result<(StatusCode, HeaderMap), CgiError> {
     let mut status = StatusCode::OK;
-    let mut builder = Response::builder();
+    let mut headers = HeaderMap::new();
     loop {
         let mut line = String::new();
         let n = reader
@@ -129,7 +142,7 @@ pub async fn run(req: CgiRequest<'_>, body: Body) -> Result<Response<Body>, CgiE
             ));
         }
         match parse_header_line(&line).map_err(CgiError::Headers)? {
-            None => break,
+            None => return Ok((status, headers)),
             Some((name, value)) if name.eq_ignore_ascii_case("status") => {
                 let code = value.split_whitespace().next().unwrap_or("500");
                 status = code
@@ -140,15 +153,11 @@ pub async fn run(req: CgiRequest<'_>, body: Body) -> Result<Response<Body>, CgiE
             }
             Some((name, value)) => {
                 if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-                    builder = builder.header(n, v);
+                    headers.append(n, v);
                 }
             }
         }
     }
-    builder
-        .status(status)
-        .body(Body::from_stream(ReaderStream::new(reader)))
-        .map_err(|e| CgiError::Headers(e.to_string()))
 }
 
 #[cfg(test)]
@@ -171,5 +180,35 @@ mod tests {
         );
         assert_eq!(parse_header_line("\r\n").unwrap(), None);
         assert!(parse_header_line("garbage").is_err());
+    }
+
+    #[tokio::test]
+    async fn the_head_ends_at_the_blank_line_and_leaves_the_body() {
+        // (CGI output, status, header count, body left)
+        let cases: [(&[u8], u16, usize, &[u8]); 4] = [
+            (
+                b"Status: 404 Not Found\r\nX-A: 1\r\nX-A: 2\r\n\r\nbody",
+                404,
+                2,
+                b"body",
+            ),
+            (b"Content-Type: text/plain\n\n", 200, 1, b""),
+            (
+                b"Status: nope\nBad Name: x\n\nStatus: 201\n",
+                500,
+                0,
+                b"Status: 201\n",
+            ),
+            (b"Status:\r\n\r\n", 500, 0, b""),
+        ];
+        for (input, status, count, rest) in cases {
+            let mut reader = input;
+            let (s, headers) = read_head(&mut reader).await.unwrap();
+            assert_eq!((s.as_u16(), headers.len(), reader), (status, count, rest));
+        }
+        for bad in [&b"X-A: 1\r\n"[..], b"", b"garbage\n\n", b"X-A: \xff\n\n"] {
+            let mut reader = bad;
+            assert!(read_head(&mut reader).await.is_err(), "{bad:?}");
+        }
     }
 }
