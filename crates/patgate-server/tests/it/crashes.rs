@@ -62,7 +62,11 @@ impl Installation {
     /// Messages in the outbox, whatever their state.
     async fn outbox_messages(&self) -> u64 {
         let out = self.patgate(&["outbox", "stats", "--json"]).await;
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         ["pending", "sent", "failed"]
             .iter()
@@ -77,7 +81,11 @@ async fn installation(db_args: Vec<String>) -> Installation {
     std::fs::write(&file, seed()).unwrap();
     let i = Installation { data, db_args };
     let out = i.patgate(&["seed", file.to_str().unwrap()]).await;
-    assert!(out.status.success(), "seed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "seed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     i
 }
 
@@ -138,7 +146,9 @@ async fn ask(base: &str, round: usize) -> Vec<i64> {
 /// The tokens of the newest page of `path`'s listing that are among `tokens`.
 async fn listed(base: &str, app: &str, path: &str, tokens: &[i64]) -> Vec<i64> {
     let v: Value = crate::http()
-        .get(format!("{base}/orgs/acme/{path}?per_page=100&direction=desc"))
+        .get(format!(
+            "{base}/orgs/acme/{path}?per_page=100&direction=desc"
+        ))
         .bearer_auth(app)
         .send()
         .await
@@ -205,12 +215,19 @@ async fn crash_in_bulk_reviews(db_args: Vec<String>) {
         let messages = i.outbox_messages().await - messages_before;
         match (still_pending.len(), granted.len()) {
             (0, BATCH) => {
-                assert_eq!(messages, BATCH as u64, "round {round}: one notice per approval");
+                assert_eq!(
+                    messages, BATCH as u64,
+                    "round {round}: one notice per approval"
+                );
                 all += 1;
             }
             (BATCH, 0) => {
                 assert_eq!(messages, 0, "round {round}: no notice for a review undone");
-                assert_ne!(answered, Some(202), "round {round}: a 202 for a review undone");
+                assert_ne!(
+                    answered,
+                    Some(202),
+                    "round {round}: a 202 for a review undone"
+                );
                 none += 1;
                 // Deny them now, so that the next round starts with nothing pending.
                 let ids = crate::http()

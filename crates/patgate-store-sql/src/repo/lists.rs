@@ -200,6 +200,23 @@ enum Driver {
     Facet,
 }
 
+/// For a page filtered by `repository=` and nothing else: the repository's name and the page,
+/// for [`push_repository_ranges`].
+fn merged_ranges<'f>(
+    f: &OrgTokenFilter,
+    tests: &'f [FacetTest],
+    page: Option<PageQuery>,
+) -> Option<(&'f str, PageQuery)> {
+    match (tests, page) {
+        ([FacetTest::Repository(name)], Some(page))
+            if f.token_ids.is_empty() && !filters_last_use(f) && f.owners.is_empty() =>
+        {
+            Some((name, page))
+        }
+        _ => None,
+    }
+}
+
 fn driver(f: &OrgTokenFilter, tests: &[FacetTest]) -> Driver {
     if f.owners.is_empty() && !tests.is_empty() {
         Driver::Facet
@@ -208,21 +225,74 @@ fn driver(f: &OrgTokenFilter, tests: &[FacetTest]) -> Driver {
     }
 }
 
-/// `FROM ... WHERE ...` of the organization's pending requests that pass `f`; `columns`: the
-/// statement reads the request's columns (a page, not a count). Returns the page's order.
+/// The rows of the first `offset + per_page` of each of `repository=`'s two facet ranges
+/// (`repositories:all`, `repository:<id>`), as the derived table `d (org_id, id, at)`: two index
+/// ranges read in page order and merged, where `facet IN (both)` would sort every matching row
+/// to find one page. Only right when no other filter follows (it would apply after the limit).
+fn push_repository_ranges(
+    q: &mut sqlx::QueryBuilder<Db>,
+    facets: &Facets,
+    org: AccountId,
+    name: &str,
+    page: PageQuery,
+) {
+    let Facets { table, id, at } = facets;
+    let direction = if page.ascending { "ASC" } else { "DESC" };
+    let depth = i64::try_from(page.offset())
+        .unwrap_or(i64::MAX)
+        .saturating_add(i64::from(page.per_page));
+    q.push(" FROM (");
+    for (i, all) in [true, false].into_iter().enumerate() {
+        if i > 0 {
+            q.push(" UNION ALL ");
+        }
+        q.push(format_args!(
+            "SELECT * FROM (SELECT org_id, {id}, {at} FROM {table} WHERE org_id = "
+        ))
+        .push_bind(org.0);
+        if all {
+            q.push(" AND facet = 'repositories:all'");
+        } else {
+            q.push(
+                " AND facet = (SELECT 'repository:' || id FROM repositories WHERE owner_id = ",
+            )
+            .push_bind(org.0)
+            .push(" AND name_lower = ")
+            .push_bind(name.to_owned())
+            .push(")");
+        }
+        q.push(format_args!(
+            " ORDER BY {at} {direction}, {id} {direction} LIMIT "
+        ))
+        .push_bind(depth)
+        .push(format_args!(") r{i}"));
+    }
+    q.push(") d");
+}
+
+/// `FROM ... WHERE ...` of the organization's pending requests that pass `f`; `page`: the
+/// statement reads that page's columns (`None`: a count). Returns the page's order.
 fn push_request_rows(
     q: &mut sqlx::QueryBuilder<Db>,
     org: AccountId,
     f: &OrgTokenFilter,
-    columns: bool,
+    page: Option<PageQuery>,
 ) -> [&'static str; 2] {
     let tests = facet_tests(f);
     let on_token = filters_last_use(f);
     let mut lookups = &tests[..];
     let (order, row) = match driver(f, &tests) {
         Driver::Facet => {
-            let on_request = columns || on_token || !f.token_ids.is_empty();
-            q.push(" FROM request_facets d");
+            let on_request = page.is_some() || on_token || !f.token_ids.is_empty();
+            let ranges = merged_ranges(f, &tests, page);
+            match ranges {
+                Some((name, page)) => {
+                    push_repository_ranges(q, &REQUEST_FACETS, org, name, page);
+                }
+                None => {
+                    q.push(" FROM request_facets d");
+                }
+            }
             if on_request {
                 q.push(" JOIN token_requests r ON r.id = d.request_id");
             }
@@ -230,7 +300,9 @@ fn push_request_rows(
                 q.push(" JOIN tokens t ON t.id = r.token_id");
             }
             q.push(" WHERE d.org_id = ").push_bind(org.0);
-            push_facet_test(q, "d.facet", org, &tests[0]);
+            if ranges.is_none() {
+                push_facet_test(q, "d.facet", org, &tests[0]);
+            }
             lookups = &tests[1..];
             (
                 ["d.created_at", "d.request_id"],
@@ -260,20 +332,28 @@ fn push_request_rows(
 }
 
 /// `FROM ... WHERE ...` of the organization's grants that pass `f` (their tokens' granted
-/// access and use); `columns` as for requests. Returns the page's order.
+/// access and use); `page` as for requests. Returns the page's order.
 fn push_grant_rows(
     q: &mut sqlx::QueryBuilder<Db>,
     org: AccountId,
     f: &OrgTokenFilter,
-    columns: bool,
+    page: Option<PageQuery>,
 ) -> [&'static str; 2] {
     let tests = facet_tests(f);
     let on_token = !f.owners.is_empty() || filters_last_use(f);
     let mut lookups = &tests[..];
     let (order, row) = match driver(f, &tests) {
         Driver::Facet => {
-            let on_grant = columns || on_token || !f.token_ids.is_empty();
-            q.push(" FROM grant_facets d");
+            let on_grant = page.is_some() || on_token || !f.token_ids.is_empty();
+            let ranges = merged_ranges(f, &tests, page);
+            match ranges {
+                Some((name, page)) => {
+                    push_repository_ranges(q, &GRANT_FACETS, org, name, page);
+                }
+                None => {
+                    q.push(" FROM grant_facets d");
+                }
+            }
             if on_grant {
                 q.push(" JOIN grants g ON g.id = d.grant_id");
             }
@@ -281,7 +361,9 @@ fn push_grant_rows(
                 q.push(" JOIN tokens t ON t.id = g.token_id");
             }
             q.push(" WHERE d.org_id = ").push_bind(org.0);
-            push_facet_test(q, "d.facet", org, &tests[0]);
+            if ranges.is_none() {
+                push_facet_test(q, "d.facet", org, &tests[0]);
+            }
             lookups = &tests[1..];
             (
                 ["d.access_granted_at", "d.grant_id"],
@@ -328,27 +410,27 @@ fn push_page(q: &mut sqlx::QueryBuilder<Db>, order: &[&str], page: PageQuery) {
 
 fn requests_page_query(org: AccountId, f: &OrgTokenFilter, page: PageQuery) -> sqlx::QueryBuilder<Db> {
     let mut q = sqlx::QueryBuilder::<Db>::new(SELECT_REQUESTS);
-    let order = push_request_rows(&mut q, org, f, true);
+    let order = push_request_rows(&mut q, org, f, Some(page));
     push_page(&mut q, &order, page);
     q
 }
 
 fn requests_count_query(org: AccountId, f: &OrgTokenFilter) -> sqlx::QueryBuilder<Db> {
     let mut q = sqlx::QueryBuilder::<Db>::new(SELECT_COUNT);
-    push_request_rows(&mut q, org, f, false);
+    push_request_rows(&mut q, org, f, None);
     q
 }
 
 fn grants_page_query(org: AccountId, f: &OrgTokenFilter, page: PageQuery) -> sqlx::QueryBuilder<Db> {
     let mut q = sqlx::QueryBuilder::<Db>::new(SELECT_GRANTS);
-    let order = push_grant_rows(&mut q, org, f, true);
+    let order = push_grant_rows(&mut q, org, f, Some(page));
     push_page(&mut q, &order, page);
     q
 }
 
 fn grants_count_query(org: AccountId, f: &OrgTokenFilter) -> sqlx::QueryBuilder<Db> {
     let mut q = sqlx::QueryBuilder::<Db>::new(SELECT_COUNT);
-    push_grant_rows(&mut q, org, f, false);
+    push_grant_rows(&mut q, org, f, None);
     q
 }
 

@@ -22,7 +22,8 @@ use patgate_store::{
 };
 
 use super::rows::corrupt;
-use super::{Conn, EngineStore, commit, db_err};
+use super::tokens::BATCH_ROWS;
+use super::{Conn, Db, EngineStore, commit, db_err};
 
 macro_rules! message_cols {
     () => {
@@ -38,9 +39,6 @@ macro_rules! webhook_cols {
 }
 
 statements! {
-    INSERT_MESSAGE = "INSERT INTO outbox (channel, kind, recipient, dedupe_key, payload, secret, \
-        created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
-        ON CONFLICT (dedupe_key) DO NOTHING";
     CLAIM_DUE = concat!(
         "UPDATE outbox SET claimed_by = $1, claimed_until = $3 WHERE id IN (\
          SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 \
@@ -103,6 +101,11 @@ statements! {
     DELETE_VERIFICATION = "DELETE FROM email_verifications WHERE hash = $1";
 }
 
+// Pieces of the statement built at run time (`push_values` fills the `VALUES` rows).
+const INSERT_MESSAGES_HEAD: &str = "INSERT INTO outbox (channel, kind, recipient, dedupe_key, \
+    payload, secret, created_at, next_attempt_at) ";
+const INSERT_MESSAGES_TAIL: &str = " ON CONFLICT (dedupe_key) DO NOTHING";
+
 #[derive(sqlx::FromRow)]
 struct MessageRow {
     id: i64,
@@ -160,6 +163,7 @@ pub(crate) async fn write_messages(
     requests: &[(TokenId, RequestId)],
 ) -> StoreResult<u64> {
     let mut written = 0;
+    let mut rows = Vec::with_capacity(messages.len());
     for m in messages {
         let mut payload = m.payload.clone();
         let mut key = m.dedupe_key.clone();
@@ -186,17 +190,27 @@ pub(crate) async fn write_messages(
                 "the message {key} names an inserted row the change does not insert"
             )));
         }
-        let done = sqlx::query(INSERT_MESSAGE)
-            .bind(m.channel.as_str())
-            .bind(&m.kind)
-            .bind(&m.recipient)
-            .bind(&key)
-            .bind(payload.to_string())
-            .bind(m.secret.as_deref())
-            .bind(to_unix(m.created_at))
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
+        rows.push((m, key, payload.to_string()));
+    }
+    // One statement per batch, not per message (a bulk review of 100 queues 100 notices). A key
+    // given twice in one batch keeps its first message, as separate inserts would.
+    let mut seen = std::collections::HashSet::new();
+    rows.retain(|(_, key, _)| seen.insert(key.clone()));
+    for chunk in rows.chunks(BATCH_ROWS) {
+        let mut q = sqlx::QueryBuilder::<Db>::new(INSERT_MESSAGES_HEAD);
+        q.push_values(chunk, |mut row, (m, key, payload)| {
+            let at = to_unix(m.created_at);
+            row.push_bind(m.channel.as_str())
+                .push_bind(m.kind.clone())
+                .push_bind(m.recipient.clone())
+                .push_bind(key.clone())
+                .push_bind(payload.clone())
+                .push_bind(m.secret.clone())
+                .push_bind(at)
+                .push_bind(at);
+        });
+        q.push(INSERT_MESSAGES_TAIL);
+        let done = q.build().execute(&mut *conn).await.map_err(db_err)?;
         written += done.rows_affected();
     }
     Ok(written)
@@ -571,4 +585,28 @@ impl EmailVerificationStore for EngineStore {
         commit(tx).await?;
         Ok(live.then_some(AccountId(user)))
     }
+}
+
+/// The batched insert of messages, of one row and of two, for the test that runs every
+/// statement.
+#[cfg(test)]
+pub(super) fn batch_statements() -> Vec<(&'static str, sqlx::QueryBuilder<Db>)> {
+    [1, 2]
+        .into_iter()
+        .map(|n| {
+            let mut q = sqlx::QueryBuilder::<Db>::new(INSERT_MESSAGES_HEAD);
+            q.push_values(0..n, |mut row, i| {
+                row.push_bind("email")
+                    .push_bind("token_created")
+                    .push_bind("mona@example.com")
+                    .push_bind(format!("statement-test-{i}"))
+                    .push_bind("{}")
+                    .push_bind(None::<String>)
+                    .push_bind(1_i64)
+                    .push_bind(1_i64);
+            });
+            q.push(INSERT_MESSAGES_TAIL);
+            ("INSERT_MESSAGES", q)
+        })
+        .collect()
 }

@@ -65,6 +65,7 @@ async fn every_batch_statement_runs() {
         super::audit::batch_statements(),
         super::changes::batch_statements(),
         super::lists::batch_statements(),
+        super::outbox::batch_statements(),
         super::tokens::batch_statements(),
     ];
     let mut failures = Vec::new();

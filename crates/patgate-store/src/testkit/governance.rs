@@ -2204,6 +2204,32 @@ pub async fn listings_filter_and_page_in_the_store(store: &dyn Store) {
     assert_eq!(requests(f(), newest(2)).await, (names(&["a"], "ask"), 4));
     assert_eq!(grants(f(), newest(2)).await, (names(&["a"], "grant"), 4));
     assert_eq!(requests(f(), newest(3)).await, (vec![], 4));
+    // A filtered listing pages the same way (a repository's rows: all, or selected).
+    let api = || OrgTokenFilter {
+        repository: Some("api".into()),
+        ..f()
+    };
+    let two = |page, ascending| PageQuery {
+        page,
+        per_page: 2,
+        ascending,
+    };
+    assert_eq!(
+        requests(api(), two(1, false)).await,
+        (names(&["d", "b"], "ask"), 3)
+    );
+    assert_eq!(
+        requests(api(), two(2, false)).await,
+        (names(&["a"], "ask"), 3)
+    );
+    assert_eq!(
+        grants(api(), two(2, true)).await,
+        (names(&["d"], "grant"), 3)
+    );
+    assert_eq!(
+        grants(api(), two(1, false)).await,
+        (names(&["d", "b"], "grant"), 3)
+    );
     // A listed row carries its token and its user.
     let l = store.list_requests(o.id, &f(), all).await.unwrap();
     assert_eq!(
