@@ -1,3 +1,4 @@
+//! NOT YET IN THE TEST BINARY (no `mod crashes;` in main.rs): written at the end of a session and never compiled; add the module, build, fix and run it.
 //! `patgate serve` killed with SIGKILL in the middle of a bulk review of 100 requests, then
 //! started again on the same database (issue 14): the review happened entirely (every request
 //! approved, every grant there, every notice queued once) or not at all (every request still

@@ -50,6 +50,7 @@
 
 mod error;
 pub mod listener;
+mod nodelay;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
@@ -253,6 +254,9 @@ impl PostgresStore {
             .or(url_timeout)
             .unwrap_or(options.acquire_timeout);
         let statement_ms = options.statement_timeout.as_millis();
+        let database_port = connect_options.get_port();
+        // A host that is a directory is a Unix socket: no Nagle there.
+        let over_tcp = !connect_options.get_host().starts_with('/');
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
@@ -271,6 +275,9 @@ impl PostgresStore {
             })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
+                    if over_tcp {
+                        nodelay::set_on_sockets_to(database_port);
+                    }
                     conn.execute(sqlx::AssertSqlSafe(format!(
                         "SET statement_timeout = {statement_ms}"
                     )))
