@@ -1,4 +1,3 @@
-//! NOT YET IN THE TEST BINARY (no `mod crashes;` in main.rs): written at the end of a session and never compiled; add the module, build, fix and run it.
 //! `patgate serve` killed with SIGKILL in the middle of a bulk review of 100 requests, then
 //! started again on the same database (issue 14): the review happened entirely (every request
 //! approved, every grant there, every notice queued once) or not at all (every request still
@@ -165,6 +164,27 @@ async fn listed(base: &str, app: &str, path: &str, tokens: &[i64]) -> Vec<i64> {
         .collect()
 }
 
+/// The ids of the first page of acme's pending requests.
+async fn pending_request_ids(base: &str, app: &str) -> Vec<i64> {
+    let pending: Value = crate::http()
+        .get(format!(
+            "{base}/orgs/acme/personal-access-token-requests?per_page=100"
+        ))
+        .bearer_auth(app)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    pending
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect()
+}
+
 async fn crash_in_bulk_reviews(db_args: Vec<String>) {
     let i = installation(db_args).await;
     let (mut base, mut server) = i.start().await;
@@ -173,23 +193,7 @@ async fn crash_in_bulk_reviews(db_args: Vec<String>) {
     // Where the kill lands: before the review reaches the store, inside its transaction, after.
     for (round, delay_ms) in [0_u64, 10, 25, 50, 100, 200].into_iter().enumerate() {
         let tokens = ask(&base, round).await;
-        let pending = crate::http()
-            .get(format!(
-                "{base}/orgs/acme/personal-access-token-requests?per_page=100"
-            ))
-            .bearer_auth(&app)
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap();
-        let requests: Vec<i64> = pending
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["id"].as_i64().unwrap())
-            .collect();
+        let requests = pending_request_ids(&base, &app).await;
         assert_eq!(requests.len(), BATCH, "round {round}: the batch is pending");
         let messages_before = i.outbox_messages().await;
 
@@ -231,22 +235,7 @@ async fn crash_in_bulk_reviews(db_args: Vec<String>) {
                 );
                 none += 1;
                 // Deny them now, so that the next round starts with nothing pending.
-                let ids = crate::http()
-                    .get(format!(
-                        "{base}/orgs/acme/personal-access-token-requests?per_page=100"
-                    ))
-                    .bearer_auth(&app)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json::<Value>()
-                    .await
-                    .unwrap()
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|r| r["id"].as_i64().unwrap())
-                    .collect::<Vec<_>>();
+                let ids = pending_request_ids(&base, &app).await;
                 let r = crate::http()
                     .post(format!("{base}/orgs/acme/personal-access-token-requests"))
                     .bearer_auth(&app)

@@ -11,6 +11,7 @@ mod api_repos;
 mod api_tokens;
 mod api_user;
 mod cli;
+mod crashes;
 mod directory_api;
 mod git;
 mod git_workflows;
