@@ -270,130 +270,111 @@ fn push_repository_ranges(
     q.push(") d");
 }
 
-/// `FROM ... WHERE ...` of the organization's pending requests that pass `f`; `page`: the
-/// statement reads that page's columns (`None`: a count). Returns the page's order.
-fn push_request_rows(
+/// One of the organization's listings: the table of its rows, which of them it lists, and
+/// their facets.
+struct ListedRows {
+    /// The table, under `alias` in the statement; its rows have `id`, `org_id`, `token_id`.
+    table: &'static str,
+    alias: &'static str,
+    /// The rows' time column (the page's order, with the id).
+    at: &'static str,
+    /// The condition on the table's rows that makes them listed.
+    scope: &'static str,
+    /// The column of the token owner, and whether it is the token's (`tokens t`).
+    owner: &'static str,
+    owner_on_token: bool,
+    facets: Facets,
+}
+
+const PENDING_REQUESTS: ListedRows = ListedRows {
+    table: "token_requests",
+    alias: "r",
+    at: "created_at",
+    scope: " AND r.status = 'pending'",
+    owner: "r.user_id",
+    owner_on_token: false,
+    facets: REQUEST_FACETS,
+};
+
+const GRANTS: ListedRows = ListedRows {
+    table: "grants",
+    alias: "g",
+    at: "access_granted_at",
+    scope: "",
+    owner: "t.user_id",
+    owner_on_token: true,
+    facets: GRANT_FACETS,
+};
+
+/// `FROM ... WHERE ...` of the rows of `listed` that pass `f`; `page`: the statement reads that
+/// page's columns (`None`: a count). Returns the page's order.
+fn push_listed_rows(
     q: &mut sqlx::QueryBuilder<Db>,
+    listed: &ListedRows,
     org: AccountId,
     f: &OrgTokenFilter,
     page: Option<PageQuery>,
-) -> [&'static str; 2] {
+) -> [String; 2] {
+    let ListedRows {
+        table, alias: a, at, ..
+    } = listed;
+    let facets = &listed.facets;
     let tests = facet_tests(f);
-    let on_token = filters_last_use(f);
+    let on_token =
+        filters_last_use(f) || (listed.owner_on_token && !f.owners.is_empty());
     let mut lookups = &tests[..];
     let (order, row) = match driver(f, &tests) {
         Driver::Facet => {
-            let on_request = page.is_some() || on_token || !f.token_ids.is_empty();
             let ranges = merged_ranges(f, &tests, page);
             match ranges {
-                Some((name, page)) => {
-                    push_repository_ranges(q, &REQUEST_FACETS, org, name, page);
-                }
+                Some((name, page)) => push_repository_ranges(q, facets, org, name, page),
                 None => {
-                    q.push(" FROM request_facets d");
+                    q.push(format_args!(" FROM {} d", facets.table));
                 }
             }
-            if on_request {
-                q.push(" JOIN token_requests r ON r.id = d.request_id");
+            if page.is_some() || on_token || !f.token_ids.is_empty() {
+                q.push(format_args!(" JOIN {table} {a} ON {a}.id = d.{}", facets.id));
             }
             if on_token {
-                q.push(" JOIN tokens t ON t.id = r.token_id");
+                q.push(format_args!(" JOIN tokens t ON t.id = {a}.token_id"));
             }
             q.push(" WHERE d.org_id = ").push_bind(org.0);
             if ranges.is_none() {
                 push_facet_test(q, "d.facet", org, &tests[0]);
             }
             lookups = &tests[1..];
-            (
-                ["d.created_at", "d.request_id"],
-                ["d.org_id", "d.request_id", "d.created_at"],
-            )
+            let (id, at) = (format!("d.{}", facets.id), format!("d.{}", facets.at));
+            ([at.clone(), id.clone()], ["d.org_id".to_owned(), id, at])
         }
         Driver::Listed => {
-            q.push(" FROM token_requests r");
+            q.push(format_args!(" FROM {table} {a}"));
             if on_token {
-                q.push(" JOIN tokens t ON t.id = r.token_id");
+                q.push(format_args!(" JOIN tokens t ON t.id = {a}.token_id"));
             }
-            q.push(" WHERE r.org_id = ")
+            q.push(format_args!(" WHERE {a}.org_id = "))
                 .push_bind(org.0)
-                .push(" AND r.status = 'pending'");
-            push_owners(q, "r.user_id", f);
-            (["r.created_at", "r.id"], ["r.org_id", "r.id", "r.created_at"])
+                .push(listed.scope);
+            let (id, at) = (format!("{a}.id"), format!("{a}.{at}"));
+            ([at.clone(), id.clone()], [format!("{a}.org_id"), id, at])
         }
     };
+    // The facet driver runs only without owners, so the owner column is there when needed.
+    push_owners(q, listed.owner, f);
     for test in lookups {
-        push_has_facet(q, &REQUEST_FACETS, row, org, test);
+        push_has_facet(q, facets, [&row[0], &row[1], &row[2]], org, test);
     }
     push_last_used(q, f);
     if !f.token_ids.is_empty() {
-        push_in(q, "r.token_id", f.token_ids.iter().map(|t| t.0));
+        push_in(
+            q,
+            &format!("{a}.token_id"),
+            f.token_ids.iter().map(|t| t.0),
+        );
     }
     order
 }
 
-/// `FROM ... WHERE ...` of the organization's grants that pass `f` (their tokens' granted
-/// access and use); `page` as for requests. Returns the page's order.
-fn push_grant_rows(
-    q: &mut sqlx::QueryBuilder<Db>,
-    org: AccountId,
-    f: &OrgTokenFilter,
-    page: Option<PageQuery>,
-) -> [&'static str; 2] {
-    let tests = facet_tests(f);
-    let on_token = !f.owners.is_empty() || filters_last_use(f);
-    let mut lookups = &tests[..];
-    let (order, row) = match driver(f, &tests) {
-        Driver::Facet => {
-            let on_grant = page.is_some() || on_token || !f.token_ids.is_empty();
-            let ranges = merged_ranges(f, &tests, page);
-            match ranges {
-                Some((name, page)) => {
-                    push_repository_ranges(q, &GRANT_FACETS, org, name, page);
-                }
-                None => {
-                    q.push(" FROM grant_facets d");
-                }
-            }
-            if on_grant {
-                q.push(" JOIN grants g ON g.id = d.grant_id");
-            }
-            if on_token {
-                q.push(" JOIN tokens t ON t.id = g.token_id");
-            }
-            q.push(" WHERE d.org_id = ").push_bind(org.0);
-            if ranges.is_none() {
-                push_facet_test(q, "d.facet", org, &tests[0]);
-            }
-            lookups = &tests[1..];
-            (
-                ["d.access_granted_at", "d.grant_id"],
-                ["d.org_id", "d.grant_id", "d.access_granted_at"],
-            )
-        }
-        Driver::Listed => {
-            q.push(" FROM grants g");
-            if on_token {
-                q.push(" JOIN tokens t ON t.id = g.token_id");
-            }
-            q.push(" WHERE g.org_id = ").push_bind(org.0);
-            (
-                ["g.access_granted_at", "g.id"],
-                ["g.org_id", "g.id", "g.access_granted_at"],
-            )
-        }
-    };
-    push_owners(q, "t.user_id", f);
-    for test in lookups {
-        push_has_facet(q, &GRANT_FACETS, row, org, test);
-    }
-    push_last_used(q, f);
-    if !f.token_ids.is_empty() {
-        push_in(q, "g.token_id", f.token_ids.iter().map(|t| t.0));
-    }
-    order
-}
-
-fn push_page(q: &mut sqlx::QueryBuilder<Db>, order: &[&str], page: PageQuery) {
+fn push_page(q: &mut sqlx::QueryBuilder<Db>, order: &[String], page: PageQuery) {
     let direction = if page.ascending { "ASC" } else { "DESC" };
     q.push(" ORDER BY ");
     for (i, column) in order.iter().enumerate() {
@@ -410,27 +391,27 @@ fn push_page(q: &mut sqlx::QueryBuilder<Db>, order: &[&str], page: PageQuery) {
 
 fn requests_page_query(org: AccountId, f: &OrgTokenFilter, page: PageQuery) -> sqlx::QueryBuilder<Db> {
     let mut q = sqlx::QueryBuilder::<Db>::new(SELECT_REQUESTS);
-    let order = push_request_rows(&mut q, org, f, Some(page));
+    let order = push_listed_rows(&mut q, &PENDING_REQUESTS, org, f, Some(page));
     push_page(&mut q, &order, page);
     q
 }
 
 fn requests_count_query(org: AccountId, f: &OrgTokenFilter) -> sqlx::QueryBuilder<Db> {
     let mut q = sqlx::QueryBuilder::<Db>::new(SELECT_COUNT);
-    push_request_rows(&mut q, org, f, None);
+    push_listed_rows(&mut q, &PENDING_REQUESTS, org, f, None);
     q
 }
 
 fn grants_page_query(org: AccountId, f: &OrgTokenFilter, page: PageQuery) -> sqlx::QueryBuilder<Db> {
     let mut q = sqlx::QueryBuilder::<Db>::new(SELECT_GRANTS);
-    let order = push_grant_rows(&mut q, org, f, Some(page));
+    let order = push_listed_rows(&mut q, &GRANTS, org, f, Some(page));
     push_page(&mut q, &order, page);
     q
 }
 
 fn grants_count_query(org: AccountId, f: &OrgTokenFilter) -> sqlx::QueryBuilder<Db> {
     let mut q = sqlx::QueryBuilder::<Db>::new(SELECT_COUNT);
-    push_grant_rows(&mut q, org, f, None);
+    push_listed_rows(&mut q, &GRANTS, org, f, None);
     q
 }
 
