@@ -16,6 +16,12 @@ use patgate_server::api::json as wire;
 use patgate_server::state::AppState;
 use patgate_server::{Settings, build_app, open_store};
 
+/// mimalloc rather than glibc's allocator: a request allocates and frees a few hundred small
+/// objects across tokio's worker threads, and glibc's `malloc`/`free`/`malloc_consolidate` were
+/// 18 % of the CPU of `GET /user` at the maximum (docs/benchmarks.md, "HTTP path").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cli {
     pub mod delivery;
 }
