@@ -112,21 +112,7 @@ echo "patgate resident memory after the runs: $(rss_kb "$SERVER") kB"
 
 if [ "$MIX" = 1 ]; then
   echo "== the mix: $TOKENS tokens, round-robin"
-  users=$(( (TOKENS + 49) / 50 ))
-  python3 - "$users" "$TOKENS" >"$WORK/mix.toml" <<'EOF'
-import sys
-users, tokens = int(sys.argv[1]), int(sys.argv[2])
-print('[[orgs]]\nlogin = "mixorg"\nowners = [%s]\n' % ", ".join('"mix%d"' % u for u in range(users)))
-print('[[repos]]\nowner = "mixorg"\nname = "app"\nvisibility = "private"\n')
-for u in range(users):
-    print('[[users]]\nlogin = "mix%d"\nemail = "mix%d@example.com"\n' % (u, u))
-for t in range(tokens):
-    u = t % users
-    if t % 2 == 0:
-        print('[[tokens]]\nuser = "mix%d"\nkind = "fine_grained"\nname = "mix %d"\nresource_owner = "mixorg"\nrepository_selection = "all"\npermissions = { contents = "read" }\n' % (u, t))
-    else:
-        print('[[tokens]]\nuser = "mix%d"\nkind = "classic"\nname = "mix %d"\nscopes = ["repo"]\n' % (u, t))
-EOF
+  ./scripts/mix-seed.py mix "$TOKENS" >"$WORK/mix.toml"
   mix_on() { # backend database-url
     local dir=$WORK/mix-$1 port
     mkdir -p "$dir"

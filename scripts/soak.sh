@@ -41,21 +41,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # The tokens: half fine-grained for an organization's repository, half classic, 50 per user.
-users=$(( (SOAK_TOKENS + 49) / 50 ))
-python3 - "$users" "$SOAK_TOKENS" >"$WORK/soak.toml" <<'EOF'
-import sys
-users, tokens = int(sys.argv[1]), int(sys.argv[2])
-print('[[orgs]]\nlogin = "soakorg"\nowners = [%s]\n' % ", ".join('"soak%d"' % u for u in range(users)))
-print('[[repos]]\nowner = "soakorg"\nname = "app"\nvisibility = "private"\n')
-for u in range(users):
-    print('[[users]]\nlogin = "soak%d"\nemail = "soak%d@example.com"\n' % (u, u))
-for t in range(tokens):
-    u = t % users
-    if t % 2 == 0:
-        print('[[tokens]]\nuser = "soak%d"\nkind = "fine_grained"\nname = "soak %d"\nresource_owner = "soakorg"\nrepository_selection = "all"\npermissions = { contents = "read" }\n' % (u, t))
-    else:
-        print('[[tokens]]\nuser = "soak%d"\nkind = "classic"\nname = "soak %d"\nscopes = ["repo"]\n' % (u, t))
-EOF
+./scripts/mix-seed.py soak "$SOAK_TOKENS" >"$WORK/soak.toml"
 mkdir -p "$WORK/data"
 "$PATGATE" seed "$WORK/soak.toml" --json --data-dir "$WORK/data" \
   | python3 -c 'import json,sys; [print(t["secret"]) for t in json.load(sys.stdin)["new_tokens"]]' >"$WORK/tokens.txt"
