@@ -143,12 +143,10 @@ async fn ask(base: &str, round: usize) -> Vec<i64> {
     ids
 }
 
-/// The tokens of the newest page of `path`'s listing that are among `tokens`.
-async fn listed(base: &str, app: &str, path: &str, tokens: &[i64]) -> Vec<i64> {
-    let v: Value = crate::http()
-        .get(format!(
-            "{base}/orgs/acme/{path}?per_page=100&direction=desc"
-        ))
+/// The items of one page of acme's listing at `path_and_query`, read with the app's token.
+async fn acme_page(base: &str, app: &str, path_and_query: &str) -> Vec<Value> {
+    let page: Value = crate::http()
+        .get(format!("{base}/orgs/acme/{path_and_query}"))
         .bearer_auth(app)
         .send()
         .await
@@ -156,8 +154,13 @@ async fn listed(base: &str, app: &str, path: &str, tokens: &[i64]) -> Vec<i64> {
         .json()
         .await
         .unwrap();
-    v.as_array()
-        .unwrap()
+    page.as_array().unwrap().clone()
+}
+
+/// The tokens of the newest page of `path`'s listing that are among `tokens`.
+async fn listed(base: &str, app: &str, path: &str, tokens: &[i64]) -> Vec<i64> {
+    acme_page(base, app, &format!("{path}?per_page=100&direction=desc"))
+        .await
         .iter()
         .map(|i| i["token_id"].as_i64().unwrap())
         .filter(|id| tokens.contains(id))
@@ -166,20 +169,8 @@ async fn listed(base: &str, app: &str, path: &str, tokens: &[i64]) -> Vec<i64> {
 
 /// The ids of the first page of acme's pending requests.
 async fn pending_request_ids(base: &str, app: &str) -> Vec<i64> {
-    let pending: Value = crate::http()
-        .get(format!(
-            "{base}/orgs/acme/personal-access-token-requests?per_page=100"
-        ))
-        .bearer_auth(app)
-        .send()
+    acme_page(base, app, "personal-access-token-requests?per_page=100")
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    pending
-        .as_array()
-        .unwrap()
         .iter()
         .map(|r| r["id"].as_i64().unwrap())
         .collect()
