@@ -333,7 +333,10 @@ pub(crate) async fn repo_command(cmd: RepoCommand, settings: &Settings) -> anyho
                 .repos_of_owner(account.id())
                 .await
                 .map_err(|e| explain(e.into()))?;
-            let v: Vec<Value> = repos.iter().map(|r| wire::repository(BASE, r)).collect();
+            let v: Vec<Value> = repos
+                .iter()
+                .map(|r| wire::repository_value(BASE, r))
+                .collect();
             print(json, &json!(v), || {
                 repos
                     .iter()
@@ -397,7 +400,7 @@ pub(crate) async fn repo_command(cmd: RepoCommand, settings: &Settings) -> anyho
             patgate_server::git::ensure_bare_repo(&settings.git_config(), &repo)
                 .await
                 .with_context(|| format!("creating the bare repository of {}", repo.full_name()))?;
-            print(json, &wire::repository(BASE, &repo), || {
+            print(json, &wire::repository_value(BASE, &repo), || {
                 format!(
                     "{} {} ({:?})",
                     repo.full_name(),

@@ -185,7 +185,7 @@ pub async fn repo_edit(
         .admin_update_repo(&Operator::cli(), owner, repo, &patch)
         .await
         .map_err(directory_error)?;
-    print(json, &wire::repository(BASE, &repo), || {
+    print(json, &wire::repository_value(BASE, &repo), || {
         format!("{} {}", repo.full_name(), repo.visibility.as_str())
     });
     Ok(())

@@ -312,7 +312,7 @@ pub async fn review_one(
 fn repos_json(s: &AppState, page: &Page<Repository>) -> Vec<Value> {
     page.items
         .iter()
-        .map(|r| json::repository(&s.base_url, r))
+        .map(|r| json::repository_value(&s.base_url, r))
         .collect()
 }
 

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Server CPU per request (issue 14): utime + stime of the server process, from /proc/<pid>/stat,
+# across one `wrk -t1 -c32` run, divided by the requests it served. Scheduling noise from other
+# tenants moves req/s a lot on a shared machine (docs/benchmarks.md) and CPU per request much
+# less, so this is the figure to compare two builds by.
+#
+# Runs bare hyper (examples/hyper_baseline) and each patgate binary given (default: the
+# release build) side by side on `serve --demo`, on GET /user and GET /repos/acme/api with
+# alice's classic demo token, ROUNDS times (default 2), each run SECONDS_PER_RUN long (6).
+#
+#   ./scripts/cpu-per-request.sh                              # the release build
+#   ./scripts/cpu-per-request.sh /tmp/patgate-old target/release/patgate   # before / after
+#   NO_BUILD=1 ./scripts/cpu-per-request.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUN=${SECONDS_PER_RUN:-6}
+ROUNDS=${ROUNDS:-2}
+command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
+if [ -z "${NO_BUILD:-}" ]; then
+  cargo build --release -q -p patgate-server --bin patgate --example hyper_baseline
+fi
+TARGET=${CARGO_TARGET_DIR:-$PWD/target}/release
+BINS=("$@")
+[ "${#BINS[@]}" -gt 0 ] || BINS=("$TARGET/patgate")
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_for() {
+  for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.05; done
+  echo "nothing answers on $1" >&2; exit 1
+}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+measure() { # name pid url [token]
+  local before after out requests rps
+  local args=(-t1 -c32 "-d${RUN}s" -H "Accept: application/vnd.github+json")
+  [ -n "${4:-}" ] && args+=(-H "Authorization: Bearer $4")
+  before=$(cpu_ticks "$2")
+  out=$(wrk "${args[@]}" "$3")
+  after=$(cpu_ticks "$2")
+  requests=$(awk '/requests in/ {print $1}' <<<"$out")
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  if grep -q 'Non-2xx' <<<"$out"; then echo "$1: answers that are not 2xx" >&2; exit 1; fi
+  python3 -c "import sys; n, b, a, t, r, q = sys.argv[1:]; print('%-46s %6.1f us/req %9.0f req/s' % (n, (float(a) - float(b)) / float(t) * 1e6 / int(q), float(r)))" \
+    "$1" "$before" "$after" "$(getconf CLK_TCK)" "$rps" "$requests"
+}
+
+CLASSIC=pgp_Ky9Pf34qY6Nb3wWD25RQ4F5ZR3qa7y3gm1IL
+echo "== machine: $(nproc) cores, $(uname -r); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+HYPER_PORT=$(free_port)
+"$TARGET/examples/hyper_baseline" "127.0.0.1:$HYPER_PORT" >/dev/null &
+HYPER=$!
+PIDS+=("$HYPER")
+wait_for "http://127.0.0.1:$HYPER_PORT/"
+
+SERVERS=()
+PORTS=()
+for i in "${!BINS[@]}"; do
+  port=$(free_port)
+  mkdir -p "$WORK/$i"
+  PATGATE_RATE_LIMIT_PER_USER=4000000000 PATGATE_LOG=warn "${BINS[$i]}" serve --demo \
+    --bind "127.0.0.1:$port" --data-dir "$WORK/$i" >/dev/null 2>&1 &
+  SERVERS+=($!)
+  PIDS+=($!)
+  PORTS+=("$port")
+  wait_for "http://127.0.0.1:$port/healthz"
+done
+
+for round in $(seq 1 "$ROUNDS"); do
+  echo "-- round $round"
+  measure "bare hyper" "$HYPER" "http://127.0.0.1:$HYPER_PORT/user"
+  for path in /user /repos/acme/api; do
+    for i in "${!BINS[@]}"; do
+      measure "${BINS[$i]} GET $path" "${SERVERS[$i]}" "http://127.0.0.1:${PORTS[$i]}$path" "$CLASSIC"
+    done
+  done
+done
