@@ -36,8 +36,8 @@
 /// Declares a module's static SQL statements: one `const` each, and, for the test that prepares
 /// every statement against both engines, the list of them as `STATEMENTS`.
 macro_rules! statements {
-    ($( $(#[$doc:meta])* $name:ident = $sql:expr; )*) => {
-        $( $(#[$doc])* const $name: &str = $sql; )*
+    ($( $(#[$doc:meta])* $vis:vis $name:ident = $sql:expr; )*) => {
+        $( $(#[$doc])* $vis const $name: &str = $sql; )*
         /// Every static statement of this module, by name.
         #[cfg(test)]
         pub(super) const STATEMENTS: &[(&str, &str)] = &[$((stringify!($name), $name)),*];

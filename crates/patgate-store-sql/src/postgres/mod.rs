@@ -348,6 +348,25 @@ impl PostgresStore {
         self.pool.acquire().await.map_err(db_err)
     }
 
+    /// Every read goes through the pool here: a round trip to the server costs the same
+    /// from any thread (SQLite runs these two on the caller's thread).
+    pub(crate) fn hot_token_by_hash(
+        &self,
+        _hash: &[u8],
+    ) -> Option<StoreResult<Option<tokens::TokenRow>>> {
+        None
+    }
+
+    pub(crate) fn hot_repo_standing(
+        &self,
+        _owner: i64,
+        _user: i64,
+        _repo: i64,
+        _enterprise: Option<i64>,
+    ) -> Option<StoreResult<directory::StandingRow>> {
+        None
+    }
+
     /// Where plain reads run.
     pub(crate) fn reads(&self) -> &PgPool {
         &self.pool

@@ -159,7 +159,7 @@ statements! {
     /// Everything `repo_standing` returns, in one row: the membership in the owner, the
     /// owner's base permission, the collaborator role, the enterprise membership ($4 NULL:
     /// not asked).
-    REPO_STANDING = "SELECT \
+    pub(super) REPO_STANDING = "SELECT \
         (SELECT m.role FROM memberships m WHERE m.org_id = $1 AND m.user_id = $2) AS org_role, \
         (SELECT o.base_permission FROM accounts o WHERE o.id = $1 AND o.kind = 'organization') \
         AS base_permission, \
@@ -1307,14 +1307,18 @@ impl DirectoryStore for EngineStore {
         user: AccountId,
         enterprise: Option<EnterpriseId>,
     ) -> StoreResult<RepoStanding> {
-        let row: StandingRow = sqlx::query_as(REPO_STANDING)
-            .bind(owner.0)
-            .bind(user.0)
-            .bind(repo.0)
-            .bind(enterprise.map(|e| e.0))
-            .fetch_one(self.reads())
-            .await
-            .map_err(db_err)?;
+        let enterprise = enterprise.map(|e| e.0);
+        let row: StandingRow = match self.hot_repo_standing(owner.0, user.0, repo.0, enterprise) {
+            Some(read) => read?,
+            None => sqlx::query_as(REPO_STANDING)
+                .bind(owner.0)
+                .bind(user.0)
+                .bind(repo.0)
+                .bind(enterprise)
+                .fetch_one(self.reads())
+                .await
+                .map_err(db_err)?,
+        };
         let org = match row.org_role {
             Some(role) => {
                 let base = row.base_permission.ok_or(StoreError::NotFound)?;
@@ -1331,9 +1335,9 @@ impl DirectoryStore for EngineStore {
 }
 
 #[derive(sqlx::FromRow)]
-struct StandingRow {
-    org_role: Option<String>,
-    base_permission: Option<String>,
-    collaborator: Option<String>,
-    enterprise_member: bool,
+pub(crate) struct StandingRow {
+    pub(super) org_role: Option<String>,
+    pub(super) base_permission: Option<String>,
+    pub(super) collaborator: Option<String>,
+    pub(super) enterprise_member: bool,
 }

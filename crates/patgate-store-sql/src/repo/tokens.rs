@@ -97,7 +97,7 @@ statements! {
         in_ids!("$1"),
         " ORDER BY t.id",
     );
-    TOKEN_BY_HASH = concat!("SELECT ", token_cols!(), " FROM tokens t WHERE t.hash = $1");
+    pub(super) TOKEN_BY_HASH = concat!("SELECT ", token_cols!(), " FROM tokens t WHERE t.hash = $1");
     TOKENS_OF_USER = concat!(
         "SELECT ",
         token_cols!(),
@@ -135,28 +135,28 @@ const INSERT_REPO_ROWS_HEAD: &str = "INSERT INTO token_repositories (token_id, r
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct TokenRow {
-    id: i64,
-    kind: String,
-    user_id: i64,
-    last_eight: String,
-    name: String,
-    description: Option<String>,
-    created_at: i64,
-    issued_at: i64,
-    expires_at: Option<i64>,
-    last_used_at: Option<i64>,
-    resource_owner_id: Option<i64>,
-    resource_owner_kind: Option<String>,
-    requested_selection: Option<String>,
-    requested_permissions: Option<String>,
-    granted_selection: Option<String>,
-    granted_permissions: Option<String>,
-    grant_state: Option<String>,
-    scopes: Option<String>,
-    app_org_id: Option<i64>,
-    app_permissions: Option<String>,
-    requested_repos: Option<String>,
-    granted_repos: Option<String>,
+    pub(super) id: i64,
+    pub(super) kind: String,
+    pub(super) user_id: i64,
+    pub(super) last_eight: String,
+    pub(super) name: String,
+    pub(super) description: Option<String>,
+    pub(super) created_at: i64,
+    pub(super) issued_at: i64,
+    pub(super) expires_at: Option<i64>,
+    pub(super) last_used_at: Option<i64>,
+    pub(super) resource_owner_id: Option<i64>,
+    pub(super) resource_owner_kind: Option<String>,
+    pub(super) requested_selection: Option<String>,
+    pub(super) requested_permissions: Option<String>,
+    pub(super) granted_selection: Option<String>,
+    pub(super) granted_permissions: Option<String>,
+    pub(super) grant_state: Option<String>,
+    pub(super) scopes: Option<String>,
+    pub(super) app_org_id: Option<i64>,
+    pub(super) app_permissions: Option<String>,
+    pub(super) requested_repos: Option<String>,
+    pub(super) granted_repos: Option<String>,
 }
 
 fn missing(id: i64, column: &str) -> StoreError {
@@ -630,11 +630,14 @@ impl TokenStore for EngineStore {
     }
 
     async fn token_by_hash(&self, hash: &TokenHash) -> StoreResult<Option<Token>> {
-        let row: Option<TokenRow> = sqlx::query_as(TOKEN_BY_HASH)
-            .bind(hash_bytes(hash))
-            .fetch_optional(self.reads())
-            .await
-            .map_err(db_err)?;
+        let row: Option<TokenRow> = match self.hot_token_by_hash(hash_bytes(hash)) {
+            Some(read) => read?,
+            None => sqlx::query_as(TOKEN_BY_HASH)
+                .bind(hash_bytes(hash))
+                .fetch_optional(self.reads())
+                .await
+                .map_err(db_err)?,
+        };
         row.map(TokenRow::into_token).transpose()
     }
 

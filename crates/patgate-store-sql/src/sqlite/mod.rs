@@ -16,9 +16,11 @@
 //! the `notify_*` methods do nothing; job claims (`job_runs`) still go through the database.
 
 mod error;
+mod hot;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -127,11 +129,13 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// SQLite's own wait on a lock held by another process (the pools already serialise this one).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The SQLite store. Cheap to clone (two pool handles).
+/// The SQLite store. Cheap to clone (two pool handles and the hot reads' handle).
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// The reads of a verification cache miss, off sqlx (see `hot.rs`); `None` in memory.
+    hot: Option<Arc<hot::HotReads>>,
 }
 
 /// The store type the shared repository code implements the traits for.
@@ -143,15 +147,16 @@ impl SqliteStore {
     /// Does not migrate; call [`Store::migrate`].
     pub async fn connect(url: &str) -> Result<SqliteStore, StoreError> {
         let options = SqliteConnectOptions::from_str(url).map_err(db_err)?;
-        Self::open(options).await
+        Self::open(options, !names_memory(url)).await
     }
 
     /// Opens (creating it if missing) the database file at `path`. Does not migrate.
     pub async fn open_file(path: &Path) -> Result<SqliteStore, StoreError> {
-        Self::open(SqliteConnectOptions::new().filename(path)).await
+        Self::open(SqliteConnectOptions::new().filename(path), true).await
     }
 
-    async fn open(options: SqliteConnectOptions) -> Result<SqliteStore, StoreError> {
+    /// `on_file`: the database is a file other connections can open (not `:memory:`).
+    async fn open(options: SqliteConnectOptions, on_file: bool) -> Result<SqliteStore, StoreError> {
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -173,6 +178,7 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(db_err)?;
+        let hot = on_file.then(|| Arc::new(hot::HotReads::new(options.get_filename())));
         let reader = SqlitePoolOptions::new()
             .test_before_acquire(false)
             .max_connections(READERS)
@@ -180,7 +186,11 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(db_err)?;
-        Ok(SqliteStore { writer, reader })
+        Ok(SqliteStore {
+            writer,
+            reader,
+            hot,
+        })
     }
 
     /// Closes both pools, waiting for connections in use to be returned.
@@ -219,6 +229,27 @@ impl SqliteStore {
         &self.reader
     }
 
+    /// `token_by_hash` on the caller's thread, for a store on a file.
+    pub(crate) fn hot_token_by_hash(
+        &self,
+        hash: &[u8],
+    ) -> Option<StoreResult<Option<tokens::TokenRow>>> {
+        self.hot.as_ref().map(|hot| hot.token_by_hash(hash))
+    }
+
+    /// `repo_standing` on the caller's thread, for a store on a file.
+    pub(crate) fn hot_repo_standing(
+        &self,
+        owner: i64,
+        user: i64,
+        repo: i64,
+        enterprise: Option<i64>,
+    ) -> Option<StoreResult<directory::StandingRow>> {
+        self.hot
+            .as_ref()
+            .map(|hot| hot.repo_standing(owner, user, repo, enterprise))
+    }
+
     /// Where a single autocommitted write runs (the one writer connection).
     pub(crate) fn writes(&self) -> &SqlitePool {
         &self.writer
@@ -244,6 +275,13 @@ impl SqliteStore {
     pub(crate) async fn notify_everything(&self, _conn: &mut Conn) -> StoreResult<()> {
         Ok(())
     }
+}
+
+/// Whether a `sqlite:` URL names an in-memory database (`sqlite::memory:`, `mode=memory`), as
+/// sqlx reads it. (sqlx's own `to_url_lossy` panics on its in-memory names, so it is not asked.)
+fn names_memory(url: &str) -> bool {
+    let (database, params) = url.split_once('?').unwrap_or((url, ""));
+    database.ends_with(":memory:") || params.split('&').any(|param| param == "mode=memory")
 }
 
 pub(crate) async fn commit(tx: Tx) -> StoreResult<()> {
@@ -293,4 +331,28 @@ pub(crate) async fn test_store() -> Option<(SqliteStore, tempfile::TempDir)> {
         .unwrap();
     store.migrate().await.unwrap();
     Some((store, dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_memory;
+
+    #[test]
+    fn memory_urls_are_told_from_files() {
+        for url in [
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite://cache.db?mode=memory",
+            "sqlite:cache.db?cache=shared&mode=memory",
+        ] {
+            assert!(names_memory(url), "{url}");
+        }
+        for url in [
+            "sqlite://data/patgate.db",
+            "sqlite:patgate.db?mode=rwc",
+            "sqlite:///var/lib/patgate/memory.db",
+        ] {
+            assert!(!names_memory(url), "{url}");
+        }
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use patgate_store::testkit::{at, fine_grained, user};
+use patgate_store::testkit::{access, at, classic, fine_grained, hash, insert, org, repo, user};
 use patgate_store::{DirectoryStore, Store, StoreError, TokenStore};
 use patgate_store_sql::sqlite::SqliteStore;
 use tempfile::TempDir;
@@ -113,6 +113,88 @@ async fn in_memory_database_works_across_pooled_connections() {
     for _ in 0..8 {
         assert_eq!(store.user_by_id(mona.id).await.unwrap(), Some(mona.clone()));
     }
+}
+
+/// A verification miss reads the token on SQLite connections of its own, not sqlx's
+/// (`sqlite/hot.rs`): it must read what the pool reads, for every kind of token, with the
+/// requested and granted repositories kept apart, and see a change as soon as it is committed.
+#[tokio::test]
+async fn a_miss_reads_the_token_the_pool_reads() {
+    use patgate_domain::catalog::{Level, Permission};
+    use patgate_domain::model::{AccountKind, GrantState, RepositorySelection, TokenGrant};
+
+    let (store, _dir) = fresh_sqlite().await;
+    let mona = user(&store, "mona").await;
+    let acme = org(&store, "acme").await;
+    let api = repo(&store, acme.id, "api").await;
+    let web = repo(&store, acme.id, "web").await;
+    let mut selected = fine_grained(mona.id, "selected", at(10));
+    selected.grant = TokenGrant::FineGrained {
+        resource_owner: acme.id,
+        resource_owner_kind: AccountKind::Organization,
+        requested: access(
+            RepositorySelection::Subset,
+            &[api.id, web.id],
+            &[
+                (Permission::CONTENTS, Level::Write),
+                (Permission::ISSUES, Level::Read),
+            ],
+        ),
+        granted: Some(access(
+            RepositorySelection::Subset,
+            &[api.id],
+            &[(Permission::CONTENTS, Level::Read)],
+        )),
+        state: GrantState::Approved,
+    };
+    let tokens = [
+        fine_grained(mona.id, "own", at(11)),
+        selected,
+        classic(mona.id, "classic", at(12), "repo,gist"),
+    ];
+    for new in &tokens {
+        let stored = insert(&store, new).await;
+        let by_hash = store.token_by_hash(&new.hash).await.unwrap();
+        assert_eq!(by_hash, store.token_by_id(stored.id).await.unwrap());
+        assert_eq!(by_hash, Some(stored));
+    }
+    assert_eq!(
+        store.token_by_hash(&hash("no such token")).await.unwrap(),
+        None
+    );
+
+    // A regenerated token is found by its new hash at once, and no longer by its old one.
+    let first = store.token_by_hash(&tokens[0].hash).await.unwrap().unwrap();
+    store
+        .regenerate_token(
+            first.id,
+            &hash("regenerated"),
+            "erated00",
+            at(20),
+            None,
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.token_by_hash(&tokens[0].hash).await.unwrap(), None);
+    let again = store
+        .token_by_hash(&hash("regenerated"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.id, first.id);
+    assert_eq!(again.last_eight, "erated00");
+}
+
+/// An in-memory store has no file for other connections to open: a miss reads through sqlx.
+#[tokio::test]
+async fn an_in_memory_store_finds_tokens_by_hash() {
+    let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+    store.migrate().await.unwrap();
+    let mona = user(&store, "mona").await;
+    let new = fine_grained(mona.id, "memory", at(1));
+    let stored = insert(&store, &new).await;
+    assert_eq!(store.token_by_hash(&new.hash).await.unwrap(), Some(stored));
 }
 
 #[tokio::test]
