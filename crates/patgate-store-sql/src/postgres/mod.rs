@@ -49,6 +49,7 @@
 //!   `Unavailable`, which callers may retry.
 
 mod error;
+mod held;
 pub mod listener;
 mod nodelay;
 #[cfg(any(test, feature = "testing"))]
@@ -59,6 +60,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, Executor, PgConnection, Postgres, Transaction};
 use tokio::sync::broadcast;
@@ -196,6 +198,8 @@ pub struct PostgresStore {
     /// This process among the replicas: its heartbeat row and the name it acknowledges under.
     replica: Arc<str>,
     barriers: Arc<std::sync::atomic::AtomicU64>,
+    /// Connections kept back for the reads of a cache miss (`held.rs`).
+    held: Arc<held::HeldConnections>,
 }
 
 /// The store type the shared repository code implements the traits for.
@@ -323,6 +327,7 @@ impl PostgresStore {
             listener: task,
             replica: replica_name().into(),
             barriers: Arc::default(),
+            held: held::HeldConnections::start(options.max_connections),
         })
     }
 
@@ -331,6 +336,7 @@ impl PostgresStore {
         if let Some(task) = &self.listener {
             task.stop();
         }
+        self.held.release_all();
         self.pool.close().await;
     }
 
@@ -348,8 +354,8 @@ impl PostgresStore {
         self.pool.acquire().await.map_err(db_err)
     }
 
-    /// Every read goes through the pool here: a round trip to the server costs the same
-    /// from any thread (SQLite runs these two on the caller's thread).
+    /// No read runs on the caller's thread here: a round trip to the server costs the same
+    /// from any thread (SQLite runs these two there). They run on [`Self::miss_conn`].
     pub(crate) fn hot_token_by_hash(
         &self,
         _hash: &[u8],
@@ -365,6 +371,16 @@ impl PostgresStore {
         _enterprise: Option<i64>,
     ) -> Option<StoreResult<directory::StandingRow>> {
         None
+    }
+
+    /// A connection for the reads of a cache miss: a held one (`held.rs`: no release ping).
+    pub(crate) async fn miss_conn(&self) -> StoreResult<PoolConnection<Postgres>> {
+        self.held.take(&self.pool).await
+    }
+
+    /// Holds `conn`, whose read completed, for the next miss.
+    pub(crate) fn keep_miss_conn(&self, conn: PoolConnection<Postgres>) {
+        self.held.put_back(conn);
     }
 
     /// Where plain reads run.

@@ -1310,14 +1310,19 @@ impl DirectoryStore for EngineStore {
         let enterprise = enterprise.map(|e| e.0);
         let row: StandingRow = match self.hot_repo_standing(owner.0, user.0, repo.0, enterprise) {
             Some(read) => read?,
-            None => sqlx::query_as(REPO_STANDING)
-                .bind(owner.0)
-                .bind(user.0)
-                .bind(repo.0)
-                .bind(enterprise)
-                .fetch_one(self.reads())
-                .await
-                .map_err(db_err)?,
+            None => {
+                let mut conn = self.miss_conn().await?;
+                let row = sqlx::query_as(REPO_STANDING)
+                    .bind(owner.0)
+                    .bind(user.0)
+                    .bind(repo.0)
+                    .bind(enterprise)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                self.keep_miss_conn(conn);
+                row
+            }
         };
         let org = match row.org_role {
             Some(role) => {

@@ -632,11 +632,16 @@ impl TokenStore for EngineStore {
     async fn token_by_hash(&self, hash: &TokenHash) -> StoreResult<Option<Token>> {
         let row: Option<TokenRow> = match self.hot_token_by_hash(hash_bytes(hash)) {
             Some(read) => read?,
-            None => sqlx::query_as(TOKEN_BY_HASH)
-                .bind(hash_bytes(hash))
-                .fetch_optional(self.reads())
-                .await
-                .map_err(db_err)?,
+            None => {
+                let mut conn = self.miss_conn().await?;
+                let row = sqlx::query_as(TOKEN_BY_HASH)
+                    .bind(hash_bytes(hash))
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                self.keep_miss_conn(conn);
+                row
+            }
         };
         row.map(TokenRow::into_token).transpose()
     }

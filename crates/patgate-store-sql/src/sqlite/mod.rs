@@ -250,6 +250,16 @@ impl SqliteStore {
             .map(|hot| hot.repo_standing(owner, user, repo, enterprise))
     }
 
+    /// Where the reads of a miss run when not on the caller's thread (an in-memory store).
+    pub(crate) async fn miss_conn(&self) -> StoreResult<sqlx::pool::PoolConnection<Sqlite>> {
+        self.read_conn().await
+    }
+
+    /// A connection is returned to its pool.
+    pub(crate) fn keep_miss_conn(&self, conn: sqlx::pool::PoolConnection<Sqlite>) {
+        drop(conn);
+    }
+
     /// Where a single autocommitted write runs (the one writer connection).
     pub(crate) fn writes(&self) -> &SqlitePool {
         &self.writer

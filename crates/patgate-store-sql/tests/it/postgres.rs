@@ -531,6 +531,65 @@ async fn the_pool_recovers_after_its_connections_are_killed() {
     assert_eq!(store.user_by_id(mona.id).await.unwrap(), Some(mona));
 }
 
+/// The reads of a cache miss keep their connection from one miss to the next instead of
+/// handing it back to sqlx (which pings every returned connection): held, it stays out of the
+/// pool's idle set; broken, it is replaced; unused for a second, or when the store closes, it
+/// goes back to the pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_held_for_misses_go_back_to_the_pool() {
+    let db = db_or_skip!();
+    let store = db
+        .store_with(PgOptions {
+            max_connections: 4,
+            ..PgOptions::default()
+        })
+        .await;
+    let mona = user(&store, "mona").await;
+    let token = store
+        .insert_token(&fine_grained(mona.id, "held", at(1)), &[])
+        .await
+        .unwrap();
+    let miss = || async {
+        store
+            .token_by_hash(&hash("held"))
+            .await
+            .map(|t| t.map(|t| t.id))
+    };
+    for _ in 0..5 {
+        assert_eq!(miss().await.unwrap(), Some(token.id));
+    }
+    let pool = store.pool();
+    assert!(pool.size() > pool.num_idle() as u32, "a connection is held");
+
+    // Its backend dies (as when the database restarts): a miss fails at most once per
+    // connection, then reads again.
+    assert!(terminate(&db, "").await >= 1);
+    let mut read = None;
+    for _ in 0..6 {
+        if let Ok(found) = miss().await {
+            read = Some(found);
+            break;
+        }
+    }
+    assert_eq!(read, Some(Some(token.id)));
+
+    // Unused, the held connections return to the pool within about a second.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pool.size() != pool.num_idle() as u32 {
+        assert!(
+            Instant::now() < deadline,
+            "the held connections stayed out of the pool"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // And closing the store does not wait for held ones forever.
+    assert_eq!(miss().await.unwrap(), Some(token.id));
+    tokio::time::timeout(Duration::from_secs(5), store.close())
+        .await
+        .expect("the store closes with a held connection");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statement_timeout_is_set_on_every_connection() {
     let db = db_or_skip!();
