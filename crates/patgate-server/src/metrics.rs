@@ -7,14 +7,12 @@
 //! hits and misses), job runs, the outbox, the store's ping latency, passwords being hashed, and
 //! the resident memory.
 
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus_client::collector::Collector;
@@ -159,7 +157,14 @@ impl Metrics {
         self.bad_tokens_throttled.inc();
     }
 
-    fn observe(&self, route: String, method: &axum::http::Method, status: StatusCode, secs: f64) {
+    /// Counts one answered request of `route` (its template).
+    pub(crate) fn observe(
+        &self,
+        route: String,
+        method: &axum::http::Method,
+        status: StatusCode,
+        secs: f64,
+    ) {
         let labels = RouteLabels { route };
         self.latency.get_or_create(&labels).observe(secs);
         self.requests
@@ -287,25 +292,6 @@ fn resident_memory_bytes() -> Option<i64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: i64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
-}
-
-/// Counts every request by its route template. Outermost but for the panic guard, so that every
-/// answer, refusals included, is counted.
-pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    let method = req.method().clone();
-    let response = next.run(req).await;
-    metrics.observe(
-        route.unwrap_or_else(|| "unmatched".to_owned()),
-        &method,
-        response.status(),
-        started.elapsed().as_secs_f64(),
-    );
-    response
 }
 
 /// The metrics listener's router: `GET /metrics`.

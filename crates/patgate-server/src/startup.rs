@@ -8,9 +8,6 @@ use axum::Router;
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::sensitive_headers::{
-    SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
-};
 use tower_http::trace::TraceLayer;
 
 use patgate_app::auth::PasswordParams;
@@ -138,14 +135,11 @@ pub fn router(state: AppState) -> Router {
         .fallback(api::fallback)
         // GitHub answers a method a path does not take like a path that does not exist.
         .method_not_allowed_fallback(api::fallback)
-        .layer(axum::middleware::from_fn_with_state(
-            proxies,
-            crate::net::client::resolve_client,
-        ))
         .layer(CatchPanicLayer::new())
+        // Outside the panic catcher, so that a panic's 500 is counted too.
         .layer(axum::middleware::from_fn_with_state(
-            metrics,
-            crate::metrics::track,
+            Arc::new(crate::net::edge::Edge { proxies, metrics }),
+            crate::net::edge::edge,
         ))
         // The span names the request by its redacted URI: a token a client put in the query
         // string or the path never reaches the log, whatever the level.
@@ -159,14 +153,6 @@ pub fn router(state: AppState) -> Router {
                 )
             }),
         )
-        .layer(SetSensitiveRequestHeadersLayer::new([
-            axum::http::header::AUTHORIZATION,
-            axum::http::header::PROXY_AUTHORIZATION,
-            axum::http::header::COOKIE,
-        ]))
-        .layer(SetSensitiveResponseHeadersLayer::new([
-            axum::http::header::SET_COOKIE,
-        ]))
 }
 
 /// The outbox's delivery worker, for `serve`.

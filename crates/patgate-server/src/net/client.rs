@@ -6,10 +6,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::ConnectInfo;
 use axum::http::HeaderMap;
-use axum::middleware::Next;
-use axum::response::Response;
 use ipnet::IpNet;
 
 /// A list of addresses and networks, as the operator writes it: `10.0.0.7, ::1, 10.0.0.0/8`.
@@ -144,7 +142,7 @@ fn parse_node(node: &str) -> Option<IpAddr> {
 pub struct ClientIp(pub IpAddr);
 
 impl ClientIp {
-    /// The request's client: as resolved by [`resolve_client`], else the socket's peer, else
+    /// The request's client: as resolved by the edge middleware (`net/edge.rs`), else the socket's peer, else
     /// the unspecified address (a request that did not come over a socket, as in tests).
     pub fn of(parts: &axum::http::request::Parts) -> ClientIp {
         if let Some(ip) = parts.extensions.get::<ClientIp>() {
@@ -167,19 +165,6 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
     ) -> Result<Self, Self::Rejection> {
         Ok(ClientIp::of(parts))
     }
-}
-
-/// Puts the request's [`ClientIp`] into its extensions (when the connection's address is known).
-pub async fn resolve_client(
-    proxies: axum::extract::State<std::sync::Arc<TrustedProxies>>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
-        let ip = proxies.client_of(peer.ip(), req.headers());
-        req.extensions_mut().insert(ClientIp(ip));
-    }
-    next.run(req).await
 }
 
 #[cfg(test)]
