@@ -94,6 +94,23 @@ struct Plan {
     counter: AtomicU64,
 }
 
+/// How far ahead of a request's due time the timer is left for yielding: tokio's timer ticks
+/// once a millisecond, so a sleep to the due time wakes up to a millisecond late, and that
+/// lateness, counted from the due time, would read as the server's latency.
+const TIMER_SLACK: Duration = Duration::from_millis(2);
+
+/// Returns at `due` (or at once when it has passed), to within a task switch.
+async fn wait_until(due: Instant) {
+    if let Some(ahead) = due.checked_duration_since(Instant::now())
+        && ahead > TIMER_SLACK
+    {
+        tokio::time::sleep_until((due - TIMER_SLACK).into()).await;
+    }
+    while Instant::now() < due {
+        tokio::task::yield_now().await;
+    }
+}
+
 async fn connection(plan: Arc<Plan>, offset: usize, start: Instant) -> Tally {
     let Plan {
         addr,
@@ -115,10 +132,7 @@ async fn connection(plan: Arc<Plan>, offset: usize, start: Instant) -> Tally {
                 if due >= end {
                     break;
                 }
-                let now = Instant::now();
-                if due > now {
-                    tokio::time::sleep_until(due.into()).await;
-                }
+                wait_until(due).await;
                 due
             }
             None => {
