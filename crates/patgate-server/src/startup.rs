@@ -7,8 +7,6 @@ use anyhow::Context;
 use axum::Router;
 use axum::routing::get;
 use tokio::net::TcpListener;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
 
 use patgate_app::auth::PasswordParams;
 use patgate_app::{App, AppConfig, SystemClock};
@@ -135,24 +133,14 @@ pub fn router(state: AppState) -> Router {
         .fallback(api::fallback)
         // GitHub answers a method a path does not take like a path that does not exist.
         .method_not_allowed_fallback(api::fallback)
-        .layer(CatchPanicLayer::new())
-        // Outside the panic catcher, so that a panic's 500 is counted too.
         .layer(axum::middleware::from_fn_with_state(
-            Arc::new(crate::net::edge::Edge { proxies, metrics }),
+            Arc::new(crate::net::edge::Edge {
+                proxies,
+                metrics,
+                redactor,
+            }),
             crate::net::edge::edge,
         ))
-        // The span names the request by its redacted URI: a token a client put in the query
-        // string or the path never reaches the log, whatever the level.
-        .layer(
-            TraceLayer::new_for_http().make_span_with(move |req: &axum::http::Request<_>| {
-                tracing::debug_span!(
-                    "request",
-                    method = %req.method(),
-                    uri = %redactor.redact(req.uri()),
-                    version = ?req.version(),
-                )
-            }),
-        )
 }
 
 /// The outbox's delivery worker, for `serve`.

@@ -1,23 +1,31 @@
 //! What every request does on its way in and out, in one middleware: its credentials marked
 //! sensitive (so that no log or debug output of the headers shows them), its client address
-//! resolved (behind trusted proxies), and its route, status and latency counted for
-//! `/metrics`.
+//! resolved (behind trusted proxies), its span (named by the redacted URI: a token a client
+//! put in the query string or the path never reaches the log), a panic answered with a 500
+//! rather than a dropped connection, and its route, status and latency counted for
+//! `/metrics` (the panic's 500 included).
 //!
-//! These were three layers (two of tower-http's `SetSensitive*Headers` and a metrics
-//! `from_fn`), each wrapping every route and each costing an inner-service clone, a boxed
-//! future and its drop per request: together with the client's, about 3.5 µs of a warm
-//! `GET /user`'s 19 µs (`docs/benchmarks.md`, "The layers").
+//! These were six layers (tower-http's two `SetSensitive*Headers`, `Trace` and `CatchPanic`,
+//! and two `from_fn`s), each wrapping every route and each costing an inner-service clone, a
+//! boxed future and its drop per request: together about 3.5–4.5 µs of a warm `GET /user`'s
+//! 19 µs (`docs/benchmarks.md`, "The layers").
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::StatusCode;
 use axum::http::header::{self, HeaderMap, HeaderName};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use futures_util::FutureExt;
+use tracing::Instrument;
 
+use crate::api::error::ApiError;
 use crate::metrics::Metrics;
 use crate::net::client::{ClientIp, TrustedProxies};
+use crate::net::redact::UriRedactor;
 
 /// Request headers that carry credentials.
 const SENSITIVE_REQUEST: [HeaderName; 3] = [
@@ -26,10 +34,12 @@ const SENSITIVE_REQUEST: [HeaderName; 3] = [
     header::COOKIE,
 ];
 
-/// What the edge needs: whose forwarding headers to believe, and where to count.
+/// What the edge needs: whose forwarding headers to believe, where to count, and how to
+/// take tokens out of a URI for the log.
 pub struct Edge {
     pub proxies: Arc<TrustedProxies>,
     pub metrics: Arc<Metrics>,
+    pub redactor: UriRedactor,
 }
 
 pub async fn edge(State(edge): State<Arc<Edge>>, mut req: Request, next: Next) -> Response {
@@ -48,13 +58,42 @@ pub async fn edge(State(edge): State<Arc<Edge>>, mut req: Request, next: Next) -
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned());
     let method = req.method().clone();
-    let mut response = next.run(req).await;
+    // The fields are only evaluated when the span is enabled (`debug`).
+    let span = tracing::debug_span!(
+        "request",
+        method = %req.method(),
+        uri = %edge.redactor.redact(req.uri()),
+        version = ?req.version(),
+    );
+    let answered = AssertUnwindSafe(next.run(req))
+        .catch_unwind()
+        .instrument(span.clone())
+        .await;
+    let mut response = match answered {
+        Ok(response) => response,
+        Err(_) => {
+            // The panic's message went to the panic hook (stderr) already.
+            span.in_scope(|| tracing::error!("a request handler panicked"));
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+                .into_response()
+        }
+    };
     mark_sensitive(response.headers_mut(), &[header::SET_COOKIE]);
+    let latency = started.elapsed();
+    let status = response.status();
+    span.in_scope(|| {
+        let ms = latency.as_secs_f64() * 1000.0;
+        if status.is_server_error() {
+            tracing::error!(status = status.as_u16(), latency_ms = ms, "response failed");
+        } else {
+            tracing::debug!(status = status.as_u16(), latency_ms = ms, "response");
+        }
+    });
     edge.metrics.observe(
         route.unwrap_or_else(|| "unmatched".to_owned()),
         &method,
-        response.status(),
-        started.elapsed().as_secs_f64(),
+        status,
+        latency.as_secs_f64(),
     );
     response
 }
@@ -99,15 +138,41 @@ mod tests {
         response
     }
 
-    #[tokio::test]
-    async fn credentials_are_sensitive_both_ways_and_the_client_is_resolved() {
-        let edge = Arc::new(Edge {
+    fn edge() -> Arc<Edge> {
+        Arc::new(Edge {
             proxies: Arc::new(TrustedProxies::default()),
             metrics: Arc::new(Metrics::new()),
-        });
+            redactor: UriRedactor::new(&["pgp_"]),
+        })
+    }
+
+    async fn explode() -> &'static str {
+        panic!("a bug in a handler")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_answered_500_and_the_next_request_is_served() {
+        let app = Router::new()
+            .route("/boom", get(explode))
+            .route("/fine", get(|| async { "ok" }))
+            .layer(axum::middleware::from_fn_with_state(edge(), super::edge));
+        let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+        let response = app.clone().oneshot(get("/boom")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["message"], "Internal Server Error");
+        let response = app.oneshot(get("/fine")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn credentials_are_sensitive_both_ways_and_the_client_is_resolved() {
         let app = Router::new()
             .route("/x", get(inspect))
-            .layer(axum::middleware::from_fn_with_state(edge, super::edge));
+            .layer(axum::middleware::from_fn_with_state(edge(), super::edge));
         let mut req = Request::get("/x")
             .header("authorization", "Bearer secret")
             .header("cookie", "s=1")
