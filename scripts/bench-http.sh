@@ -35,21 +35,10 @@ TARGET=${CARGO_TARGET_DIR:-$PWD/target}/release
 PATGATE=$TARGET/patgate
 LOAD=$TARGET/examples/load
 
-WORK=$(mktemp -d)
-PIDS=()
+. "$(dirname "$0")/bench-lib.sh"
 PG_DB=
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+bench_cleanup_extra() {
   if [ -n "$PG_DB" ]; then psql -q -d postgres -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-wait_for() {
-  for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.05; done
-  echo "nothing answers on $1" >&2; exit 1
 }
 
 cat >"$WORK/result.lua" <<'EOF'

@@ -24,19 +24,7 @@ TARGET=${CARGO_TARGET_DIR:-$PWD/target}/release
 BINS=("$@")
 [ "${#BINS[@]}" -gt 0 ] || BINS=("$TARGET/patgate")
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() {
-  for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.05; done
-  echo "nothing answers on $1" >&2; exit 1
-}
+. "$(dirname "$0")/bench-lib.sh"
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 measure() { # name pid url [token]
