@@ -176,11 +176,7 @@ pub fn router(state: AppState) -> Router {
         .route("/rate_limit", get(rate_limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            token_headers,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            request_timeout,
+            api_request,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(
             state.limits.max_body_bytes,
@@ -188,25 +184,12 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Bounds an API request, reading its body included: a client that trickles a body, or a
-/// request stuck behind an overloaded database, is answered 408 rather than held forever.
-async fn request_timeout(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(s.limits.request_timeout, next.run(req)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "The request took too long. Please try again.",
-        )
-        .into_response(),
-    }
-}
-
-/// Where an extractor leaves the verified token for `token_headers`.
+/// Where an extractor leaves the verified token for `api_request`.
 #[derive(Clone, Default)]
 pub struct TokenSlot(pub Arc<OnceLock<Arc<VerifiedToken>>>);
 
 /// Present on requests that count against the rate limit: where the extractor that charged the
-/// caller leaves their standing for `token_headers`.
+/// caller leaves their standing for `api_request`.
 #[derive(Clone, Default)]
 pub struct RateSlot(pub Arc<OnceLock<Quota>>);
 
@@ -248,11 +231,16 @@ fn rate_headers(headers: &mut axum::http::HeaderMap, quota: Quota) {
     headers.insert("x-ratelimit-resource", HeaderValue::from_static("core"));
 }
 
-/// Adds GitHub's headers to every API response: the rate limit's (`X-RateLimit-*`) where the
-/// route counts, and for a token-authenticated request `X-OAuth-Scopes` (classic tokens) and
-/// `GitHub-Authentication-Token-Expiration` (when the token expires). An anonymous request is
-/// charged here, to its client address; an authenticated one where its credential is checked.
-async fn token_headers(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+/// What every API request goes through (one middleware: each layer costs every route a clone
+/// and a boxed future, `docs/benchmarks.md`, "The layers"):
+///
+/// * a time bound, reading its body included: a client that trickles a body, or a request
+///   stuck behind an overloaded database, is answered 408 rather than held forever;
+/// * GitHub's headers on the response: the rate limit's (`X-RateLimit-*`) where the route
+///   counts, and for a token-authenticated request `X-OAuth-Scopes` (classic tokens) and
+///   `GitHub-Authentication-Token-Expiration` (when the token expires). An anonymous request is
+///   charged here, to its client address; an authenticated one where its credential is checked.
+async fn api_request(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
     let slot = TokenSlot::default();
     req.extensions_mut().insert(slot.clone());
     let rate = crate::ratelimit::is_charged(req.uri().path()).then(RateSlot::default);
@@ -270,7 +258,18 @@ async fn token_headers(State(s): State<AppState>, mut req: Request, next: Next) 
             return refused.into_response();
         }
     }
-    let mut response = next.run(Request::from_parts(parts, body)).await;
+    let answered = tokio::time::timeout(
+        s.limits.request_timeout,
+        next.run(Request::from_parts(parts, body)),
+    )
+    .await;
+    let Ok(mut response) = answered else {
+        return ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "The request took too long. Please try again.",
+        )
+        .into_response();
+    };
     if let Some(quota) = rate.as_ref().and_then(|r| r.0.get()) {
         rate_headers(response.headers_mut(), *quota);
     }
