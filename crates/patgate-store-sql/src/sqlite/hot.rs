@@ -18,10 +18,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, ToSql};
 
-use patgate_store::StoreResult;
+use patgate_store::{StoreError, StoreResult};
 
 use super::BUSY_TIMEOUT;
 use super::directory::{REPO_STANDING, StandingRow};
@@ -37,6 +38,8 @@ const IDLE: usize = 8;
 pub(crate) struct HotReads {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// Set by the store's `close`: a closed store answers `Unavailable` here as its pools do.
+    closed: AtomicBool,
 }
 
 impl HotReads {
@@ -44,7 +47,18 @@ impl HotReads {
         HotReads {
             path: path.to_owned(),
             idle: Mutex::new(Vec::new()),
+            closed: AtomicBool::new(false),
         }
+    }
+
+    /// Closes the idle connections; every read after this is `Unavailable`.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        let idle = match self.idle.lock() {
+            Ok(mut idle) => std::mem::take(&mut *idle),
+            Err(_) => Vec::new(),
+        };
+        drop(idle);
     }
 
     pub(crate) fn token_by_hash(&self, hash: &[u8]) -> StoreResult<Option<TokenRow>> {
@@ -86,6 +100,9 @@ impl HotReads {
         &self,
         read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> StoreResult<T> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Unavailable("the store is closed".into()));
+        }
         let conn = match self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
             Some(conn) => conn,
             None => self.open().map_err(hot_err)?,
@@ -95,6 +112,7 @@ impl HotReads {
         let result = read(&conn).map_err(hot_err);
         if let Ok(mut idle) = self.idle.lock()
             && idle.len() < IDLE
+            && !self.closed.load(Ordering::Acquire)
         {
             idle.push(conn);
         }

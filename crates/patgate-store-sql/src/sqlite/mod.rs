@@ -195,6 +195,9 @@ impl SqliteStore {
 
     /// Closes both pools, waiting for connections in use to be returned.
     pub async fn close(&self) {
+        if let Some(hot) = &self.hot {
+            hot.close();
+        }
         self.reader.close().await;
         self.writer.close().await;
     }

@@ -558,6 +558,9 @@ async fn connections_held_for_misses_go_back_to_the_pool() {
     for _ in 0..5 {
         assert_eq!(miss().await.unwrap(), Some(token.id));
     }
+    // Long enough for a connection handed back to sqlx to be pinged and idle again, too short
+    // for the sweeper.
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let pool = store.pool();
     assert!(pool.size() > pool.num_idle() as u32, "a connection is held");
 

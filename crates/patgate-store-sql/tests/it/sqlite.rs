@@ -200,7 +200,21 @@ async fn an_in_memory_store_finds_tokens_by_hash() {
 #[tokio::test]
 async fn a_closed_store_is_unavailable() {
     let (store, _dir) = fresh_sqlite().await;
+    let mona = user(&store, "mona").await;
+    let new = fine_grained(mona.id, "closed", at(1));
+    let token = insert(&store, &new).await;
+    // A cache miss's reads (on connections of their own, `sqlite/hot.rs`) work until then.
+    assert!(store.token_by_hash(&new.hash).await.unwrap().is_some());
     store.close().await;
+    for read in [
+        store.token_by_hash(&new.hash).await.map(|_| ()),
+        store
+            .repo_standing(patgate_domain::model::RepoId(1), mona.id, token.user, None)
+            .await
+            .map(|_| ()),
+    ] {
+        assert!(matches!(read, Err(StoreError::Unavailable(_))), "{read:?}");
+    }
     assert!(matches!(
         store.ping().await,
         Err(StoreError::Unavailable(_))
