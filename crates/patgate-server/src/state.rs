@@ -47,6 +47,8 @@ pub struct StateParts {
     pub rate_limits: Arc<RateLimiter>,
     /// What `/metrics` reports (on its own listener, `--metrics-bind`).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The JSON of the hottest answers, rendered once per version of their facts.
+    pub rendered: Arc<crate::api::rendered::RenderedBodies>,
 }
 
 /// How many users, installations and anonymous addresses the rate limiter remembers at once.
@@ -86,6 +88,7 @@ impl AppState {
                 RATE_LIMITED_SUBJECTS,
             )),
             metrics: Arc::default(),
+            rendered: Arc::default(),
         }))
     }
 }

@@ -754,3 +754,52 @@ async fn a_sync_reconciles_the_directory_all_or_nothing_and_twice_changes_nothin
     assert_eq!(status, 422, "{body:#}");
     assert_eq!(body["errors"][0]["field"], "users");
 }
+
+/// `GET /user` and `GET /repos/{owner}/{repo}` keep their rendered JSON between requests
+/// (`api/rendered.rs`): a change must still show in the very next answer, every field of it.
+#[tokio::test]
+async fn the_hot_answers_show_a_directory_change_on_the_next_request() {
+    let s = spawn_platform().await;
+    let (_, alice) = s.classic("alice", "laptop", &["repo"]).await;
+    let before = s.get("/user", Auth::Token(&alice)).await.expect_status(200);
+    assert_eq!(before.body["login"], "alice");
+    let repo = s
+        .get("/repos/acme/api", Auth::Token(&alice))
+        .await
+        .expect_status(200);
+    assert_ne!(repo.body["description"], "The API, described");
+
+    svc(
+        &s,
+        Method::PATCH,
+        "/admin/users/alice",
+        json!({"login": "alice2"}),
+    )
+    .await
+    .expect_status(202);
+    svc(
+        &s,
+        Method::PATCH,
+        "/repos/acme/api",
+        json!({"description": "The API, described"}),
+    )
+    .await
+    .expect_status(200);
+
+    let after = s.get("/user", Auth::Token(&alice)).await.expect_status(200);
+    assert_eq!(after.body["login"], "alice2");
+    assert!(
+        after.body["repos_url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/users/alice2/repos")),
+        "{}",
+        after.body
+    );
+    assert_eq!(after.body["email"], before.body["email"]);
+    let repo = s
+        .get("/repos/acme/api", Auth::Token(&alice))
+        .await
+        .expect_status(200);
+    assert_eq!(repo.body["description"], "The API, described");
+    assert_eq!(repo.header("content-type"), Some("application/json"));
+}
