@@ -30,14 +30,37 @@ use crate::state::AppState;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    route: String,
+    route: &'static str,
     method: &'static str,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    route: String,
+    route: &'static str,
+}
+
+/// Route templates as `&'static str`, each leaked once: the labels of every request are then
+/// built without allocating. The set is the router's templates (and `unmatched`), so it is
+/// bounded by the route table, never by what clients send.
+#[derive(Default)]
+struct RouteNames(std::sync::RwLock<std::collections::HashSet<&'static str>>);
+
+impl RouteNames {
+    fn intern(&self, route: &str) -> &'static str {
+        if let Some(known) = self.0.read().ok().and_then(|set| set.get(route).copied()) {
+            return known;
+        }
+        let Ok(mut set) = self.0.write() else {
+            return "unmatched";
+        };
+        if let Some(known) = set.get(route) {
+            return known;
+        }
+        let leaked: &'static str = Box::leak(route.to_owned().into_boxed_str());
+        set.insert(leaked);
+        leaked
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -67,6 +90,7 @@ pub struct Metrics {
     outbox: Family<StateLabels, Gauge>,
     hashing: Gauge,
     resident_bytes: Gauge,
+    route_names: RouteNames,
 }
 
 impl Metrics {
@@ -139,6 +163,7 @@ impl Metrics {
             outbox,
             hashing,
             resident_bytes,
+            route_names: RouteNames::default(),
         }
     }
 
@@ -160,12 +185,14 @@ impl Metrics {
     /// Counts one answered request of `route` (its template).
     pub(crate) fn observe(
         &self,
-        route: String,
+        route: &str,
         method: &axum::http::Method,
         status: StatusCode,
         secs: f64,
     ) {
-        let labels = RouteLabels { route };
+        let labels = RouteLabels {
+            route: self.route_names.intern(route),
+        };
         self.latency.get_or_create(&labels).observe(secs);
         self.requests
             .get_or_create(&RequestLabels {

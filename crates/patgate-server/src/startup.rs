@@ -10,13 +10,12 @@ use tokio::net::TcpListener;
 
 use patgate_app::auth::PasswordParams;
 use patgate_app::{App, AppConfig, SystemClock};
-use patgate_domain::token::{TokenFormat, TokenKind};
+use patgate_domain::token::TokenFormat;
 use patgate_store::Store;
 use patgate_store_sql::sqlite::SqliteStore;
 
 use crate::api;
 use crate::config::Settings;
-use crate::net::redact::UriRedactor;
 use crate::net::serve::ConnectionLimits;
 use crate::state::AppState;
 
@@ -98,15 +97,8 @@ pub fn build_app(store: Arc<dyn Store>, settings: &Settings) -> anyhow::Result<A
 }
 
 pub fn router(state: AppState) -> Router {
+    let edge = Arc::new(crate::net::edge::Edge::of(&state));
     let store = state.app.clone();
-    let format = state.app.token_format();
-    let redactor = UriRedactor::new(&[
-        format.prefix(TokenKind::FineGrained),
-        format.prefix(TokenKind::Classic),
-        format.prefix(TokenKind::AppInstallation),
-    ]);
-    let proxies = state.trusted_proxies.clone();
-    let metrics = state.metrics.clone();
     Router::new()
         // Liveness: the process serves requests. No database: a database outage must not make
         // an orchestrator restart healthy processes.
@@ -129,18 +121,16 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(crate::git::router(state.clone()))
         .merge(crate::web::router(state.clone()))
-        .merge(api::router(state))
         .fallback(api::fallback)
         // GitHub answers a method a path does not take like a path that does not exist.
         .method_not_allowed_fallback(api::fallback)
         .layer(axum::middleware::from_fn_with_state(
-            Arc::new(crate::net::edge::Edge {
-                proxies,
-                metrics,
-                redactor,
-            }),
+            edge.clone(),
             crate::net::edge::edge,
         ))
+        // After the layer: the REST API has the edge inside its own middleware (one boxed
+        // route fewer on its every request, `api::router`).
+        .merge(api::router(state, edge))
 }
 
 /// The outbox's delivery worker, for `serve`.

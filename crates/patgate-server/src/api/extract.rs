@@ -86,7 +86,8 @@ pub struct TokenAuth(pub Arc<VerifiedToken>);
 pub struct MaybeToken(pub Option<Arc<VerifiedToken>>);
 
 async fn verify(parts: &mut Parts, state: &AppState) -> ApiResult<Option<Arc<VerifiedToken>>> {
-    if let Some(cached) = parts.extensions.get::<Arc<VerifiedToken>>() {
+    let call = parts.extensions.get::<Arc<super::ApiCall>>().cloned();
+    if let Some(cached) = call.as_ref().and_then(|c| c.token.get()) {
         return Ok(Some(cached.clone()));
     }
     match presented(parts, state)? {
@@ -99,16 +100,15 @@ async fn verify(parts: &mut Parts, state: &AppState) -> ApiResult<Option<Arc<Ver
             // A suspended user's token answers GitHub's 403 here, on every route. The REST
             // API's own routes throttle bad tokens by client; the platform's (forward auth)
             // see every user through the platform's proxy and leave throttling to it.
-            let verified = if parts.extensions.get::<super::RateSlot>().is_some() {
+            let verified = if call.as_ref().is_some_and(|c| c.charged) {
                 verify_throttled(state, crate::net::client::ClientIp::of(parts), &t).await?
             } else {
                 state.app.verify_active(&t).await?
             };
             super::charge(parts, state, super::rate_subject(&verified.credential))?;
-            // The response layer reads it back to add the token headers.
-            parts.extensions.insert(verified.clone());
-            if let Some(slot) = parts.extensions.get::<super::TokenSlot>() {
-                let _ = slot.0.set(verified.clone());
+            // `api_request` reads it back to add the token headers.
+            if let Some(call) = &call {
+                let _ = call.token.set(verified.clone());
             }
             Ok(Some(verified))
         }

@@ -34,10 +34,13 @@ pub mod tokens;
 use error::{ApiError, ApiResult};
 use extract::{ApiJson, MaybeToken, Path, TokenAuth};
 
+use crate::net::edge::Edge;
 use crate::ratelimit::{Quota, Subject};
 use crate::state::AppState;
 
-pub fn router(state: AppState) -> Router {
+/// The REST API's routes, each behind `edge` (given by the server's router, which puts the same
+/// edge in front of everything else).
+pub fn router(state: AppState, edge: Arc<Edge>) -> Router {
     Router::new()
         .route("/user", get(get_user))
         .route("/user/keys", get(list_user_keys).post(add_user_key))
@@ -175,35 +178,49 @@ pub fn router(state: AppState) -> Router {
         .merge(directory::routes())
         .route("/openapi.json", get(openapi::document))
         .route("/rate_limit", get(rate_limit))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            api_request,
-        ))
-        .layer(axum::extract::DefaultBodyLimit::max(
-            state.limits.max_body_bytes,
-        ))
+        // GitHub answers a method a path does not take like a path that does not exist.
+        .method_not_allowed_fallback(fallback)
+        // One layer for all of it: a layer of its own would be a boxed route of its own.
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::middleware::from_fn_with_state(
+                    (state.clone(), edge),
+                    api_request,
+                ))
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    state.limits.max_body_bytes,
+                )),
+        )
         .with_state(state)
 }
 
-/// Where an extractor leaves the verified token for `api_request`.
-#[derive(Clone, Default)]
-pub struct TokenSlot(pub Arc<OnceLock<Arc<VerifiedToken>>>);
-
-/// Present on requests that count against the rate limit: where the extractor that charged the
-/// caller leaves their standing for `api_request`.
-#[derive(Clone, Default)]
-pub struct RateSlot(pub Arc<OnceLock<Quota>>);
+/// What an API request's extractors leave for `api_request` to put on its response, in one
+/// extension (each extension is an allocation and a map insert of its own).
+#[derive(Default)]
+pub struct ApiCall {
+    /// The token the request verified.
+    pub token: OnceLock<Arc<VerifiedToken>>,
+    /// Whether the route counts against the rate limit.
+    pub charged: bool,
+    /// The caller's standing, once the extractor that checked the credential charged them.
+    pub quota: OnceLock<Quota>,
+}
 
 /// Counts a request of `subject` (when the route is charged, that is when `parts` holds a
-/// [`RateSlot`]): GitHub's 403 past the limit, with the headers that say when it ends.
+/// [`ApiCall`] that is `charged`): GitHub's 403 past the limit, with the headers that say when
+/// it ends.
 pub fn charge(parts: &Parts, state: &AppState, subject: Subject) -> ApiResult<()> {
-    let Some(slot) = parts.extensions.get::<RateSlot>() else {
+    let Some(call) = parts
+        .extensions
+        .get::<Arc<ApiCall>>()
+        .filter(|call| call.charged)
+    else {
         return Ok(());
     };
     let now = state.app.now().unix_timestamp();
     match state.rate_limits.charge(subject, now) {
         Ok(quota) => {
-            let _ = slot.0.set(quota);
+            let _ = call.quota.set(quota);
             Ok(())
         }
         Err(quota) => {
@@ -246,24 +263,33 @@ fn rate_headers(headers: &mut axum::http::HeaderMap, quota: Quota) {
     headers.insert(names::RESOURCE, HeaderValue::from_static("core"));
 }
 
-/// What every API request goes through (one middleware: each layer costs every route a clone
-/// and a boxed future, `docs/benchmarks.md`, "The layers"):
+/// What every API request goes through, in one middleware (each layer costs every route a
+/// clone and a boxed future, `docs/benchmarks.md`, "The layers"):
 ///
+/// * the edge (`net/edge.rs`: credentials marked sensitive, the client resolved, the span, a
+///   panic answered 500, `/metrics`), which the rest of the server has as a layer of its own;
 /// * a time bound, reading its body included: a client that trickles a body, or a request
 ///   stuck behind an overloaded database, is answered 408 rather than held forever;
 /// * GitHub's headers on the response: the rate limit's (`X-RateLimit-*`) where the route
 ///   counts, and for a token-authenticated request `X-OAuth-Scopes` (classic tokens) and
 ///   `GitHub-Authentication-Token-Expiration` (when the token expires). An anonymous request is
 ///   charged here, to its client address; an authenticated one where its credential is checked.
-async fn api_request(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
-    let slot = TokenSlot::default();
-    req.extensions_mut().insert(slot.clone());
-    let rate = crate::ratelimit::is_charged(req.uri().path()).then(RateSlot::default);
-    if let Some(rate) = &rate {
-        req.extensions_mut().insert(rate.clone());
-    }
+async fn api_request(
+    State((s, edge)): State<(AppState, Arc<Edge>)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    crate::net::edge::around(&edge, req, |req| answer(s, req, next)).await
+}
+
+async fn answer(s: AppState, mut req: Request, next: Next) -> Response {
+    let call = Arc::new(ApiCall {
+        charged: crate::ratelimit::is_charged(req.uri().path()),
+        ..ApiCall::default()
+    });
+    req.extensions_mut().insert(call.clone());
     let (parts, body) = req.into_parts();
-    if rate.is_some()
+    if call.charged
         && !parts
             .headers
             .contains_key(axum::http::header::AUTHORIZATION)
@@ -285,10 +311,10 @@ async fn api_request(State(s): State<AppState>, mut req: Request, next: Next) ->
         )
         .into_response();
     };
-    if let Some(quota) = rate.as_ref().and_then(|r| r.0.get()) {
+    if let Some(quota) = call.quota.get() {
         rate_headers(response.headers_mut(), *quota);
     }
-    if let Some(token) = slot.0.get() {
+    if let Some(token) = call.token.get() {
         let headers = response.headers_mut();
         if let TokenGrant::Classic { scopes } = &token.credential.grant
             && let Ok(v) = HeaderValue::from_str(&scopes.header_value())

@@ -10,6 +10,7 @@
 //! boxed future and its drop per request: together about 3.5–4.5 µs of a warm `GET /user`'s
 //! 19 µs (`docs/benchmarks.md`, "The layers").
 
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,6 +27,7 @@ use crate::api::error::ApiError;
 use crate::metrics::Metrics;
 use crate::net::client::{ClientIp, TrustedProxies};
 use crate::net::redact::UriRedactor;
+use patgate_domain::token::TokenKind;
 
 /// Request headers that carry credentials.
 const SENSITIVE_REQUEST: [HeaderName; 3] = [
@@ -42,7 +44,33 @@ pub struct Edge {
     pub redactor: UriRedactor,
 }
 
-pub async fn edge(State(edge): State<Arc<Edge>>, mut req: Request, next: Next) -> Response {
+impl Edge {
+    /// The edge of `state`'s server: its proxies, its metrics, and its token prefixes to redact.
+    pub fn of(state: &crate::state::AppState) -> Edge {
+        let format = state.app.token_format();
+        Edge {
+            proxies: state.trusted_proxies.clone(),
+            metrics: state.metrics.clone(),
+            redactor: UriRedactor::new(&[
+                format.prefix(TokenKind::FineGrained),
+                format.prefix(TokenKind::Classic),
+                format.prefix(TokenKind::AppInstallation),
+            ]),
+        }
+    }
+}
+
+/// The edge as a middleware of its own (the web pages, git, the probes, the fallback).
+pub async fn edge(State(edge): State<Arc<Edge>>, req: Request, next: Next) -> Response {
+    around(&edge, req, |req| next.run(req)).await
+}
+
+/// The edge around `inner`: a middleware that has more to do (the REST API's, `api_request`)
+/// calls this rather than being a second layer.
+pub async fn around<F>(edge: &Edge, mut req: Request, inner: impl FnOnce(Request) -> F) -> Response
+where
+    F: Future<Output = Response>,
+{
     let started = Instant::now();
     mark_sensitive(req.headers_mut(), &SENSITIVE_REQUEST);
     if let Some(ConnectInfo(peer)) = req
@@ -53,10 +81,7 @@ pub async fn edge(State(edge): State<Arc<Edge>>, mut req: Request, next: Next) -
         let ip = edge.proxies.client_of(peer.ip(), req.headers());
         req.extensions_mut().insert(ClientIp(ip));
     }
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let method = req.method().clone();
     // The fields are only evaluated when the span is enabled (`debug`).
     let span = tracing::debug_span!(
@@ -65,7 +90,7 @@ pub async fn edge(State(edge): State<Arc<Edge>>, mut req: Request, next: Next) -
         uri = %edge.redactor.redact(req.uri()),
         version = ?req.version(),
     );
-    let answered = AssertUnwindSafe(next.run(req))
+    let answered = AssertUnwindSafe(inner(req))
         .catch_unwind()
         .instrument(span.clone())
         .await;
@@ -90,7 +115,7 @@ pub async fn edge(State(edge): State<Arc<Edge>>, mut req: Request, next: Next) -
         }
     });
     edge.metrics.observe(
-        route.unwrap_or_else(|| "unmatched".to_owned()),
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
         &method,
         status,
         latency.as_secs_f64(),
