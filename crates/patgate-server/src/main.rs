@@ -13,7 +13,6 @@ use patgate_app::{App, AppError};
 use patgate_domain::model::{RepositorySelection, Token, TokenGrant, TokenId, Visibility};
 use patgate_domain::validate::{Expiration, RequestedPermission};
 use patgate_server::api::json as wire;
-use patgate_server::state::AppState;
 use patgate_server::{Settings, build_app, open_store};
 
 /// mimalloc rather than glibc's allocator: a request allocates and frees a few hundred small
@@ -24,6 +23,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cli {
     pub mod delivery;
+    pub mod enterprise;
+    pub mod serve;
 }
 mod governance_cli;
 mod org_cli;
@@ -105,7 +106,7 @@ enum Command {
     Token(TokenCommand),
     /// Enterprise policies, which organizations cannot override (operator command).
     #[command(subcommand)]
-    Enterprise(EnterpriseCommand),
+    Enterprise(cli::enterprise::EnterpriseCommand),
     /// An organization's apps, whose installation tokens call the organization API.
     #[command(subcommand)]
     App(AppCommand),
@@ -170,48 +171,6 @@ enum ServiceCredentialCommand {
         /// directory or authorize (repeat).
         #[arg(long = "scope")]
         scopes: Vec<String>,
-    },
-}
-
-#[derive(Subcommand)]
-enum EnterpriseCommand {
-    /// Create an enterprise (its policy unset).
-    Create { slug: String },
-    /// Move an organization into the enterprise.
-    AddOrg { slug: String, org: String },
-    /// Take an organization out of the enterprise (its internal repositories become private).
-    RemoveOrg { slug: String, org: String },
-    /// Make a user an owner of the enterprise (they then set its policies in the web UI).
-    AddOwner { slug: String, login: String },
-    /// Remove a user from the enterprise's owners.
-    RemoveOwner { slug: String, login: String },
-    /// The enterprise's owners, its organizations and its policy.
-    Show {
-        slug: String,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Replace an enterprise's policy: each setting given is forced on its organizations; a
-    /// setting left out is left to the organizations.
-    Policy {
-        slug: String,
-        /// allow or restrict.
-        #[arg(long)]
-        fine_grained: Option<String>,
-        #[arg(long)]
-        classic: Option<String>,
-        /// require or disable.
-        #[arg(long)]
-        approval: Option<String>,
-        #[arg(long)]
-        fine_grained_max_lifetime_days: Option<u16>,
-        #[arg(long)]
-        classic_max_lifetime_days: Option<u16>,
-        /// Organization owners are exempt from the lifetime limits.
-        #[arg(long)]
-        exempt_administrators: bool,
-        #[arg(long)]
-        json: bool,
     },
 }
 
@@ -378,9 +337,6 @@ async fn user(app: &App, login: &str) -> anyhow::Result<patgate_domain::model::U
 
 const BASE: &str = "patgate:";
 
-/// The demo directory, part of the binary so that `serve --demo` works from anywhere.
-const DEMO: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../demo/seed.toml"));
-
 async fn token_json(app: &App, t: &Token, secret: Option<&str>) -> anyhow::Result<Value> {
     let owner = app
         .store()
@@ -462,111 +418,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             demo_file,
             net,
         } => {
-            let filter = tracing_subscriber::EnvFilter::try_from_env("PATGATE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
-            match net.log_format {
-                patgate_server::config::LogFormat::Text => {
-                    tracing_subscriber::fmt().with_env_filter(filter).init();
-                }
-                patgate_server::config::LogFormat::Json => {
-                    tracing_subscriber::fmt()
-                        .json()
-                        .with_current_span(true)
-                        .with_env_filter(filter)
-                        .init();
-                }
-            }
-            let store = open_store(&settings).await?;
-            let app = build_app(store, &settings)?;
-            if demo {
-                let (text, source) = match &demo_file {
-                    Some(file) => (
-                        std::fs::read_to_string(file)
-                            .with_context(|| format!("reading {}", file.display()))?,
-                        file.display().to_string(),
-                    ),
-                    None => (DEMO.to_owned(), "the built-in demo/seed.toml".to_owned()),
-                };
-                let seed = patgate_app::seed::SeedFile::parse(&text)?;
-                let report = app.load_seed(&seed).await?;
-                println!(
-                    "demo data from {source}: {} created, {} updated, {} unchanged",
-                    report.created, report.updated, report.unchanged
-                );
-                for (name, state, secret) in &report.new_tokens {
-                    println!("  demo token {name} ({state}): {secret}");
-                }
-            }
-            let listener = tokio::net::TcpListener::bind(bind)
-                .await
-                .with_context(|| format!("binding {bind}"))?;
-            let addr = listener.local_addr()?;
-            let base_url = public_url
-                .unwrap_or_else(|| format!("http://{addr}"))
-                .trim_end_matches('/')
-                .to_owned();
-            // Recorded before the address is announced, so that whoever starts this replica
-            // knows directory changes wait for it from then on.
-            if let Err(e) = app.store().heartbeat(app.now()).await {
-                tracing::warn!(error = %e, "recording the heartbeat");
-            }
-            println!(
-                "patgate listening on http://{addr} (database {})",
-                patgate_server::startup::redact(&settings.database_url())
-            );
-            let worker = if delivery.deliver {
-                let notifier = patgate_server::notify::Notifier::new(
-                    &delivery,
-                    &settings.data_dir,
-                    &base_url,
-                    app.store().clone(),
-                )?;
-                println!("email: {}", notifier.describe());
-                Some(patgate_server::startup::DeliveryWorker {
-                    notifier: std::sync::Arc::new(notifier),
-                    policy: delivery.policy(),
-                    poll: std::time::Duration::from_secs(delivery.outbox_poll_secs.max(1)),
-                })
-            } else {
-                None
-            };
-            let mut state = AppState::new(app, base_url, Some(settings.git_config()));
-            state.trusted_proxies = std::sync::Arc::new(net.trusted_proxies.clone());
-            if let Some(path) = &net.service_credentials_file {
-                let services = patgate_server::service::ServiceCredentials::load(path)
-                    .map_err(|e| anyhow!("service credentials: {e}"))?;
-                println!(
-                    "service credentials: {}",
-                    services.names().collect::<Vec<_>>().join(", ")
-                );
-                state.services = std::sync::Arc::new(services);
-            }
-            state.limits.request_timeout =
-                std::time::Duration::from_secs(net.request_timeout_secs.max(1));
-            state.rate_limits = std::sync::Arc::new(patgate_server::ratelimit::RateLimiter::new(
-                net.rate_limits(),
-                patgate_server::state::RATE_LIMITED_SUBJECTS,
-            ));
-            if let Some(addr) = net.metrics_bind {
-                let metrics = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("binding the metrics listener to {addr}"))?;
-                println!("metrics: http://{}/metrics", metrics.local_addr()?);
-                let router = patgate_server::metrics::router(state.clone());
-                tokio::spawn(async move {
-                    if let Err(e) = axum::serve(metrics, router).await {
-                        tracing::error!(error = %e, "the metrics listener stopped");
-                    }
-                });
-            }
-            patgate_server::serve(
-                listener,
-                state,
-                std::time::Duration::from_secs(settings.jobs_interval_secs),
-                net.connection_limits(),
-                worker,
-            )
-            .await
+            let demo = demo.then_some(demo_file);
+            cli::serve::serve(&settings, &delivery, bind, public_url, demo, &net).await
         }
         Command::Migrate => {
             open_store(&settings).await?;
@@ -707,18 +560,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Repo(cmd) => repo_command(cmd, &settings).await,
         Command::Token(cmd) => token_command(cmd, &settings).await,
         Command::App(cmd) => app_command(cmd, &settings).await,
-        Command::Enterprise(EnterpriseCommand::Create { slug }) => {
-            let app = build_app(open_store(&settings).await?, &settings)?;
-            platform_cli::enterprise_create(&app, &slug).await
-        }
-        Command::Enterprise(EnterpriseCommand::AddOrg { slug, org }) => {
-            let app = build_app(open_store(&settings).await?, &settings)?;
-            platform_cli::enterprise_org(&app, &slug, &org, true).await
-        }
-        Command::Enterprise(EnterpriseCommand::RemoveOrg { slug, org }) => {
-            let app = build_app(open_store(&settings).await?, &settings)?;
-            platform_cli::enterprise_org(&app, &slug, &org, false).await
-        }
+        Command::Enterprise(cmd) => cli::enterprise::enterprise_command(cmd, &settings).await,
         Command::Directory(DirectoryCommand::Sync {
             file,
             dry_run,
@@ -732,107 +574,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ServiceCredential(ServiceCredentialCommand::Create { name, scopes }) => {
             platform_cli::service_credential(&name, &scopes)
         }
-        Command::Enterprise(EnterpriseCommand::AddOwner { slug, login }) => {
-            enterprise_owner(&settings, &slug, &login, true).await
-        }
-        Command::Enterprise(EnterpriseCommand::RemoveOwner { slug, login }) => {
-            enterprise_owner(&settings, &slug, &login, false).await
-        }
-        Command::Enterprise(EnterpriseCommand::Show { slug, json }) => {
-            let app = build_app(open_store(&settings).await?, &settings)?;
-            let ent = app.enterprise_named(&slug).await.map_err(|e| match e {
-                AppError::NotFound => anyhow!("no enterprise {slug:?}"),
-                other => explain(other),
-            })?;
-            let view = app.enterprise_overview(&ent).await.map_err(explain)?;
-            let p = &view.policy;
-            let v = json!({
-                "enterprise": ent.slug,
-                "owners": view.owners.iter().map(|u| u.login.clone()).collect::<Vec<_>>(),
-                "organizations": view.organizations.iter().map(|o| o.login.clone()).collect::<Vec<_>>(),
-                "policy": {
-                    "fine_grained": p.fine_grained.map(|a| a.as_str()),
-                    "classic": p.classic.map(|a| a.as_str()),
-                    "approval": p.approval.map(|a| a.as_str()),
-                    "fine_grained_max_lifetime_days": p.fine_grained_max_lifetime_days,
-                    "classic_max_lifetime_days": p.classic_max_lifetime_days,
-                    "exempt_administrators": p.exempt_administrators,
-                },
-            });
-            print(json, &v, || {
-                format!(
-                    "enterprise {}\nowners: {}\norganizations: {}",
-                    ent.slug,
-                    v["owners"]
-                        .as_array()
-                        .map(|a| a
-                            .iter()
-                            .filter_map(|x| x.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "))
-                        .unwrap_or_default(),
-                    v["organizations"]
-                        .as_array()
-                        .map(|a| a
-                            .iter()
-                            .filter_map(|x| x.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "))
-                        .unwrap_or_default(),
-                )
-            });
-            Ok(())
-        }
-        Command::Enterprise(EnterpriseCommand::Policy {
-            slug,
-            fine_grained,
-            classic,
-            approval,
-            fine_grained_max_lifetime_days,
-            classic_max_lifetime_days,
-            exempt_administrators,
-            json,
-        }) => {
-            let app = build_app(open_store(&settings).await?, &settings)?;
-            let access = |name: &str,
-                          v: &Option<String>|
-             -> anyhow::Result<Option<patgate_domain::policy::Access>> {
-                v.as_deref()
-                    .map(|x| {
-                        patgate_domain::policy::Access::parse(x)
-                            .ok_or_else(|| anyhow!("--{name} takes allow or restrict"))
-                    })
-                    .transpose()
-            };
-            let policy = patgate_domain::policy::PolicySettings {
-                fine_grained: access("fine-grained", &fine_grained)?,
-                classic: access("classic", &classic)?,
-                approval: approval
-                    .as_deref()
-                    .map(|x| {
-                        patgate_domain::policy::Approval::parse(x)
-                            .ok_or_else(|| anyhow!("--approval takes require or disable"))
-                    })
-                    .transpose()?,
-                fine_grained_max_lifetime_days,
-                classic_max_lifetime_days,
-                exempt_administrators,
-            };
-            let ent = app.enterprise_named(&slug).await.map_err(|e| match e {
-                AppError::NotFound => anyhow!("no enterprise {slug:?}"),
-                other => explain(other),
-            })?;
-            let operator = patgate_app::governance::Actor {
-                id: None,
-                login: "operator".to_owned(),
-            };
-            app.set_enterprise_policy(&operator, &ent, &policy)
-                .await
-                .map_err(explain)?;
-            let v = json!({"enterprise": slug, "fine_grained": fine_grained, "classic": classic, "approval": approval, "fine_grained_max_lifetime_days": fine_grained_max_lifetime_days, "classic_max_lifetime_days": classic_max_lifetime_days, "exempt_administrators": exempt_administrators});
-            print(json, &v, || format!("policy of enterprise {slug} set"));
-            Ok(())
-        }
         Command::Request(cmd) => request_command(cmd, &settings).await,
         Command::Grant(cmd) => grant_command(cmd, &settings).await,
         Command::Outbox(cmd) => cli::delivery::outbox(cmd, &settings, &delivery).await,
@@ -840,24 +581,4 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Job(cmd) => cli::delivery::job(cmd, &settings, &delivery).await,
         Command::Email(cmd) => cli::delivery::email(cmd, &settings).await,
     }
-}
-
-async fn enterprise_owner(
-    settings: &Settings,
-    slug: &str,
-    login: &str,
-    add: bool,
-) -> anyhow::Result<()> {
-    let app = build_app(open_store(settings).await?, settings)?;
-    let changed = app
-        .set_enterprise_owner(slug, login, add)
-        .await
-        .map_err(|e| match e {
-            AppError::NotFound => anyhow!("no enterprise {slug:?} or no user {login:?}"),
-            other => explain(other),
-        })?;
-    let verb = if add { "owns" } else { "no longer owns" };
-    let unchanged = if changed { "" } else { " (unchanged)" };
-    println!("{login} {verb} the enterprise {slug}{unchanged}");
-    Ok(())
 }
