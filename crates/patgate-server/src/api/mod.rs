@@ -21,6 +21,7 @@ use patgate_domain::model::{KeyId, TokenGrant};
 pub mod directory;
 pub mod error;
 pub mod extract;
+pub mod forward_auth;
 pub mod governance;
 pub mod hooks;
 pub mod json;
@@ -173,8 +174,8 @@ pub fn router(state: AppState, edge: Arc<Edge>) -> Router {
         .route("/authorize", post(platform::authorize))
         .route("/authorize/batch", post(platform::authorize_batch))
         .route("/introspect", post(platform::introspect))
-        .route("/forward-auth", any(platform::forward_auth))
-        .route("/forward-auth/{*path}", any(platform::forward_auth))
+        .route("/forward-auth", any(forward_auth::forward_auth))
+        .route("/forward-auth/{*path}", any(forward_auth::forward_auth))
         .merge(directory::routes())
         .route("/openapi.json", get(openapi::document))
         .route("/rate_limit", get(rate_limit))

@@ -4,10 +4,7 @@
 //!   the raw `Authorization` header) and what a request needs, the decision patgate's own
 //!   routes would make, with GitHub's status, message and accepted headers;
 //! * OAuth 2.0 Token Introspection (RFC 7662), `POST /introspect`;
-//! * forward auth, `/forward-auth` (nginx `auth_request`, Traefik `ForwardAuth`, Caddy
-//!   `forward_auth`) and `/forward-auth/{path}` (Envoy `ext_authz`): the REST route of the
-//!   original request, recognised in GitHub's table and decided, answered 200 with the
-//!   identity headers for the upstream, or with GitHub's refusal for the client;
+//! * forward auth (`api/forward_auth.rs`), which recognises and decides the same way;
 //! * "why?": `POST /user/personal-access-tokens/{id}/why` and `/authorizations/{id}/why`, the
 //!   chain of rules behind a decision, for the token's owner.
 //!
@@ -17,8 +14,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -33,9 +30,7 @@ use patgate_domain::routes::{self, RouteMatch};
 use patgate_domain::scopes::Scope;
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{
-    ApiJson, AuthorizeService, MaybeToken, PasswordAuth, Path, Presented, presented_in,
-};
+use super::extract::{ApiJson, AuthorizeService, PasswordAuth, Path, Presented, presented_in};
 use super::json;
 use crate::state::AppState;
 
@@ -255,7 +250,10 @@ fn target_of(t: &TargetName) -> Target<'_> {
 }
 
 /// `GET /user`: any valid token (an installation gets 403, as GitHub answers).
-async fn token_only(s: &AppState, token: Option<&VerifiedToken>) -> Result<Decision, AppError> {
+pub(super) async fn token_only(
+    s: &AppState,
+    token: Option<&VerifiedToken>,
+) -> Result<Decision, AppError> {
     match token {
         None => Ok(requires_authentication()),
         Some(t) => {
@@ -277,7 +275,7 @@ fn requires_authentication() -> Decision {
 }
 
 /// A route patgate cannot decide is refused: it cannot know what the upstream does with it.
-fn unknown_route() -> Decision {
+pub(super) fn unknown_route() -> Decision {
     Decision::Deny(patgate_domain::authz::Denial {
         status: patgate_domain::authz::DenyStatus::NotFound,
         reason: patgate_domain::authz::DenyReason::PermissionNotApplicable,
@@ -288,7 +286,7 @@ fn unknown_route() -> Decision {
 }
 
 /// A decision as the REST routes answer it: `Ok(())`, or GitHub's error.
-fn as_result(decision: Decision) -> ApiResult<()> {
+pub(super) fn as_result(decision: Decision) -> ApiResult<()> {
     match decision {
         Decision::Allow => Ok(()),
         Decision::Deny(d) => Err(AppError::from(d).into()),
@@ -425,7 +423,7 @@ async fn identity(s: &AppState, token: Option<&VerifiedToken>) -> ApiResult<(Val
     Ok((user, token))
 }
 
-fn kind_name(grant: &TokenGrant) -> &'static str {
+pub(super) fn kind_name(grant: &TokenGrant) -> &'static str {
     match grant {
         TokenGrant::FineGrained { .. } => "fine_grained",
         TokenGrant::Classic { .. } => "classic",
@@ -585,136 +583,6 @@ pub async fn introspect(
         }
     }
     Ok(axum::Json(v).into_response())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Forward auth
-// ---------------------------------------------------------------------------------------------
-
-/// The request a proxy asks about.
-struct Original {
-    method: String,
-    target: String,
-}
-
-fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// The original method and request target: nginx's `X-Original-Method` / `X-Original-URI`
-/// (as the documented configuration sets them), Traefik's and Caddy's `X-Forwarded-Method` /
-/// `X-Forwarded-Uri`, or Envoy's: the request itself, its path after `/forward-auth`.
-fn original(req: &Request) -> Option<Original> {
-    let headers = req.headers();
-    let from = |m: &str, u: &str| {
-        header(headers, u).map(|target| Original {
-            method: header(headers, m)
-                .unwrap_or(req.method().as_str())
-                .to_owned(),
-            target: target.to_owned(),
-        })
-    };
-    if let Some(o) = from("x-original-method", "x-original-uri") {
-        return Some(o);
-    }
-    if let Some(o) = from("x-forwarded-method", "x-forwarded-uri") {
-        return Some(o);
-    }
-    let rest = req.uri().path().strip_prefix("/forward-auth")?;
-    if rest.is_empty() {
-        return None;
-    }
-    let target = match req.uri().query() {
-        Some(q) => format!("{rest}?{q}"),
-        None => rest.to_owned(),
-    };
-    Some(Original {
-        method: req.method().as_str().to_owned(),
-        target,
-    })
-}
-
-#[derive(Deserialize, Default)]
-struct ForwardQuery {
-    /// `nginx`: nginx's `auth_request` takes only 2xx, 401 and 403, so a 404 answers 403
-    /// with `X-Patgate-Status: 404`; the documented configuration then asks again for the exact
-    /// answer.
-    proxy: Option<String>,
-}
-
-fn set(headers: &mut HeaderMap, name: &'static str, value: &str) {
-    if let Ok(v) = HeaderValue::from_str(value) {
-        headers.insert(name, v);
-    }
-}
-
-/// `/forward-auth` and `/forward-auth/{path}`, any method.
-pub async fn forward_auth(
-    State(s): State<AppState>,
-    MaybeToken(token): MaybeToken,
-    req: Request,
-) -> ApiResult<Response> {
-    let query: ForwardQuery = req
-        .uri()
-        .query()
-        .and_then(|q| serde_urlencoded::from_str(q).ok())
-        .unwrap_or_default();
-    let nginx = query.proxy.as_deref() == Some("nginx");
-    let Some(original) = original(&req) else {
-        return Err(ApiError::bad_request(
-            "Forward auth needs the original request: X-Original-Method and X-Original-URI \
-             (nginx), X-Forwarded-Method and X-Forwarded-Uri (Traefik, Caddy), or the path \
-             after /forward-auth (Envoy).",
-        ));
-    };
-    let recognised = recognise(&original.method, &original.target);
-    let (template, decision) = match &recognised {
-        Recognised::TokenOnly => ("/user".to_owned(), token_only(&s, token.as_deref()).await?),
-        Recognised::Table(m) => (
-            m.template().to_owned(),
-            match Target::of_route(m) {
-                Some(target) => {
-                    s.app
-                        .decide_for(
-                            token.as_ref().map(|t| &t.credential),
-                            target,
-                            Asked::Route(m.route()),
-                        )
-                        .await?
-                }
-                None => unknown_route(),
-            },
-        ),
-        Recognised::Unknown => (String::new(), unknown_route()),
-    };
-    match as_result(decision) {
-        Ok(()) => {
-            let mut response = StatusCode::OK.into_response();
-            let headers = response.headers_mut();
-            if !template.is_empty() {
-                let method = routes::Method::parse(&original.method)
-                    .map_or_else(|| original.method.clone(), |m| m.as_str().to_owned());
-                set(headers, "x-patgate-route", &format!("{method} {template}"));
-            }
-            if let Some(t) = &token {
-                let c = &t.credential;
-                if let Some(login) = s.app.login_of(c.user).await? {
-                    set(headers, "x-patgate-user", &login);
-                }
-                set(headers, "x-patgate-user-id", &c.user.0.to_string());
-                set(headers, "x-patgate-token-id", &c.token_id.0.to_string());
-                set(headers, "x-patgate-token-kind", kind_name(&c.grant));
-            }
-            Ok(response)
-        }
-        Err(mut e) => {
-            if nginx && e.status == StatusCode::NOT_FOUND {
-                e = e.header("x-patgate-status", "404");
-                e.status = StatusCode::FORBIDDEN;
-            }
-            Err(e)
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
