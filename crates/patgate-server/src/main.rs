@@ -303,6 +303,35 @@ fn expiration(raw: &Option<String>) -> anyhow::Result<Option<Expiration>> {
         .transpose()
 }
 
+/// The policy settings an `org policy` or `enterprise policy` command gives: `allow`/`restrict`
+/// for the two kinds, `require`/`disable` for approval; a setting left out stays unset.
+fn policy_settings(
+    fine_grained: Option<&str>,
+    classic: Option<&str>,
+    approval: Option<&str>,
+    fine_grained_max_lifetime_days: Option<u16>,
+    classic_max_lifetime_days: Option<u16>,
+    exempt_administrators: bool,
+) -> anyhow::Result<patgate_domain::policy::PolicySettings> {
+    use patgate_domain::policy::{Access, Approval, PolicySettings};
+    let access = |name: &str, v: Option<&str>| {
+        v.map(|x| Access::parse(x).ok_or_else(|| anyhow!("--{name} takes allow or restrict")))
+            .transpose()
+    };
+    Ok(PolicySettings {
+        fine_grained: access("fine-grained", fine_grained)?,
+        classic: access("classic", classic)?,
+        approval: approval
+            .map(|x| {
+                Approval::parse(x).ok_or_else(|| anyhow!("--approval takes require or disable"))
+            })
+            .transpose()?,
+        fine_grained_max_lifetime_days,
+        classic_max_lifetime_days,
+        exempt_administrators,
+    })
+}
+
 fn selection(raw: &Option<String>) -> anyhow::Result<Option<RepositorySelection>> {
     raw.as_deref()
         .map(|s| {

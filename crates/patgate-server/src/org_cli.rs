@@ -160,30 +160,14 @@ pub(crate) async fn org_command(cmd: OrgCommand, settings: &Settings) -> anyhow:
             json,
         } => {
             let u = user(&app, &owner).await?;
-            let access = |name: &str,
-                          v: &Option<String>|
-             -> anyhow::Result<Option<patgate_domain::policy::Access>> {
-                v.as_deref()
-                    .map(|x| {
-                        patgate_domain::policy::Access::parse(x)
-                            .ok_or_else(|| anyhow!("--{name} takes allow or restrict"))
-                    })
-                    .transpose()
-            };
-            let settings = patgate_domain::policy::PolicySettings {
-                fine_grained: access("fine-grained", &fine_grained)?,
-                classic: access("classic", &classic)?,
-                approval: approval
-                    .as_deref()
-                    .map(|x| {
-                        patgate_domain::policy::Approval::parse(x)
-                            .ok_or_else(|| anyhow!("--approval takes require or disable"))
-                    })
-                    .transpose()?,
+            let settings = policy_settings(
+                fine_grained.as_deref(),
+                classic.as_deref(),
+                approval.as_deref(),
                 fine_grained_max_lifetime_days,
                 classic_max_lifetime_days,
-                exempt_administrators: false,
-            };
+                false,
+            )?;
             let p = app
                 .set_org_policy(&u, &login, &settings)
                 .await

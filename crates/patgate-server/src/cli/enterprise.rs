@@ -8,7 +8,7 @@ use serde_json::json;
 use patgate_app::AppError;
 use patgate_server::{Settings, build_app, open_store};
 
-use super::super::{explain, platform_cli, print};
+use super::super::{explain, platform_cli, policy_settings, print};
 
 #[derive(Subcommand)]
 pub enum EnterpriseCommand {
@@ -80,10 +80,16 @@ pub async fn enterprise_command(cmd: EnterpriseCommand, settings: &Settings) -> 
             })?;
             let view = app.enterprise_overview(&ent).await.map_err(explain)?;
             let p = &view.policy;
+            let owners: Vec<&str> = view.owners.iter().map(|u| u.login.as_str()).collect();
+            let orgs: Vec<&str> = view
+                .organizations
+                .iter()
+                .map(|o| o.login.as_str())
+                .collect();
             let v = json!({
                 "enterprise": ent.slug,
-                "owners": view.owners.iter().map(|u| u.login.clone()).collect::<Vec<_>>(),
-                "organizations": view.organizations.iter().map(|o| o.login.clone()).collect::<Vec<_>>(),
+                "owners": owners,
+                "organizations": orgs,
                 "policy": {
                     "fine_grained": p.fine_grained.map(|a| a.as_str()),
                     "classic": p.classic.map(|a| a.as_str()),
@@ -97,22 +103,8 @@ pub async fn enterprise_command(cmd: EnterpriseCommand, settings: &Settings) -> 
                 format!(
                     "enterprise {}\nowners: {}\norganizations: {}",
                     ent.slug,
-                    v["owners"]
-                        .as_array()
-                        .map(|a| a
-                            .iter()
-                            .filter_map(|x| x.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "))
-                        .unwrap_or_default(),
-                    v["organizations"]
-                        .as_array()
-                        .map(|a| a
-                            .iter()
-                            .filter_map(|x| x.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "))
-                        .unwrap_or_default(),
+                    owners.join(", "),
+                    orgs.join(", "),
                 )
             });
             Ok(())
@@ -128,30 +120,14 @@ pub async fn enterprise_command(cmd: EnterpriseCommand, settings: &Settings) -> 
             json,
         } => {
             let app = build_app(open_store(settings).await?, settings)?;
-            let access = |name: &str,
-                          v: &Option<String>|
-             -> anyhow::Result<Option<patgate_domain::policy::Access>> {
-                v.as_deref()
-                    .map(|x| {
-                        patgate_domain::policy::Access::parse(x)
-                            .ok_or_else(|| anyhow!("--{name} takes allow or restrict"))
-                    })
-                    .transpose()
-            };
-            let policy = patgate_domain::policy::PolicySettings {
-                fine_grained: access("fine-grained", &fine_grained)?,
-                classic: access("classic", &classic)?,
-                approval: approval
-                    .as_deref()
-                    .map(|x| {
-                        patgate_domain::policy::Approval::parse(x)
-                            .ok_or_else(|| anyhow!("--approval takes require or disable"))
-                    })
-                    .transpose()?,
+            let policy = policy_settings(
+                fine_grained.as_deref(),
+                classic.as_deref(),
+                approval.as_deref(),
                 fine_grained_max_lifetime_days,
                 classic_max_lifetime_days,
                 exempt_administrators,
-            };
+            )?;
             let ent = app.enterprise_named(&slug).await.map_err(|e| match e {
                 AppError::NotFound => anyhow!("no enterprise {slug:?}"),
                 other => explain(other),
