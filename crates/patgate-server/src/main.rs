@@ -303,33 +303,51 @@ fn expiration(raw: &Option<String>) -> anyhow::Result<Option<Expiration>> {
         .transpose()
 }
 
-/// The policy settings an `org policy` or `enterprise policy` command gives: `allow`/`restrict`
-/// for the two kinds, `require`/`disable` for approval; a setting left out stays unset.
-fn policy_settings(
-    fine_grained: Option<&str>,
-    classic: Option<&str>,
-    approval: Option<&str>,
+/// The policy settings of `org policy` and `enterprise policy`; a setting left out stays unset.
+#[derive(clap::Args)]
+struct PolicyArgs {
+    /// allow or restrict (omit: not set).
+    #[arg(long)]
+    fine_grained: Option<String>,
+    #[arg(long)]
+    classic: Option<String>,
+    /// require or disable.
+    #[arg(long)]
+    approval: Option<String>,
+    #[arg(long)]
     fine_grained_max_lifetime_days: Option<u16>,
+    #[arg(long)]
     classic_max_lifetime_days: Option<u16>,
-    exempt_administrators: bool,
-) -> anyhow::Result<patgate_domain::policy::PolicySettings> {
-    use patgate_domain::policy::{Access, Approval, PolicySettings};
-    let access = |name: &str, v: Option<&str>| {
-        v.map(|x| Access::parse(x).ok_or_else(|| anyhow!("--{name} takes allow or restrict")))
-            .transpose()
-    };
-    Ok(PolicySettings {
-        fine_grained: access("fine-grained", fine_grained)?,
-        classic: access("classic", classic)?,
-        approval: approval
-            .map(|x| {
-                Approval::parse(x).ok_or_else(|| anyhow!("--approval takes require or disable"))
-            })
-            .transpose()?,
-        fine_grained_max_lifetime_days,
-        classic_max_lifetime_days,
-        exempt_administrators,
-    })
+}
+
+impl PolicyArgs {
+    fn settings(
+        &self,
+        exempt_administrators: bool,
+    ) -> anyhow::Result<patgate_domain::policy::PolicySettings> {
+        use patgate_domain::policy::{Access, Approval, PolicySettings};
+        let access = |name: &str, v: &Option<String>| {
+            v.as_deref()
+                .map(|x| {
+                    Access::parse(x).ok_or_else(|| anyhow!("--{name} takes allow or restrict"))
+                })
+                .transpose()
+        };
+        Ok(PolicySettings {
+            fine_grained: access("fine-grained", &self.fine_grained)?,
+            classic: access("classic", &self.classic)?,
+            approval: self
+                .approval
+                .as_deref()
+                .map(|x| {
+                    Approval::parse(x).ok_or_else(|| anyhow!("--approval takes require or disable"))
+                })
+                .transpose()?,
+            fine_grained_max_lifetime_days: self.fine_grained_max_lifetime_days,
+            classic_max_lifetime_days: self.classic_max_lifetime_days,
+            exempt_administrators,
+        })
+    }
 }
 
 fn selection(raw: &Option<String>) -> anyhow::Result<Option<RepositorySelection>> {

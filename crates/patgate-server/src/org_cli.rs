@@ -11,18 +11,8 @@ pub(crate) enum OrgCommand {
         /// The owner making the change.
         #[arg(long = "as")]
         owner: String,
-        /// allow or restrict (omit: not set).
-        #[arg(long)]
-        fine_grained: Option<String>,
-        #[arg(long)]
-        classic: Option<String>,
-        /// require or disable.
-        #[arg(long)]
-        approval: Option<String>,
-        #[arg(long)]
-        fine_grained_max_lifetime_days: Option<u16>,
-        #[arg(long)]
-        classic_max_lifetime_days: Option<u16>,
+        #[command(flatten)]
+        policy: PolicyArgs,
         #[arg(long)]
         json: bool,
     },
@@ -152,22 +142,11 @@ pub(crate) async fn org_command(cmd: OrgCommand, settings: &Settings) -> anyhow:
         OrgCommand::Policy {
             login,
             owner,
-            fine_grained,
-            classic,
-            approval,
-            fine_grained_max_lifetime_days,
-            classic_max_lifetime_days,
+            policy,
             json,
         } => {
             let u = user(&app, &owner).await?;
-            let settings = policy_settings(
-                fine_grained.as_deref(),
-                classic.as_deref(),
-                approval.as_deref(),
-                fine_grained_max_lifetime_days,
-                classic_max_lifetime_days,
-                false,
-            )?;
+            let settings = policy.settings(false)?;
             let p = app
                 .set_org_policy(&u, &login, &settings)
                 .await

@@ -8,7 +8,7 @@ use serde_json::json;
 use patgate_app::AppError;
 use patgate_server::{Settings, build_app, open_store};
 
-use super::super::{explain, platform_cli, policy_settings, print};
+use super::super::{PolicyArgs, explain, platform_cli, print};
 
 #[derive(Subcommand)]
 pub enum EnterpriseCommand {
@@ -32,18 +32,8 @@ pub enum EnterpriseCommand {
     /// setting left out is left to the organizations.
     Policy {
         slug: String,
-        /// allow or restrict.
-        #[arg(long)]
-        fine_grained: Option<String>,
-        #[arg(long)]
-        classic: Option<String>,
-        /// require or disable.
-        #[arg(long)]
-        approval: Option<String>,
-        #[arg(long)]
-        fine_grained_max_lifetime_days: Option<u16>,
-        #[arg(long)]
-        classic_max_lifetime_days: Option<u16>,
+        #[command(flatten)]
+        policy: PolicyArgs,
         /// Organization owners are exempt from the lifetime limits.
         #[arg(long)]
         exempt_administrators: bool,
@@ -111,23 +101,12 @@ pub async fn enterprise_command(cmd: EnterpriseCommand, settings: &Settings) -> 
         }
         EnterpriseCommand::Policy {
             slug,
-            fine_grained,
-            classic,
-            approval,
-            fine_grained_max_lifetime_days,
-            classic_max_lifetime_days,
+            policy: args,
             exempt_administrators,
             json,
         } => {
             let app = build_app(open_store(settings).await?, settings)?;
-            let policy = policy_settings(
-                fine_grained.as_deref(),
-                classic.as_deref(),
-                approval.as_deref(),
-                fine_grained_max_lifetime_days,
-                classic_max_lifetime_days,
-                exempt_administrators,
-            )?;
+            let policy = args.settings(exempt_administrators)?;
             let ent = app.enterprise_named(&slug).await.map_err(|e| match e {
                 AppError::NotFound => anyhow!("no enterprise {slug:?}"),
                 other => explain(other),
@@ -139,7 +118,7 @@ pub async fn enterprise_command(cmd: EnterpriseCommand, settings: &Settings) -> 
             app.set_enterprise_policy(&operator, &ent, &policy)
                 .await
                 .map_err(explain)?;
-            let v = json!({"enterprise": slug, "fine_grained": fine_grained, "classic": classic, "approval": approval, "fine_grained_max_lifetime_days": fine_grained_max_lifetime_days, "classic_max_lifetime_days": classic_max_lifetime_days, "exempt_administrators": exempt_administrators});
+            let v = json!({"enterprise": slug, "fine_grained": args.fine_grained, "classic": args.classic, "approval": args.approval, "fine_grained_max_lifetime_days": args.fine_grained_max_lifetime_days, "classic_max_lifetime_days": args.classic_max_lifetime_days, "exempt_administrators": exempt_administrators});
             print(json, &v, || format!("policy of enterprise {slug} set"));
             Ok(())
         }
