@@ -148,45 +148,14 @@ pub(in super::super) async fn upsert_membership_in(
 ) -> StoreResult<Upserted> {
     require_kind(&mut *tx, org, AccountKind::Organization).await?;
     require_kind(&mut *tx, user, AccountKind::User).await?;
-    let mut attempt = 0;
-    let outcome = loop {
-        attempt += 1;
-        if attempt > RACE_RETRIES {
-            return Err(lost_races("the membership"));
-        }
-        let current: Option<String> = sqlx::query_scalar(MEMBERSHIP_FOR_UPSERT)
-            .bind(org.0)
-            .bind(user.0)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        match current {
-            Some(r) if parse_org_role(&r)? == role => break Upserted::Unchanged,
-            Some(_) => {
-                sqlx::query(UPDATE_MEMBERSHIP)
-                    .bind(role.as_str())
-                    .bind(org.0)
-                    .bind(user.0)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                break Upserted::Updated;
-            }
-            None => {
-                let done = sqlx::query(INSERT_MEMBERSHIP)
-                    .bind(org.0)
-                    .bind(user.0)
-                    .bind(role.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                if done.rows_affected() == 1 {
-                    break Upserted::Created;
-                }
-            }
-        }
-    };
-    Ok(outcome)
+    upsert_role_in(
+        tx,
+        &MEMBERSHIP_ROLE,
+        (org.0, user.0),
+        role.as_str(),
+        |r| Ok(parse_org_role(r)? == role),
+    )
+    .await
 }
 
 /// [`DirectoryStore::upsert_repo`] inside a transaction.
@@ -263,45 +232,14 @@ pub(in super::super) async fn upsert_collaborator_in(
     if repo_row(&mut *tx, repo.0).await?.is_none() {
         return Err(StoreError::NotFound);
     }
-    let mut attempt = 0;
-    let outcome = loop {
-        attempt += 1;
-        if attempt > RACE_RETRIES {
-            return Err(lost_races("the collaborator"));
-        }
-        let current: Option<String> = sqlx::query_scalar(COLLABORATOR_FOR_UPSERT)
-            .bind(repo.0)
-            .bind(user.0)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        match current {
-            Some(r) if parse_repo_role(&r)? == role => break Upserted::Unchanged,
-            Some(_) => {
-                sqlx::query(UPDATE_COLLABORATOR)
-                    .bind(role.as_str())
-                    .bind(repo.0)
-                    .bind(user.0)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                break Upserted::Updated;
-            }
-            None => {
-                let done = sqlx::query(INSERT_COLLABORATOR)
-                    .bind(repo.0)
-                    .bind(user.0)
-                    .bind(role.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                if done.rows_affected() == 1 {
-                    break Upserted::Created;
-                }
-            }
-        }
-    };
-    Ok(outcome)
+    upsert_role_in(
+        tx,
+        &COLLABORATOR_ROLE,
+        (repo.0, user.0),
+        role.as_str(),
+        |r| Ok(parse_repo_role(r)? == role),
+    )
+    .await
 }
 
 /// [`DirectoryStore::set_enterprise_owner`] inside a transaction: whether it changed anything.
@@ -398,4 +336,75 @@ pub(in super::super) async fn create_enterprise_in(tx: &mut Conn, slug: &str) ->
     } else {
         Upserted::Unchanged
     })
+}
+
+/// A user's role in something (an organization's membership, a repository's collaborator):
+/// the statements of its upsert, each on (the thing's id, the user's id).
+struct RoleStatements {
+    what: &'static str,
+    /// The current role, `FOR UPDATE`.
+    read: &'static str,
+    /// `$1` the role, `$2` and `$3` the ids.
+    update: &'static str,
+    /// `$1` and `$2` the ids, `$3` the role; `ON CONFLICT DO NOTHING`.
+    insert: &'static str,
+}
+
+const MEMBERSHIP_ROLE: RoleStatements = RoleStatements {
+    what: "the membership",
+    read: MEMBERSHIP_FOR_UPSERT,
+    update: UPDATE_MEMBERSHIP,
+    insert: INSERT_MEMBERSHIP,
+};
+
+const COLLABORATOR_ROLE: RoleStatements = RoleStatements {
+    what: "the collaborator",
+    read: COLLABORATOR_FOR_UPSERT,
+    update: UPDATE_COLLABORATOR,
+    insert: INSERT_COLLABORATOR,
+};
+
+/// Upserts a role (see the module's note on concurrency): `same` says whether the stored role
+/// is `role` already.
+async fn upsert_role_in(
+    tx: &mut Conn,
+    statements: &RoleStatements,
+    (scope, user): (i64, i64),
+    role: &str,
+    same: impl Fn(&str) -> StoreResult<bool>,
+) -> StoreResult<Upserted> {
+    for _ in 0..RACE_RETRIES {
+        let current: Option<String> = sqlx::query_scalar(statements.read)
+            .bind(scope)
+            .bind(user)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        match current {
+            Some(r) if same(&r)? => return Ok(Upserted::Unchanged),
+            Some(_) => {
+                sqlx::query(statements.update)
+                    .bind(role)
+                    .bind(scope)
+                    .bind(user)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                return Ok(Upserted::Updated);
+            }
+            None => {
+                let done = sqlx::query(statements.insert)
+                    .bind(scope)
+                    .bind(user)
+                    .bind(role)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                if done.rows_affected() == 1 {
+                    return Ok(Upserted::Created);
+                }
+            }
+        }
+    }
+    Err(lost_races(statements.what))
 }
