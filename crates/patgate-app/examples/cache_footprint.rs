@@ -80,6 +80,8 @@ fn main() {
         let config = || AppConfig {
             password_hashing: PasswordParams::insecure_fast(),
             cache_ttl: std::time::Duration::from_secs(3600),
+            // Room for every token: the default capacity would evict past 100 000.
+            cache_capacity: u64::try_from(tokens).unwrap_or(u64::MAX),
             ..Default::default()
         };
         let seeding = App::new(store.clone(), Arc::new(SystemClock), config());

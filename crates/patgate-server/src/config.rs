@@ -49,6 +49,18 @@ pub struct Settings {
     )]
     pub cache_ttl_secs: u64,
 
+    /// How many entries each in-process cache holds (verified tokens, users, repositories,
+    /// rights...): size it to the tokens in use at once. About 450 bytes a cached token
+    /// (docs/benchmarks.md, "Memory per cached token").
+    #[arg(
+        long,
+        env = "PATGATE_CACHE_CAPACITY",
+        default_value_t = 100_000,
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub cache_capacity: u64,
+
     /// PostgreSQL: the most connections this process opens.
     #[arg(
         long,

@@ -86,6 +86,7 @@ pub fn build_app(store: Arc<dyn Store>, settings: &Settings) -> anyhow::Result<A
     let config = AppConfig {
         token_format,
         cache_ttl: Duration::from_secs(settings.cache_ttl_secs),
+        cache_capacity: settings.cache_capacity,
         password_hashing: if settings.insecure_fast_passwords {
             PasswordParams::insecure_fast()
         } else {

@@ -970,6 +970,8 @@ fn a_configuration_file_sets_what_neither_the_command_line_nor_the_environment_d
         config.as_str(),
         "--cache-ttl-secs",
         "7",
+        "--cache-capacity",
+        "2000000",
         "config",
         "check",
     ];
@@ -1000,11 +1002,25 @@ fn a_configuration_file_sets_what_neither_the_command_line_nor_the_environment_d
         "smtp_host smtp.example.com (config file)"
     );
     assert_eq!(line("max_headers"), "max_headers 100 (default)");
+    assert_eq!(
+        line("cache_capacity"),
+        "cache_capacity 2000000 (command line)"
+    );
     assert!(
         !stdout.contains("hunter22"),
         "a secret is printed: {stdout}"
     );
     assert!(stdout.contains("configuration is valid"), "{stdout}");
+
+    // A cache that holds nothing is refused, not taken as "no limit".
+    let args = ["--cache-capacity", "0", "config", "check"];
+    let out = patgate_with_env(&args, &[]);
+    assert!(!out.status.success(), "{}", describe(&args, &out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--cache-capacity"),
+        "{}",
+        describe(&args, &out)
+    );
 }
 
 #[test]
