@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What a whole request costs, beside a bare hyper server in the same run (issue 14), on loopback:
 #
-#   1. the floor: examples/hyper_baseline.rs, a fixed JSON body of GET /user's size;
+#   1. the floor: examples/hyper_baseline.rs, a fixed JSON body of GET /user's size, and a second
+#      one with a body of GET /repos/acme/api's size (the floor for that route);
 #   2. patgate (release) on SQLite with demo/seed.toml: /healthz, GET /user and
 #      GET /repos/acme/api with alice's classic demo token, GET /user with her fine-grained one;
 #      each with wrk -t1 -c32 (the maximum), then with examples/load.rs at half of that maximum
@@ -98,6 +99,13 @@ for run in "healthz||/healthz" "GET /user classic|$CLASSIC|/user" "GET /user fin
   half "patgate $name" "$B$path" "$token"
 done
 echo "patgate resident memory after the runs: $(rss_kb "$SERVER") kB"
+REPO_BYTES=$(curl -fsS -H "Authorization: Bearer $CLASSIC" "$B/repos/acme/api" | wc -c)
+REPO_BASE_PORT=$(free_port)
+"$TARGET/examples/hyper_baseline" "127.0.0.1:$REPO_BASE_PORT" "$REPO_BYTES" >/dev/null &
+PIDS+=($!)
+wait_for "http://127.0.0.1:$REPO_BASE_PORT/"
+maximum "bare hyper, $REPO_BYTES-byte body" "http://127.0.0.1:$REPO_BASE_PORT/repos/acme/api"
+half "bare hyper, $REPO_BYTES-byte body" "http://127.0.0.1:$REPO_BASE_PORT/repos/acme/api"
 
 if [ "$MIX" = 1 ]; then
   echo "== the mix: $TOKENS tokens, round-robin"

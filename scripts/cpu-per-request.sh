@@ -4,8 +4,8 @@
 # tenants moves req/s a lot on a shared machine (docs/benchmarks.md) and CPU per request much
 # less, so this is the figure to compare two builds by.
 #
-# Runs bare hyper (examples/hyper_baseline) and each patgate binary given (default: the
-# release build) side by side on `serve --demo`, on GET /user and GET /repos/acme/api with
+# Runs bare hyper (examples/hyper_baseline, once with GET /user's body size and once with
+# GET /repos/acme/api's) and each patgate binary given (default: the release build) side by side on `serve --demo`, on GET /user and GET /repos/acme/api with
 # alice's classic demo token, ROUNDS times (default 2), each run SECONDS_PER_RUN long (6).
 #
 #   ./scripts/cpu-per-request.sh                              # the release build
@@ -62,9 +62,17 @@ for i in "${!BINS[@]}"; do
   wait_for "http://127.0.0.1:$port/healthz"
 done
 
+REPO_BYTES=$(curl -fsS -H "Authorization: Bearer $CLASSIC" "http://127.0.0.1:${PORTS[0]}/repos/acme/api" | wc -c)
+REPO_HYPER_PORT=$(free_port)
+"$TARGET/examples/hyper_baseline" "127.0.0.1:$REPO_HYPER_PORT" "$REPO_BYTES" >/dev/null &
+REPO_HYPER=$!
+PIDS+=("$REPO_HYPER")
+wait_for "http://127.0.0.1:$REPO_HYPER_PORT/"
+
 for round in $(seq 1 "$ROUNDS"); do
   echo "-- round $round"
   measure "bare hyper" "$HYPER" "http://127.0.0.1:$HYPER_PORT/user"
+  measure "bare hyper, $REPO_BYTES-byte body" "$REPO_HYPER" "http://127.0.0.1:$REPO_HYPER_PORT/repos"
   for path in /user /repos/acme/api; do
     for i in "${!BINS[@]}"; do
       measure "${BINS[$i]} GET $path" "${SERVERS[$i]}" "http://127.0.0.1:${PORTS[$i]}$path" "$CLASSIC"

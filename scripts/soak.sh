@@ -9,9 +9,11 @@
 #   SOAK_SECONDS=120 ./scripts/soak.sh         # shorter
 #   SOAK_RATE=3000 ./scripts/soak.sh           # a fixed rate instead of 80 % of the maximum
 #   NO_BUILD=1 ./scripts/soak.sh
+#   SERVER_CPUS=0 CLIENT_CPUS=1 ./scripts/soak.sh   # server and load generator each on its own cores
 #
 # The load generator (examples/load.rs, open loop) runs on the same machine: on two cores the
-# maximum is the share of them patgate gets beside it. The samples are printed and kept in
+# maximum is the share of them patgate gets beside it, unless SERVER_CPUS and CLIENT_CPUS
+# (taskset lists) give each its own. The samples are printed and kept in
 # $SOAK_OUT (default target/soak.tsv). Not part of .ci/run: it takes ten minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +30,10 @@ if [ -z "${NO_BUILD:-}" ]; then
 fi
 PATGATE=$TARGET/patgate
 LOAD=$TARGET/examples/load
+SERVER_PIN=()
+CLIENT_PIN=()
+if [ -n "${SERVER_CPUS:-}" ]; then SERVER_PIN=(taskset -c "$SERVER_CPUS"); fi
+if [ -n "${CLIENT_CPUS:-}" ]; then CLIENT_PIN=(taskset -c "$CLIENT_CPUS"); fi
 
 . "$(dirname "$0")/bench-lib.sh"
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -40,24 +46,24 @@ mkdir -p "$WORK/data"
 
 PORT=$(free_port)
 PATGATE_RATE_LIMIT_PER_USER=4000000000 PATGATE_LOG=warn \
-  "$PATGATE" serve --bind "127.0.0.1:$PORT" --data-dir "$WORK/data" >"$WORK/serve.log" 2>&1 &
+  "${SERVER_PIN[@]}" "$PATGATE" serve --bind "127.0.0.1:$PORT" --data-dir "$WORK/data" >"$WORK/serve.log" 2>&1 &
 SERVER=$!
 PIDS+=("$SERVER")
 URL="http://127.0.0.1:$PORT/repos/soakorg/app"
 for _ in $(seq 1 200); do curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null && break; sleep 0.05; done
 
-echo "== machine: $(nproc) cores, $(uname -r); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "== machine: $(nproc) cores, $(uname -r); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); server cores ${SERVER_CPUS:-all}, client cores ${CLIENT_CPUS:-all}"
 if [ -n "${SOAK_RATE:-}" ]; then
   RATE=$SOAK_RATE
 else
-  max=$("$LOAD" --url "$URL" --seconds 10 --connections "$CONNECTIONS" --tokens "$WORK/tokens.txt" | grep RESULT)
+  max=$("${CLIENT_PIN[@]}" "$LOAD" --url "$URL" --seconds 10 --connections "$CONNECTIONS" --tokens "$WORK/tokens.txt" | grep RESULT)
   echo "maximum (closed loop, 10 s): ${max#RESULT }"
   rps=$(sed -E 's/.* rps=([0-9]+).*/\1/' <<<"$max")
   RATE=$(( rps * 8 / 10 ))
 fi
 echo "== soak: $SOAK_SECONDS s at $RATE requests/s, $SOAK_TOKENS tokens round-robin, $CONNECTIONS connections"
 
-"$LOAD" --url "$URL" --rate "$RATE" --seconds "$SOAK_SECONDS" --connections "$CONNECTIONS" \
+"${CLIENT_PIN[@]}" "$LOAD" --url "$URL" --rate "$RATE" --seconds "$SOAK_SECONDS" --connections "$CONNECTIONS" \
   --tokens "$WORK/tokens.txt" >"$WORK/load.out" 2>&1 &
 LOADER=$!
 PIDS+=("$LOADER")

@@ -1,9 +1,11 @@
 //! The floor for `scripts/bench-http.sh`: a bare hyper HTTP/1.1 server on the same runtime
 //! settings as `patgate serve` (multi-threaded tokio, `TCP_NODELAY`, keep-alive), answering every
-//! request with a fixed JSON body of the size of `GET /user`'s. What patgate adds on top of it is
-//! what the benchmark measures.
+//! request with a fixed JSON body of the size of `GET /user`'s, or of as many bytes as the second
+//! argument asks (`GET /repos/{owner}/{repo}`'s is about 4 KiB: a floor for it must send as
+//! much). What patgate adds on top of it is what the benchmark measures.
 //!
 //!     cargo run --release --example hyper_baseline -- 127.0.0.1:9000
+//!     cargo run --release --example hyper_baseline -- 127.0.0.1:9000 4096
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -16,7 +18,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-fn body() -> Bytes {
+fn body(at_least: usize) -> Bytes {
     // About the size of `GET /user`'s answer (a simple-user and four more fields).
     let user = serde_json::json!({
         "login": "alice", "id": 1, "node_id": "MDQ6VXNlcjE=",
@@ -34,22 +36,39 @@ fn body() -> Bytes {
         "type": "User", "site_admin": false, "name": null, "email": "alice@example.com",
         "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
     });
-    Bytes::from(user.to_string())
+    let mut json = user.to_string();
+    if json.len() < at_least {
+        // Padding inside the object keeps the body valid JSON of exactly the size asked for.
+        json.pop();
+        let pad = at_least.saturating_sub(json.len() + r#","pad":""}"#.len());
+        json.push_str(r#","pad":""#);
+        json.extend(std::iter::repeat_n('x', pad));
+        json.push_str(r#""}"#);
+    }
+    Bytes::from(json)
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr: SocketAddr = std::env::args()
-        .nth(1)
+    let mut args = std::env::args().skip(1);
+    let addr: SocketAddr = args
+        .next()
         .unwrap_or_else(|| "127.0.0.1:9000".to_owned())
         .parse()
         .map_err(|e| std::io::Error::other(format!("the address: {e}")))?;
+    let at_least: usize = args
+        .next()
+        .map(|n| n.parse())
+        .transpose()
+        .map_err(|e| std::io::Error::other(format!("the body's size: {e}")))?
+        .unwrap_or(0);
     let listener = TcpListener::bind(addr).await?;
+    let body = body(at_least);
     println!(
-        "hyper baseline listening on http://{}",
-        listener.local_addr()?
+        "hyper baseline listening on http://{} ({} bytes a response body)",
+        listener.local_addr()?,
+        body.len()
     );
-    let body = body();
     loop {
         let (stream, _) = listener.accept().await?;
         stream.set_nodelay(true)?;
