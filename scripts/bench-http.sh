@@ -15,6 +15,7 @@
 #   SECONDS_PER_RUN=20 ./scripts/bench-http.sh
 #   MIX=0 ./scripts/bench-http.sh              # skip the 10 000-token mix
 #   TOKENS=100000 ./scripts/bench-http.sh      # a bigger mix (seeding takes a while)
+#   SERVER_CPUS=0 CLIENT_CPUS=1 ./scripts/bench-http.sh   # servers and load generators on cores of their own
 #
 # Figures, with the machine and commit, go to docs/benchmarks.md ("HTTP path").
 set -euo pipefail
@@ -59,7 +60,7 @@ EOF
 # wrk at the maximum: prints the RESULT line, remembers rps in MAX.
 maximum() { # name url [token]
   local out
-  out=$(TOKEN="${3:-}" wrk -t1 -c"$CONNECTIONS" -d"${RUN}s" -s "$WORK/result.lua" "$2" | grep RESULT)
+  out=$(TOKEN="${3:-}" "${CLIENT_PIN[@]}" wrk -t1 -c"$CONNECTIONS" -d"${RUN}s" -s "$WORK/result.lua" "$2" | grep RESULT)
   MAX=$(sed -E 's/.* rps=([0-9]+).*/\1/' <<<"$out")
   printf '%-34s max     %s\n' "$1" "${out#RESULT }"
 }
@@ -69,16 +70,16 @@ half() { # name url [token]
   local rate=$((MAX / 2)) args=()
   [ -n "${3:-}" ] && args=(--token "$3")
   local out
-  out=$("$LOAD" --url "$2" --rate "$rate" --seconds "$RUN" --connections "$CONNECTIONS" "${args[@]}" | grep RESULT) || true
+  out=$("${CLIENT_PIN[@]}" "$LOAD" --url "$2" --rate "$rate" --seconds "$RUN" --connections "$CONNECTIONS" "${args[@]}" | grep RESULT) || true
   printf '%-34s @%-6s %s\n' "$1" "$rate" "${out#RESULT }"
 }
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
-echo "== machine: $(nproc) cores, $(uname -r); commit $(git rev-parse --short HEAD)"
+echo "== machine: $(nproc) cores, $(uname -r); commit $(git rev-parse --short HEAD); $(pin_note)"
 
 BASE_PORT=$(free_port)
-"$TARGET/examples/hyper_baseline" "127.0.0.1:$BASE_PORT" >/dev/null &
+"${SERVER_PIN[@]}" "$TARGET/examples/hyper_baseline" "127.0.0.1:$BASE_PORT" >/dev/null &
 PIDS+=($!)
 wait_for "http://127.0.0.1:$BASE_PORT/"
 maximum "bare hyper (the floor)" "http://127.0.0.1:$BASE_PORT/user"
@@ -88,7 +89,7 @@ CLASSIC=pgp_Ky9Pf34qY6Nb3wWD25RQ4F5ZR3qa7y3gm1IL
 FINE=pgf_Eeeby3abP3E2Zs8IQ9Y7aJZqhB6bae2dTjzx
 PORT=$(free_port)
 mkdir -p "$WORK/sqlite"
-PATGATE_RATE_LIMIT_PER_USER=4000000000 PATGATE_LOG=warn "$PATGATE" serve --demo --bind "127.0.0.1:$PORT" --data-dir "$WORK/sqlite" >/dev/null &
+PATGATE_RATE_LIMIT_PER_USER=4000000000 PATGATE_LOG=warn "${SERVER_PIN[@]}" "$PATGATE" serve --demo --bind "127.0.0.1:$PORT" --data-dir "$WORK/sqlite" >/dev/null &
 SERVER=$!
 PIDS+=($SERVER)
 B=http://127.0.0.1:$PORT
@@ -101,7 +102,7 @@ done
 echo "patgate resident memory after the runs: $(rss_kb "$SERVER") kB"
 REPO_BYTES=$(curl -fsS -H "Authorization: Bearer $CLASSIC" "$B/repos/acme/api" | wc -c)
 REPO_BASE_PORT=$(free_port)
-"$TARGET/examples/hyper_baseline" "127.0.0.1:$REPO_BASE_PORT" "$REPO_BYTES" >/dev/null &
+"${SERVER_PIN[@]}" "$TARGET/examples/hyper_baseline" "127.0.0.1:$REPO_BASE_PORT" "$REPO_BYTES" >/dev/null &
 PIDS+=($!)
 wait_for "http://127.0.0.1:$REPO_BASE_PORT/"
 maximum "bare hyper, $REPO_BYTES-byte body" "http://127.0.0.1:$REPO_BASE_PORT/repos/acme/api"
@@ -119,16 +120,16 @@ if [ "$MIX" = 1 ]; then
     "$PATGATE" seed "$WORK/mix.toml" --json --data-dir "$dir" "${db[@]}" \
       | python3 -c 'import json,sys; [print(t["secret"]) for t in json.load(sys.stdin)["new_tokens"]]' >"$dir/tokens.txt"
     port=$(free_port)
-    PATGATE_RATE_LIMIT_PER_USER=4000000000 PATGATE_LOG=warn "$PATGATE" serve --bind "127.0.0.1:$port" --data-dir "$dir" "${db[@]}" >/dev/null &
+    PATGATE_RATE_LIMIT_PER_USER=4000000000 PATGATE_LOG=warn "${SERVER_PIN[@]}" "$PATGATE" serve --bind "127.0.0.1:$port" --data-dir "$dir" "${db[@]}" >/dev/null &
     local pid=$!
     PIDS+=($pid)
     wait_for "http://127.0.0.1:$port/healthz"
     local before
     before=$(rss_kb "$pid")
     local out
-    out=$("$LOAD" --url "http://127.0.0.1:$port/repos/mixorg/app" --seconds "$RUN" --connections "$CONNECTIONS" --tokens "$dir/tokens.txt" | grep RESULT) || true
+    out=$("${CLIENT_PIN[@]}" "$LOAD" --url "http://127.0.0.1:$port/repos/mixorg/app" --seconds "$RUN" --connections "$CONNECTIONS" --tokens "$dir/tokens.txt" | grep RESULT) || true
     printf '%-34s max     %s\n' "mix $1 (cold, round-robin)" "${out#RESULT }"
-    out=$("$LOAD" --url "http://127.0.0.1:$port/repos/mixorg/app" --seconds "$RUN" --connections "$CONNECTIONS" --tokens "$dir/tokens.txt" | grep RESULT) || true
+    out=$("${CLIENT_PIN[@]}" "$LOAD" --url "http://127.0.0.1:$port/repos/mixorg/app" --seconds "$RUN" --connections "$CONNECTIONS" --tokens "$dir/tokens.txt" | grep RESULT) || true
     printf '%-34s max     %s\n' "mix $1 (warm, round-robin)" "${out#RESULT }"
     local after
     after=$(rss_kb "$pid")

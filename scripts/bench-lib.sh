@@ -1,5 +1,6 @@
 # What the benchmark scripts share (sourced, not run): a scratch directory and the processes to
-# stop when the script ends, a free loopback port, and waiting for a server to answer.
+# stop when the script ends, a free loopback port, waiting for a server to answer, and the
+# cores the servers and the load generators run on.
 #
 #   . "$(dirname "$0")/bench-lib.sh"
 #   "$PATGATE" serve ... & PIDS+=($!)
@@ -21,3 +22,12 @@ wait_for() {
   for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.05; done
   echo "nothing answers on $1" >&2; exit 1
 }
+
+# SERVER_CPUS and CLIENT_CPUS (taskset lists, e.g. 0 and 1) give the servers and the load
+# generator cores of their own, so that a measurement is not of their contention for the same
+# ones (docs/benchmarks.md). Unset, both run wherever the kernel puts them.
+SERVER_PIN=()
+CLIENT_PIN=()
+if [ -n "${SERVER_CPUS:-}" ]; then SERVER_PIN=(taskset -c "$SERVER_CPUS"); fi
+if [ -n "${CLIENT_CPUS:-}" ]; then CLIENT_PIN=(taskset -c "$CLIENT_CPUS"); fi
+pin_note() { echo "server cores ${SERVER_CPUS:-all}, client cores ${CLIENT_CPUS:-all}"; }

@@ -11,6 +11,7 @@
 #   ./scripts/cpu-per-request.sh                              # the release build
 #   ./scripts/cpu-per-request.sh /tmp/patgate-old target/release/patgate   # before / after
 #   NO_BUILD=1 ./scripts/cpu-per-request.sh
+#   SERVER_CPUS=0 CLIENT_CPUS=1 ./scripts/cpu-per-request.sh   # servers and wrk on cores of their own
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,7 +33,7 @@ measure() { # name pid url [token]
   local args=(-t1 -c32 "-d${RUN}s" -H "Accept: application/vnd.github+json")
   [ -n "${4:-}" ] && args+=(-H "Authorization: Bearer $4")
   before=$(cpu_ticks "$2")
-  out=$(wrk "${args[@]}" "$3")
+  out=$("${CLIENT_PIN[@]}" wrk "${args[@]}" "$3")
   after=$(cpu_ticks "$2")
   requests=$(awk '/requests in/ {print $1}' <<<"$out")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
@@ -42,9 +43,9 @@ measure() { # name pid url [token]
 }
 
 CLASSIC=pgp_Ky9Pf34qY6Nb3wWD25RQ4F5ZR3qa7y3gm1IL
-echo "== machine: $(nproc) cores, $(uname -r); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== machine: $(nproc) cores, $(uname -r); load average $(cut -d' ' -f1-3 /proc/loadavg); $(pin_note)"
 HYPER_PORT=$(free_port)
-"$TARGET/examples/hyper_baseline" "127.0.0.1:$HYPER_PORT" >/dev/null &
+"${SERVER_PIN[@]}" "$TARGET/examples/hyper_baseline" "127.0.0.1:$HYPER_PORT" >/dev/null &
 HYPER=$!
 PIDS+=("$HYPER")
 wait_for "http://127.0.0.1:$HYPER_PORT/"
@@ -54,7 +55,7 @@ PORTS=()
 for i in "${!BINS[@]}"; do
   port=$(free_port)
   mkdir -p "$WORK/$i"
-  PATGATE_RATE_LIMIT_PER_USER=4000000000 PATGATE_LOG=warn "${BINS[$i]}" serve --demo \
+  PATGATE_RATE_LIMIT_PER_USER=4000000000 PATGATE_LOG=warn "${SERVER_PIN[@]}" "${BINS[$i]}" serve --demo \
     --bind "127.0.0.1:$port" --data-dir "$WORK/$i" >/dev/null 2>&1 &
   SERVERS+=($!)
   PIDS+=($!)
@@ -64,7 +65,7 @@ done
 
 REPO_BYTES=$(curl -fsS -H "Authorization: Bearer $CLASSIC" "http://127.0.0.1:${PORTS[0]}/repos/acme/api" | wc -c)
 REPO_HYPER_PORT=$(free_port)
-"$TARGET/examples/hyper_baseline" "127.0.0.1:$REPO_HYPER_PORT" "$REPO_BYTES" >/dev/null &
+"${SERVER_PIN[@]}" "$TARGET/examples/hyper_baseline" "127.0.0.1:$REPO_HYPER_PORT" "$REPO_BYTES" >/dev/null &
 REPO_HYPER=$!
 PIDS+=("$REPO_HYPER")
 wait_for "http://127.0.0.1:$REPO_HYPER_PORT/"

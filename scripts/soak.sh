@@ -30,10 +30,6 @@ if [ -z "${NO_BUILD:-}" ]; then
 fi
 PATGATE=$TARGET/patgate
 LOAD=$TARGET/examples/load
-SERVER_PIN=()
-CLIENT_PIN=()
-if [ -n "${SERVER_CPUS:-}" ]; then SERVER_PIN=(taskset -c "$SERVER_CPUS"); fi
-if [ -n "${CLIENT_CPUS:-}" ]; then CLIENT_PIN=(taskset -c "$CLIENT_CPUS"); fi
 
 . "$(dirname "$0")/bench-lib.sh"
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -52,7 +48,7 @@ PIDS+=("$SERVER")
 URL="http://127.0.0.1:$PORT/repos/soakorg/app"
 for _ in $(seq 1 200); do curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null && break; sleep 0.05; done
 
-echo "== machine: $(nproc) cores, $(uname -r); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); server cores ${SERVER_CPUS:-all}, client cores ${CLIENT_CPUS:-all}"
+echo "== machine: $(nproc) cores, $(uname -r); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $(pin_note)"
 if [ -n "${SOAK_RATE:-}" ]; then
   RATE=$SOAK_RATE
 else
