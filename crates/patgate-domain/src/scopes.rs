@@ -321,7 +321,8 @@ impl Scopes {
 
     /// `"user, gist"`, the `X-OAuth-Scopes` format; `""` when empty.
     pub fn header_value(&self) -> String {
-        let mut out = String::new();
+        let len = self.list.iter().map(|s| s.name().len() + 2).sum::<usize>();
+        let mut out = String::with_capacity(len.saturating_sub(2));
         for (i, s) in self.list.iter().enumerate() {
             if i > 0 {
                 out.push_str(", ");

@@ -7,7 +7,9 @@
 //! hits and misses), job runs, the outbox, the store's ping latency, passwords being hashed, and
 //! the resident memory.
 
+use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use axum::Router;
@@ -40,26 +42,65 @@ struct RouteLabels {
     route: &'static str,
 }
 
-/// Route templates as `&'static str`, each leaked once: the labels of every request are then
-/// built without allocating. The set is the router's templates (and `unmatched`), so it is
-/// bounded by the route table, never by what clients send.
-#[derive(Default)]
-struct RouteNames(std::sync::RwLock<std::collections::HashSet<&'static str>>);
+/// What one request of a route template bumps: the template's latency histogram and its counter
+/// for the request's method and status. A request finds them with one lookup of a fast hash
+/// (the keys are the router's own templates, never what a client sends) instead of hashing its
+/// labels into the two families with SipHash (`docs/benchmarks.md`, "Instructions per request").
+struct RouteMetrics {
+    /// The template, leaked once: the families' labels hold it as a `&'static str`.
+    name: &'static str,
+    latency: Histogram,
+    /// Counters by method and status: the few a route answers with, so a short list.
+    requests: RwLock<Vec<(&'static str, u16, Counter)>>,
+}
 
-impl RouteNames {
-    fn intern(&self, route: &str) -> &'static str {
-        if let Some(known) = self.0.read().ok().and_then(|set| set.get(route).copied()) {
-            return known;
+/// Every route template seen so far and its metrics. The set is the router's templates (and
+/// `unmatched`), so it is bounded by the route table, never by what clients send.
+#[derive(Default)]
+struct Routes(RwLock<HashMap<&'static str, Arc<RouteMetrics>, foldhash::fast::RandomState>>);
+
+impl Routes {
+    fn of(
+        &self,
+        route: &str,
+        new: impl FnOnce(&'static str) -> RouteMetrics,
+    ) -> Option<Arc<RouteMetrics>> {
+        if let Some(known) = self.0.read().ok()?.get(route) {
+            return Some(known.clone());
         }
-        let Ok(mut set) = self.0.write() else {
-            return "unmatched";
+        let mut routes = self.0.write().ok()?;
+        if let Some(known) = routes.get(route) {
+            return Some(known.clone());
+        }
+        let name: &'static str = Box::leak(route.to_owned().into_boxed_str());
+        let metrics = Arc::new(new(name));
+        routes.insert(name, metrics.clone());
+        Some(metrics)
+    }
+}
+
+impl RouteMetrics {
+    fn counter(
+        &self,
+        method: &'static str,
+        status: u16,
+        new: impl FnOnce() -> Counter,
+    ) -> Option<Counter> {
+        let find = |list: &[(&'static str, u16, Counter)]| {
+            list.iter()
+                .find(|(m, s, _)| *m == method && *s == status)
+                .map(|(_, _, c)| c.clone())
         };
-        if let Some(known) = set.get(route) {
-            return known;
+        if let Some(known) = find(&self.requests.read().ok()?) {
+            return Some(known);
         }
-        let leaked: &'static str = Box::leak(route.to_owned().into_boxed_str());
-        set.insert(leaked);
-        leaked
+        let mut list = self.requests.write().ok()?;
+        if let Some(known) = find(&list) {
+            return Some(known);
+        }
+        let counter = new();
+        list.push((method, status, counter.clone()));
+        Some(counter)
     }
 }
 
@@ -90,7 +131,7 @@ pub struct Metrics {
     outbox: Family<StateLabels, Gauge>,
     hashing: Gauge,
     resident_bytes: Gauge,
-    route_names: RouteNames,
+    routes: Routes,
 }
 
 impl Metrics {
@@ -163,7 +204,7 @@ impl Metrics {
             outbox,
             hashing,
             resident_bytes,
-            route_names: RouteNames::default(),
+            routes: Routes::default(),
         }
     }
 
@@ -190,17 +231,27 @@ impl Metrics {
         status: StatusCode,
         secs: f64,
     ) {
-        let labels = RouteLabels {
-            route: self.route_names.intern(route),
+        let Some(route) = self.routes.of(route, |name| RouteMetrics {
+            name,
+            latency: (*self.latency.get_or_create(&RouteLabels { route: name })).clone(),
+            requests: RwLock::default(),
+        }) else {
+            return;
         };
-        self.latency.get_or_create(&labels).observe(secs);
-        self.requests
-            .get_or_create(&RequestLabels {
-                route: labels.route,
-                method: static_method(method),
-                status: status.as_u16(),
-            })
-            .inc();
+        route.latency.observe(secs);
+        let method = static_method(method);
+        let status = status.as_u16();
+        let counter = route.counter(method, status, || {
+            (*self.requests.get_or_create(&RequestLabels {
+                route: route.name,
+                method,
+                status,
+            }))
+            .clone()
+        });
+        if let Some(counter) = counter {
+            counter.inc();
+        }
     }
 
     /// Reads what is read at scrape time, then encodes everything.

@@ -317,13 +317,14 @@ async fn answer(s: AppState, mut req: Request, next: Next) -> Response {
     }
     if let Some(token) = call.token.get() {
         let headers = response.headers_mut();
+        // `try_from(String)` takes the string's buffer where `from_str` would copy it.
         if let TokenGrant::Classic { scopes } = &token.credential.grant
-            && let Ok(v) = HeaderValue::from_str(&scopes.header_value())
+            && let Ok(v) = HeaderValue::try_from(scopes.header_value())
         {
             headers.insert(names::OAUTH_SCOPES, v);
         }
         if let Some(exp) = token.credential.expires_at
-            && let Ok(v) = HeaderValue::from_str(&json::expiration_header(exp))
+            && let Ok(v) = HeaderValue::try_from(json::expiration_header(exp))
         {
             headers.insert(names::TOKEN_EXPIRATION, v);
         }
@@ -375,14 +376,17 @@ fn accepted(
     let (name, value) = match token.map(|t| &t.credential.grant) {
         Some(TokenGrant::Classic { .. }) => (
             names::ACCEPTED_SCOPES,
-            need.classic_scope(public)
-                .map(|s| s.name().to_owned())
-                .unwrap_or_default(),
+            Ok(HeaderValue::from_static(
+                need.classic_scope(public).map_or("", |s| s.name()),
+            )),
         ),
-        Some(_) => (names::ACCEPTED_PERMISSIONS, need.accepted_permissions()),
+        Some(_) => (
+            names::ACCEPTED_PERMISSIONS,
+            HeaderValue::try_from(need.accepted_permissions()),
+        ),
         None => return response,
     };
-    if let Ok(v) = HeaderValue::from_str(&value) {
+    if let Ok(v) = value {
         response.headers_mut().insert(name, v);
     }
     response
