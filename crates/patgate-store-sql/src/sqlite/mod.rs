@@ -62,15 +62,19 @@ macro_rules! id_rows {
         concat!("(SELECT value AS id FROM json_each(", $p, "))")
     };
 }
+// The second array is materialized so that SQLite pairs the two through an automatic index on
+// its keys. Joined directly, `json_each` (a virtual table, which gets no automatic index) was
+// scanned whole for every element of the first: quadratic, 5.7 s for 10 000 pairs, so the
+// last-used flush of a busy server held the write lock and a core for seconds
+// (`docs/benchmarks.md`, "The last-used flush").
 macro_rules! id_pairs {
     ($ids:literal, $ats:literal) => {
         concat!(
-            "(SELECT a.value AS id, b.value AS at FROM json_each(",
-            $ids,
-            ") a ",
-            "JOIN json_each(",
+            "(WITH b AS MATERIALIZED (SELECT key, value FROM json_each(",
             $ats,
-            ") b ON b.key = a.key)"
+            ")) SELECT a.value AS id, b.value AS at FROM json_each(",
+            $ids,
+            ") a JOIN b ON b.key = a.key)"
         )
     };
 }
