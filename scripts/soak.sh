@@ -41,8 +41,10 @@ mkdir -p "$WORK/data"
   | python3 -c 'import json,sys; [print(t["secret"]) for t in json.load(sys.stdin)["new_tokens"]]' >"$WORK/tokens.txt"
 
 PORT=$(free_port)
+# --deliver false: the seed queued a "token created" email per token; their delivery is not
+# what the soak measures.
 PATGATE_RATE_LIMIT_PER_USER=4000000000 PATGATE_LOG=warn \
-  "${SERVER_PIN[@]}" "$PATGATE" serve --bind "127.0.0.1:$PORT" --data-dir "$WORK/data" >"$WORK/serve.log" 2>&1 &
+  "${SERVER_PIN[@]}" "$PATGATE" serve --deliver false --bind "127.0.0.1:$PORT" --data-dir "$WORK/data" >"$WORK/serve.log" 2>&1 &
 SERVER=$!
 PIDS+=("$SERVER")
 URL="http://127.0.0.1:$PORT/repos/soakorg/app"
