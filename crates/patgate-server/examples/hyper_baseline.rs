@@ -38,7 +38,8 @@ fn body(at_least: usize) -> Bytes {
     });
     let mut json = user.to_string();
     if json.len() < at_least {
-        // Padding inside the object keeps the body valid JSON of exactly the size asked for.
+        // Padding inside the object keeps the body valid JSON of the size asked for (or a few
+        // bytes more, when the size asked for leaves no room for the padding field itself).
         json.pop();
         let pad = at_least.saturating_sub(json.len() + r#","pad":""}"#.len());
         json.push_str(r#","pad":""#);

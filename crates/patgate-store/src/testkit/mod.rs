@@ -123,6 +123,7 @@ macro_rules! conformance_tests {
             delete_token_removes_its_deploy_keys_only,
             delete_unknown_token_is_not_found,
             record_last_used_only_moves_forward,
+            record_last_used_gives_each_token_its_own_time,
             keys_round_trip,
             a_key_is_stored_once_as_a_user_key_or_a_deploy_key,
             audit_rows_are_written_with_the_change,

@@ -605,6 +605,39 @@ pub async fn record_last_used_only_moves_forward(store: &dyn Store) {
     assert_eq!(store.token_by_id(a.id).await.unwrap(), Some(want));
 }
 
+/// A flush pairs each token with its own time, however many it carries: the engines join the
+/// ids and the times by position, and a join that mixed them up would hand one token another's
+/// time.
+pub async fn record_last_used_gives_each_token_its_own_time(store: &dyn Store) {
+    let mona = user(store, "mona").await;
+    let mut tokens = Vec::new();
+    for i in 0..40 {
+        let name = format!("t{i}");
+        let t = if i % 2 == 0 {
+            insert(store, &fine_grained(mona.id, &name, at(1))).await
+        } else {
+            insert(store, &classic(mona.id, &name, at(1), "repo")).await
+        };
+        tokens.push(t.id);
+    }
+    // Times falling as ids rise, so neither order lines them up by accident; given newest
+    // first, so the batch is not in id order either.
+    let uses: Vec<_> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (*id, at(1000 - i as i64)))
+        .rev()
+        .collect();
+    store.record_last_used(&uses).await.unwrap();
+    for (i, id) in tokens.iter().enumerate() {
+        assert_eq!(
+            store.token_by_id(*id).await.unwrap().unwrap().last_used_at,
+            Some(at(1000 - i as i64)),
+            "token {i}"
+        );
+    }
+}
+
 pub async fn keys_round_trip(store: &dyn Store) {
     let mona = user(store, "mona").await;
     let bob = user(store, "bob").await;
